@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package that the build, the tests and the demo need.
+# Only what is missing is installed: one `apt-get update` and one `apt-get install`.
+set -euo pipefail
+
+packages=(
+  # build
+  g++ cmake ninja-build pkg-config make
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libboost-stacktrace1.81-dev libssl-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
+  # tests
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-pytest python3-jwt python3-cryptography python3-yaml python3-requests
+  # demo and tools used by the README tour
+  curl ca-certificates openssl procps
+)
+if [ "${GATEHOUSE_BENCH_DEPS:-0}" = 1 ]; then
+  packages+=(nginx-light haproxy wrk util-linux)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,183 @@
+// config/: YAML -> validated plain structs. The only place yaml-cpp appears.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gatehouse::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct Tls {                       // top-level `tls` (termination on listen)
+  std::string cert_file;
+  std::string key_file;
+};
+
+struct Log {
+  std::string level = "info";      // debug | info | warning | error
+  std::string format = "text";     // text | json
+  bool access_log = true;
+};
+
+struct Limits {
+  std::uint64_t max_request_line = 8 * 1024;
+  std::uint64_t max_header_bytes = 32 * 1024;
+  std::uint64_t max_headers = 100;
+  std::uint64_t max_body = 10 * 1024 * 1024;
+  Duration header_timeout = std::chrono::seconds(10);
+  Duration idle_timeout = std::chrono::seconds(60);
+  std::uint64_t max_connections = 10000;
+};
+
+struct Jwt {
+  std::vector<std::string> algorithms;
+  std::optional<std::string> hmac_secret_env;
+  std::optional<std::string> hmac_secret_file;
+  std::string hmac_secret;          // resolved bytes (from env or file)
+  std::optional<std::string> public_key_file;
+  std::optional<std::string> jwks_file;
+  std::optional<std::string> issuer;
+  std::optional<std::string> audience;
+  Duration leeway = std::chrono::seconds(30);
+  std::string scope_claim = "scope";
+};
+
+struct Scopes {
+  std::string stats = "gatehouse:stats";
+  std::string reload = "gatehouse:admin";
+  std::string metrics = "";
+};
+
+struct Auth {
+  std::optional<Jwt> jwt;
+  Scopes scopes;
+};
+
+struct StatusRange {
+  int lo = 200;
+  int hi = 399;
+};
+
+struct HealthCheck {
+  bool enabled = true;              // false for `health_check: false`
+  std::string path = "/health";
+  Duration interval = std::chrono::seconds(10);
+  Duration timeout = std::chrono::seconds(2);
+  std::uint32_t healthy_threshold = 2;
+  std::uint32_t unhealthy_threshold = 3;
+  std::vector<StatusRange> expected_status{{200, 399}};
+  std::string expected_status_text = "200-399";
+  bool operator==(const HealthCheck&) const = default;
+};
+
+struct CircuitBreaker {
+  std::uint32_t failure_threshold = 5;
+  Duration reset_timeout = std::chrono::seconds(30);
+  std::uint32_t half_open_requests = 1;
+  std::vector<int> failure_statuses{502, 503, 504};
+  std::string fallback_strategy = "error";   // error | cached | default
+  bool operator==(const CircuitBreaker&) const = default;
+};
+
+struct Fallback {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  bool operator==(const Fallback&) const = default;
+};
+
+struct Cache {
+  Duration ttl = std::chrono::seconds(60);
+  std::uint64_t max_entries = 1000;
+  std::uint64_t max_bytes = 8 * 1024 * 1024;
+  bool operator==(const Cache&) const = default;
+};
+
+struct UpstreamTls {
+  std::optional<std::string> ca_file;
+  std::optional<std::string> server_name;
+  bool verify = true;
+  bool operator==(const UpstreamTls&) const = default;
+};
+
+// The parsed pieces of `url`.
+struct UpstreamUrl {
+  std::string text;                 // as written
+  bool https = false;
+  std::string host;                 // without brackets for IPv6
+  std::uint16_t port = 0;           // explicit or scheme default
+  bool port_explicit = false;
+  std::string base_path;            // "" or "/api" (never ends in '/')
+  bool operator==(const UpstreamUrl&) const = default;
+};
+
+struct Endpoint {
+  // Where the endpoint was written, for messages.
+  int line = 0;
+  int column = 0;
+  std::size_t index = 0;            // position in `endpoints`
+
+  UpstreamUrl url;
+  std::string name;                 // "" when absent
+  std::string version;              // "" when absent
+  std::string id;                   // name, name@version, or url text
+  std::vector<std::string> methods; // empty = every method; upper-case
+  std::string auth_type;            // "" when absent
+  bool disabled = false;
+  std::string prefix;               // effective prefix (explicit or default)
+  bool prefix_explicit = false;
+  bool strip_prefix = true;
+  bool preserve_host = false;
+  std::vector<std::string> scopes;
+  Duration connect_timeout = std::chrono::seconds(2);
+  Duration timeout = std::chrono::seconds(30);
+  std::uint64_t max_body = 10 * 1024 * 1024;  // from limits.max_body unless set
+  UpstreamTls tls;
+  HealthCheck health_check;         // defaults merged
+  CircuitBreaker circuit_breaker;   // defaults merged
+  std::optional<Fallback> fallback;
+  Cache cache;
+};
+
+struct Config {
+  std::string path;                 // file it was read from
+  std::string sha256;               // hex digest of the file's bytes
+  std::string listen = "0.0.0.0:8080";
+  std::string listen_host = "0.0.0.0";   // without brackets
+  std::uint16_t listen_port = 8080;
+  std::uint32_t threads = 0;
+  Duration shutdown_grace = std::chrono::seconds(15);
+  bool watch = false;
+  std::optional<Tls> tls;
+  Log log;
+  Limits limits;
+  Auth auth;
+  Duration default_connect_timeout = std::chrono::seconds(2);
+  Duration default_timeout = std::chrono::seconds(30);
+  std::vector<Endpoint> endpoints;  // every endpoint, disabled ones included
+};
+
+struct ConfigError {
+  std::string path;                 // key path, e.g. "endpoints[2].url"
+  int line = 0;                     // 1-based; 0 when unknown
+  int column = 0;                   // 1-based; 0 when unknown
+  std::string message;
+  std::string to_string() const;    // "endpoints[2].url (line 14, col 10): must be ..."
+};
+
+struct LoadResult {
+  std::optional<Config> config;     // set only when errors is empty
+  std::vector<ConfigError> errors;
+};
+
+// Parses and validates YAML text. `path` is used for messages and relative files
+// (`*_file` keys are resolved relative to the config file's directory).
+LoadResult load_from_string(const std::string& yaml_text, const std::string& path);
+
+// Reads the file; an unreadable file gives one error with an empty key path.
+LoadResult load_from_file(const std::string& path);
+
+}  // namespace gatehouse::config
