@@ -1,0 +1,61 @@
+#include "http/headers.hpp"
+
+#include <random>
+
+#include "http/message.hpp"
+
+namespace gatehouse::http {
+
+bool is_hop_by_hop(std::string_view name) {
+  switch (name.size()) {
+    case 2: return iequals(name, "te");
+    case 7: return iequals(name, "trailer") || iequals(name, "upgrade");
+    case 10: return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 16: return iequals(name, "proxy-connection");
+    case 17: return iequals(name, "transfer-encoding");
+    case 19: return iequals(name, "proxy-authorization");
+    default: return false;
+  }
+}
+
+bool named_by_connection(std::string_view name, std::span<const std::string_view> tokens) {
+  for (std::string_view t : tokens)
+    if (iequals(name, t)) return true;
+  return false;
+}
+
+bool is_sane_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void generate_request_id(std::string& out) {
+  // xoshiro-style generators are overkill here: a 64-bit splitmix state per thread,
+  // seeded once from std::random_device, gives ids that do not repeat in practice.
+  thread_local std::uint64_t state = [] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }();
+  auto next = [] {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  static constexpr char hex[] = "0123456789abcdef";
+  out.resize(32);
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = next();
+    for (int i = 0; i < 16; ++i) {
+      out[static_cast<std::size_t>(half * 16 + i)] = hex[v & 0xf];
+      v >>= 4;
+    }
+  }
+}
+
+}  // namespace gatehouse::http

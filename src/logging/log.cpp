@@ -1,0 +1,207 @@
+#include "logging/log.hpp"
+
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <boost/stacktrace.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <unistd.h>
+
+namespace gatehouse::logging {
+
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::info)};
+std::atomic<bool> g_json{false};
+std::atomic<bool> g_access{true};
+std::shared_ptr<spdlog::logger> g_logger;
+std::once_flag g_once;
+
+void init_logger() {
+  std::call_once(g_once, [] {
+    spdlog::init_thread_pool(16384, 1);
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    g_logger = std::make_shared<spdlog::async_logger>(
+        "gatehouse", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::block);
+    g_logger->set_pattern("%v");
+    g_logger->set_level(spdlog::level::trace);
+    g_logger->flush_on(spdlog::level::trace);
+  });
+}
+
+void append_time(std::string& out) {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                              tm.tm_min, tm.tm_sec, static_cast<int>(ms.count() % 1000));
+  out.append(buf, static_cast<std::size_t>(n));
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.append(boost::json::serialize(boost::json::string(s)));
+}
+
+bool needs_quotes(std::string_view s) {
+  if (s.empty()) return true;
+  for (char c : s)
+    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) return true;
+  return false;
+}
+
+void append_value(std::string& out, const Value& v, bool json) {
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string_view>) {
+          if (json || needs_quotes(x)) append_json_string(out, x);
+          else out.append(x);
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          out.append(std::to_string(x));
+        } else if constexpr (std::is_same_v<T, double>) {
+          char buf[32];
+          const int n = std::snprintf(buf, sizeof buf, "%.3f", x);
+          out.append(buf, static_cast<std::size_t>(n));
+        } else if constexpr (std::is_same_v<T, bool>) {
+          out.append(x ? "true" : "false");
+        } else {
+          out.append("null");
+        }
+      },
+      v);
+}
+
+template <class Fields>
+void emit(Level level, std::string_view message, const Fields& fields) {
+  init_logger();
+  std::string line;
+  line.reserve(256);
+  if (g_json.load(std::memory_order_relaxed)) {
+    line.append("{\"time\":\"");
+    append_time(line);
+    line.append("\",\"level\":\"");
+    line.append(level_name(level));
+    line.append("\",\"msg\":");
+    append_json_string(line, message);
+    for (const auto& f : fields) {
+      line.push_back(',');
+      append_json_string(line, f.key);
+      line.push_back(':');
+      append_value(line, f.value, true);
+    }
+    line.push_back('}');
+  } else {
+    append_time(line);
+    line.push_back(' ');
+    std::string_view name = level_name(level);
+    for (char c : name) line.push_back(static_cast<char>(c - 32));  // upper-case
+    line.push_back(' ');
+    line.append(message);
+    for (const auto& f : fields) {
+      line.push_back(' ');
+      line.append(f.key);
+      line.push_back('=');
+      append_value(line, f.value, false);
+    }
+  }
+  g_logger->log(spdlog::level::info, "{}", line);
+}
+
+void crash_handler(int sig) {
+  // Not async-signal-safe, but the process is dying anyway; a trace is worth the risk.
+  std::signal(sig, SIG_DFL);
+  char head[96];
+  const int n = std::snprintf(head, sizeof head, "fatal signal %d; stack trace:\n", sig);
+  if (n > 0) (void)!::write(STDERR_FILENO, head, static_cast<std::size_t>(n));
+  const std::string trace = boost::stacktrace::to_string(boost::stacktrace::stacktrace());
+  (void)!::write(STDERR_FILENO, trace.data(), trace.size());
+  std::raise(sig);
+}
+
+}  // namespace
+
+std::optional<Level> parse_level(std::string_view text) {
+  if (text == "debug") return Level::debug;
+  if (text == "info") return Level::info;
+  if (text == "warning") return Level::warning;
+  if (text == "error") return Level::error;
+  return std::nullopt;
+}
+
+std::optional<Format> parse_format(std::string_view text) {
+  if (text == "text") return Format::text;
+  if (text == "json") return Format::json;
+  return std::nullopt;
+}
+
+std::string_view level_name(Level level) {
+  switch (level) {
+    case Level::debug: return "debug";
+    case Level::info: return "info";
+    case Level::warning: return "warning";
+    case Level::error: return "error";
+  }
+  return "info";
+}
+
+void setup(Level level, Format format, bool access_log) {
+  init_logger();
+  g_level.store(static_cast<int>(level));
+  g_json.store(format == Format::json);
+  g_access.store(access_log);
+}
+
+void flush() {
+  if (g_logger) g_logger->flush();
+}
+
+bool enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
+
+bool access_log_enabled() { return g_access.load(std::memory_order_relaxed); }
+
+void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
+  emit(level, message, fields);
+}
+
+void access(const AccessRecord& r) {
+  const Field fields[] = {
+      {"request_id", r.request_id},
+      {"client", r.client},
+      {"method", r.method},
+      {"path", r.path},
+      {"status", static_cast<std::int64_t>(r.status)},
+      {"endpoint", r.endpoint},
+      {"upstream_status", r.upstream_status ? Value{static_cast<std::int64_t>(r.upstream_status)}
+                                            : Value{nullptr}},
+      {"bytes_in", static_cast<std::int64_t>(r.bytes_in)},
+      {"bytes_out", static_cast<std::int64_t>(r.bytes_out)},
+      {"duration_ms", r.duration_ms},
+      {"breaker", r.breaker},
+      {"fallback", r.fallback},
+  };
+  emit(Level::info, "access", fields);
+}
+
+void install_crash_handlers() {
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, crash_handler);
+}
+
+std::string current_stacktrace() {
+  return boost::stacktrace::to_string(boost::stacktrace::stacktrace());
+}
+
+}  // namespace gatehouse::logging

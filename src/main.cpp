@@ -1,0 +1,99 @@
+// CLI wiring only: parse arguments, load the config, hand over to the server.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "config/config.hpp"
+#include "logging/log.hpp"
+#include "server/server.hpp"
+
+using namespace gatehouse;
+
+namespace {
+
+int print_errors(const config::LoadResult& result) {
+  for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+  std::cerr << result.errors.size() << (result.errors.size() == 1 ? " error" : " errors") << "\n";
+  return 1;
+}
+
+int cmd_check(const std::string& file) {
+  const auto result = config::load_from_file(file);
+  if (!result.errors.empty()) return print_errors(result);
+  const auto& cfg = *result.config;
+  std::size_t enabled = 0;
+  for (const auto& ep : cfg.endpoints) enabled += ep.disabled ? 0 : 1;
+  std::cout << file << ": ok (" << cfg.endpoints.size() << " endpoints, " << enabled
+            << " enabled)\n";
+  return 0;
+}
+
+int cmd_run(const std::string& file, const std::string& cli_level, bool insecure_admin) {
+  logging::install_crash_handlers();
+  auto result = config::load_from_file(file);
+  if (!result.errors.empty()) return print_errors(result);
+  auto cfg = std::make_shared<const config::Config>(std::move(*result.config));
+
+  std::string level_text = cfg->log.level;
+  if (const char* env = std::getenv("GATEHOUSE_LOG_LEVEL"); env && *env) level_text = env;
+  if (!cli_level.empty()) level_text = cli_level;
+  const auto level = logging::parse_level(level_text);
+  if (!level) {
+    std::cerr << "invalid log level '" << level_text << "' (debug, info, warning, error)\n";
+    return 2;
+  }
+  logging::setup(*level, *logging::parse_format(cfg->log.format), cfg->log.access_log);
+  if (insecure_admin)
+    logging::warning("--insecure-admin: the stats and reload APIs answer without a token");
+
+  server::Server srv(cfg, server::Options{insecure_admin});
+  const int code = srv.run();
+  logging::flush();
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gatehouse: an API gateway driven by one YAML file"};
+  app.require_subcommand(0, 1);
+
+  std::string file, level;
+  bool insecure_admin = false;
+  // `gatehouse -c FILE` runs the gateway.
+  app.add_option("-c,--config", file, "configuration file");
+  app.add_option("--log-level", level, "debug, info, warning or error");
+  app.add_flag("--insecure-admin", insecure_admin, "serve the admin APIs without tokens");
+
+  auto* run = app.add_subcommand("run", "run the gateway");
+  std::string run_file, run_level;
+  bool run_insecure = false;
+  run->add_option("-c,--config", run_file, "configuration file")->required();
+  run->add_option("--log-level", run_level, "debug, info, warning or error");
+  run->add_flag("--insecure-admin", run_insecure, "serve the admin APIs without tokens");
+
+  auto* check = app.add_subcommand("check", "validate a configuration file");
+  std::string check_file;
+  check->add_option("-c,--config", check_file, "configuration file")->required();
+
+  auto* version = app.add_subcommand("version", "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  if (*version) {
+    std::cout << "gatehouse " << GATEHOUSE_VERSION << "\n";
+    return 0;
+  }
+  if (*check) return cmd_check(check_file);
+  if (*run) return cmd_run(run_file, run_level.empty() ? level : run_level,
+                           run_insecure || insecure_admin);
+  if (!file.empty()) return cmd_run(file, level, insecure_admin);
+  std::cerr << app.help() << "\n";
+  return 2;
+}

@@ -1,0 +1,37 @@
+// proxy/: the header rules of SPEC section 4, as pure functions over parsed heads.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "http/message.hpp"
+
+namespace gatehouse::proxy {
+
+struct ForwardInfo {
+  std::string_view path;            // path sent upstream (base path joined), no query
+  std::string_view host;            // Host sent upstream
+  std::string_view client_ip;       // appended to X-Forwarded-For
+  std::string_view proto = "http";  // X-Forwarded-Proto
+  std::string_view prefix;          // X-Forwarded-Prefix (the matched prefix)
+  std::string_view request_id;      // X-Request-Id
+};
+
+// Joins the upstream base path and the request path per `strip_prefix`:
+// base "/api", prefix "/users/v1", path "/users/v1/42" -> "/api/42".
+void upstream_path(std::string_view base_path, std::string_view prefix, std::string_view path,
+                   bool strip_prefix, std::string& out);
+
+// The request head sent upstream: HTTP/1.1, every end-to-end field as it came, no
+// hop-by-hop fields, X-Forwarded-*, X-Request-Id, the body framing of the request.
+void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, std::string& out);
+
+enum class ClientFraming { none, length, chunked, until_close };
+
+// The response head sent to the client: the upstream status and end-to-end fields,
+// X-Request-Id, our framing and connection management.
+void build_client_head(const http::ResponseHead& res, ClientFraming framing,
+                       std::string_view request_id, bool close, bool http10_keep_alive,
+                       std::string& out);
+
+}  // namespace gatehouse::proxy

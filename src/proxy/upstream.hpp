@@ -1,0 +1,66 @@
+// proxy/: upstream connections and the per-thread keep-alive pool.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/io.hpp"
+#include "registry/snapshot.hpp"
+
+namespace gatehouse::net {
+
+// One connection to an upstream, plain or TLS. Owns its read buffer so bytes that
+// arrive ahead (never expected from a well-behaved upstream) are not lost or mixed up.
+class UpstreamConn {
+ public:
+  explicit UpstreamConn(Executor ex) : socket_(ex) {}
+
+  Socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
+  bool is_tls() const { return tls_ != nullptr; }
+
+  // Reads some bytes at the end of buf(); returns the count (0 with an error).
+  Task<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
+  Task<error_code> write(std::span<const asio::const_buffer> buffers);
+
+  std::string key;                 // pool key
+  Clock::time_point idle_since{};
+  std::size_t requests = 0;        // requests served on this connection
+
+ private:
+  friend class UpstreamPool;
+  Socket socket_;
+  std::unique_ptr<TlsStream> tls_;
+};
+
+enum class ConnectError { none, refused, timeout, tls, resolve };
+
+// Per-thread pool: idle connections by key, most recently used first out (LIFO keeps
+// the hottest connections in use and lets the others age out).
+class UpstreamPool {
+ public:
+  explicit UpstreamPool(Executor ex) : ex_(ex) {}
+
+  std::unique_ptr<UpstreamConn> acquire(const std::string& key);
+  void release(std::unique_ptr<UpstreamConn> conn);
+
+  // Opens a new connection (TCP, then the TLS handshake for https upstreams) within
+  // `deadline`.
+  Task<std::tuple<ConnectError, std::unique_ptr<UpstreamConn>>> connect(
+      const registry::EndpointRuntime& ep, Clock::time_point deadline);
+
+  void close_all();
+  std::size_t idle_count() const;
+
+  static constexpr std::size_t kMaxIdlePerKey = 256;
+  static constexpr std::chrono::seconds kMaxIdleTime{30};
+
+ private:
+  Executor ex_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+};
+
+}  // namespace gatehouse::net

@@ -1,0 +1,68 @@
+#include "registry/snapshot.hpp"
+
+#include <openssl/ssl.h>
+
+namespace gatehouse::registry {
+
+namespace {
+
+std::string host_header_for(const config::UpstreamUrl& url) {
+  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  const bool default_port = url.port == (url.https ? 443 : 80);
+  if (!default_port) host += ":" + std::to_string(url.port);
+  return host;
+}
+
+std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
+                                                    std::string& error) {
+  namespace ssl = boost::asio::ssl;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                   ec);
+  if (ep.tls.verify) {
+    ctx->set_verify_mode(ssl::verify_peer, ec);
+    if (ep.tls.ca_file) {
+      ctx->load_verify_file(*ep.tls.ca_file, ec);
+      if (ec) {
+        error = "endpoint '" + ep.id + "': cannot load tls.ca_file " + *ep.tls.ca_file + ": " +
+                ec.message();
+        return nullptr;
+      }
+    } else {
+      ctx->set_default_verify_paths(ec);
+    }
+  } else {
+    ctx->set_verify_mode(ssl::verify_none, ec);
+  }
+  return ctx;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
+                                               std::uint64_t generation, std::string& error) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->config = cfg;
+  snap->generation = generation;
+  snap->routes = std::make_unique<router::RouteTable>(cfg->endpoints);
+  snap->endpoints.reserve(cfg->endpoints.size());
+  for (const auto& ep : cfg->endpoints) {
+    EndpointRuntime rt;
+    rt.config = &ep;
+    rt.host_header = host_header_for(ep.url);
+    rt.pool_key = (ep.url.https ? "https://" : "http://") + rt.host_header;
+    if (ep.url.https && !ep.disabled) {
+      rt.tls = make_tls(ep, error);
+      if (!rt.tls) return nullptr;
+      rt.pool_key += "|" + ep.tls.ca_file.value_or("") + "|" +
+                     ep.tls.server_name.value_or(ep.url.host) + "|" + (ep.tls.verify ? "v" : "n") +
+                     "|" + std::to_string(ep.index) + "@" + std::to_string(generation);
+    }
+    snap->endpoints.push_back(std::move(rt));
+  }
+  return snap;
+}
+
+}  // namespace gatehouse::registry

@@ -1,0 +1,402 @@
+// The forward phase of a session: upstream connection, request, response, pool return.
+#include <boost/asio/write.hpp>
+#include <charconv>
+
+#include "logging/log.hpp"
+#include "proxy/rewrite.hpp"
+#include "server/server.hpp"
+#include "server/session.hpp"
+
+namespace gatehouse::server {
+
+namespace asio = boost::asio;
+using net::Clock;
+
+namespace {
+
+constexpr std::size_t kMaxResponseHead = 64 * 1024;
+
+void append_chunk(std::string& out, std::string_view data) {
+  char hex[20];
+  auto [end, ec] = std::to_chars(hex, hex + sizeof hex, data.size(), 16);
+  out.append(hex, end);
+  out.append("\r\n");
+  out.append(data);
+  out.append("\r\n");
+}
+
+}  // namespace
+
+net::Task<void> Session::forward(const registry::Snapshot& snap,
+                                 const registry::EndpointRuntime& ep,
+                                 std::string_view matched_prefix) {
+  (void)snap;
+  const auto& cfg = *ep.config;
+  proxy::upstream_path(cfg.url.base_path, matched_prefix, path_, cfg.strip_prefix, up_path_);
+  proxy::ForwardInfo info;
+  info.path = up_path_;
+  info.host = cfg.preserve_host && !req_.host.empty() ? req_.host : std::string_view(ep.host_header);
+  info.client_ip = client_ip_;
+  info.prefix = matched_prefix;
+  info.request_id = request_id_;
+  proxy::build_upstream_head(req_, info, head_out_);
+
+  if (req_.expect_continue && req_.body != http::BodyKind::none && req_.minor == 1) {
+    const auto ec = co_await write_client(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
+    if (ec) {
+      ex_.close = true;
+      co_return;
+    }
+  }
+
+  const auto exchange_deadline = Clock::now() + cfg.timeout;
+  const bool head_request = req_.method == "HEAD";
+  std::unique_ptr<net::UpstreamConn> conn;
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    if (attempt == 0) conn = w_.pool.acquire(ep.pool_key);
+    if (conn) {
+      reused = true;
+    } else {
+      const auto connect_deadline = std::min(exchange_deadline, Clock::now() + cfg.connect_timeout);
+      auto [cerr, fresh] = co_await w_.pool.connect(ep, connect_deadline);
+      if (cerr != net::ConnectError::none) {
+        logging::debug("upstream connect failed",
+                       {{"endpoint", std::string_view(cfg.id)},
+                        {"request_id", std::string_view(request_id_)},
+                        {"reason", cerr == net::ConnectError::timeout ? "timeout"
+                                   : cerr == net::ConnectError::tls   ? "tls"
+                                   : cerr == net::ConnectError::resolve ? "resolve"
+                                                                        : "refused"}});
+        if (cerr == net::ConnectError::timeout)
+          co_await send_error(ErrorCode::upstream_timeout, "upstream connect timed out", cfg.id);
+        else
+          co_await send_error(ErrorCode::upstream_error, "upstream connection failed", cfg.id);
+        co_return;
+      }
+      conn = std::move(fresh);
+    }
+    upstream_deadline_->arm(exchange_deadline, &conn->socket());
+
+    const auto sent = co_await send_request(*conn, cfg);
+    if (sent == SendResult::client_failed) {
+      upstream_deadline_->disarm();
+      ex_.close = true;
+      ex_.status = 499;  // client went away mid-body
+      co_return;
+    }
+    if (sent == SendResult::too_large) {
+      upstream_deadline_->disarm();
+      co_await send_error(ErrorCode::payload_too_large, "request body exceeds the limit", cfg.id);
+      ex_.close = true;
+      co_return;
+    }
+    HeadResult head = HeadResult::failed;
+    if (sent == SendResult::ok) {
+      head = co_await read_response_head(*conn, head_request);
+    } else if (sent == SendResult::timeout) {
+      head = HeadResult::timeout;
+    }
+    if (head == HeadResult::ok) break;
+    upstream_deadline_->disarm();
+    const bool can_retry = reused && attempt == 0 && req_.body == http::BodyKind::none &&
+                           (head == HeadResult::empty || sent == SendResult::upstream_failed);
+    conn.reset();  // a broken connection is never reused
+    if (can_retry) continue;
+    if (head == HeadResult::timeout) {
+      co_await send_error(ErrorCode::upstream_timeout, "upstream did not answer in time", cfg.id);
+    } else {
+      co_await send_error(ErrorCode::upstream_error, "invalid or no response from upstream",
+                          cfg.id);
+    }
+    // The request body may be partly unread: do not trust the connection.
+    if (req_.body != http::BodyKind::none) ex_.close = true;
+    co_return;
+  }
+
+  ex_.upstream_status = res_.status;
+  const auto relayed = co_await relay_response(*conn);
+  upstream_deadline_->disarm();
+  if (relayed == RelayResult::ok && res_.keep_alive && up_len_ == 0 &&
+      !upstream_deadline_->fired()) {
+    ++conn->requests;
+    w_.pool.release(std::move(conn));
+  } else {
+    conn.reset();
+    if (relayed != RelayResult::ok) ex_.close = true;
+  }
+}
+
+net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
+                                                     const config::Endpoint& ep) {
+  const auto& limits = w_.server.startup_config().limits;
+  // Body bytes that arrived with the head.
+  std::string_view ahead(in_.data() + in_used_, in_len_ - in_used_);
+
+  if (req_.body == http::BodyKind::none) {
+    const asio::const_buffer b = asio::buffer(head_out_);
+    const auto ec = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
+    if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
+    co_return SendResult::ok;
+  }
+
+  if (req_.body == http::BodyKind::length) {
+    std::uint64_t remaining = req_.content_length;
+    const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(ahead.size(), remaining));
+    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(ahead.data(), first)};
+    auto ec = co_await conn.write(parts);
+    if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
+    in_used_ += first;
+    ex_.bytes_in += first;
+    remaining -= first;
+    if (remaining == 0) co_return SendResult::ok;
+    ensure_relay();
+    while (remaining > 0) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(relay_.size(), remaining));
+      client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
+      auto [rec, n] = co_await read_client(relay_.data(), want);
+      client_deadline_->disarm();
+      if (rec) co_return SendResult::client_failed;
+      ex_.bytes_in += n;
+      remaining -= n;
+      if (upstream_deadline_->fired()) co_return SendResult::timeout;
+      const asio::const_buffer b = asio::buffer(relay_.data(), n);
+      ec = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
+      if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
+    }
+    co_return SendResult::ok;
+  }
+
+  // Chunked: decode strictly, re-encode what we forward (extensions and trailers are
+  // dropped), and enforce the body limit as it grows.
+  decoder_.reset();
+  bool done = false;
+  bool too_large = false;
+  bool bad = false;
+  auto feed = [&](std::string_view data) -> std::size_t {
+    std::size_t used = 0;
+    const auto r = decoder_.decode(data, used, [&](std::string_view piece) {
+      append_chunk(chunk_out_, piece);
+    });
+    if (r == http::ChunkedDecoder::Result::error) bad = true;
+    if (r == http::ChunkedDecoder::Result::done) {
+      done = true;
+      chunk_out_.append("0\r\n\r\n");
+    }
+    if (decoder_.body_bytes() > ep.max_body) too_large = true;
+    return used;
+  };
+  chunk_out_.clear();
+  const std::size_t used = feed(ahead);
+  in_used_ += used;
+  ex_.bytes_in += used;
+  if (too_large) co_return SendResult::too_large;
+  if (bad) co_return SendResult::client_failed;
+  {
+    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(chunk_out_)};
+    const auto ec = co_await conn.write(parts);
+    if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
+  }
+  ensure_relay();
+  while (!done) {
+    client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
+    auto [rec, n] = co_await read_client(relay_.data(), relay_.size());
+    client_deadline_->disarm();
+    if (rec) co_return SendResult::client_failed;
+    chunk_out_.clear();
+    const std::size_t u = feed(std::string_view(relay_.data(), n));
+    ex_.bytes_in += u;
+    if (too_large) co_return SendResult::too_large;
+    if (bad) co_return SendResult::client_failed;
+    if (u < n) {
+      // Pipelined bytes after the body: keep them for the next request.
+      const std::size_t extra = n - u;
+      if (in_len_ + extra > in_.size()) in_.resize(in_len_ + extra);
+      std::memcpy(in_.data() + in_len_, relay_.data() + u, extra);
+      in_len_ += extra;
+      in_used_ = in_len_ - extra;
+    }
+    if (upstream_deadline_->fired()) co_return SendResult::timeout;
+    if (chunk_out_.empty()) continue;
+    const asio::const_buffer b = asio::buffer(chunk_out_);
+    const auto ec = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
+    if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
+  }
+  co_return SendResult::ok;
+}
+
+net::Task<Session::HeadResult> Session::read_response_head(net::UpstreamConn& conn,
+                                                           bool head_request) {
+  if (up_in_.empty()) up_in_.resize(16 * 1024);
+  up_len_ = 0;
+  bool received_any = false;
+  for (;;) {
+    if (up_len_ > 0) {
+      const auto st = http::parse_response(std::string_view(up_in_.data(), up_len_),
+                                           kMaxResponseHead, head_request, res_);
+      if (st == http::ParseStatus::error) co_return HeadResult::failed;
+      if (st == http::ParseStatus::done) {
+        if (res_.status == 101) co_return HeadResult::failed;  // we never asked to upgrade
+        if (res_.status < 200) {
+          // Interim response: drop it and read the final one.
+          std::memmove(up_in_.data(), up_in_.data() + res_.head_size, up_len_ - res_.head_size);
+          up_len_ -= res_.head_size;
+          continue;
+        }
+        co_return HeadResult::ok;
+      }
+    }
+    if (up_len_ == up_in_.size()) {
+      if (up_in_.size() >= kMaxResponseHead) co_return HeadResult::failed;
+      up_in_.resize(up_in_.size() * 2);
+    }
+    if (upstream_deadline_->fired()) co_return HeadResult::timeout;
+    auto [ec, n] = co_await conn.read_some(up_in_.data() + up_len_, up_in_.size() - up_len_);
+    if (ec) {
+      if (upstream_deadline_->fired()) co_return HeadResult::timeout;
+      co_return received_any ? HeadResult::failed : HeadResult::empty;
+    }
+    received_any = true;
+    up_len_ += n;
+  }
+}
+
+net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn) {
+  // Framing towards the client.
+  proxy::ClientFraming framing = proxy::ClientFraming::none;
+  bool close_after = ex_.close || w_.server.draining();
+  switch (res_.body) {
+    case http::BodyKind::none: framing = proxy::ClientFraming::none; break;
+    case http::BodyKind::length: framing = proxy::ClientFraming::length; break;
+    case http::BodyKind::chunked:
+    case http::BodyKind::until_close:
+      if (req_.minor == 1) {
+        framing = proxy::ClientFraming::chunked;
+      } else {
+        framing = proxy::ClientFraming::until_close;
+        close_after = true;
+      }
+      break;
+  }
+  // A request body we did not finish reading (the upstream answered early) leaves the
+  // connection out of sync.
+  if (req_.body == http::BodyKind::length && ex_.bytes_in < req_.head_size + req_.content_length)
+    close_after = true;
+  if (req_.body == http::BodyKind::chunked && !decoder_.done()) close_after = true;
+  if (close_after) ex_.close = true;
+  proxy::build_client_head(res_, framing, request_id_, close_after,
+                           !close_after && req_.minor == 0, head_out_);
+  ex_.status = res_.status;
+  ex_.response_started = true;
+
+  // Body bytes that came with the head.
+  std::size_t ahead_off = res_.head_size;
+  std::size_t ahead_len = up_len_ - res_.head_size;
+  up_len_ = 0;
+
+  if (res_.body == http::BodyKind::none) {
+    if (ahead_len > 0) up_len_ = ahead_len;  // junk after the head: do not reuse
+    const auto ec = co_await write_client(head_out_);
+    co_return ec ? RelayResult::client_failed : RelayResult::ok;
+  }
+
+  if (res_.body == http::BodyKind::length) {
+    std::uint64_t remaining = res_.content_length;
+    const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(ahead_len, remaining));
+    if (ahead_len > first) up_len_ = ahead_len - first;  // extra bytes: do not reuse
+    const asio::const_buffer parts[] = {asio::buffer(head_out_),
+                                        asio::buffer(up_in_.data() + ahead_off, first)};
+    auto ec = co_await write_client(parts);
+    if (ec) co_return RelayResult::client_failed;
+    remaining -= first;
+    if (remaining == 0) co_return RelayResult::ok;
+    ensure_relay();
+    while (remaining > 0) {
+      if (upstream_deadline_->fired()) co_return RelayResult::upstream_failed;
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(relay_.size(), remaining));
+      auto [rec, n] = co_await conn.read_some(relay_.data(), want);
+      if (rec) co_return RelayResult::upstream_failed;
+      remaining -= n;
+      const asio::const_buffer b = asio::buffer(relay_.data(), n);
+      ec = co_await write_client(std::span<const asio::const_buffer>(&b, 1));
+      if (ec) co_return RelayResult::client_failed;
+    }
+    co_return RelayResult::ok;
+  }
+
+  const bool to_chunked = framing == proxy::ClientFraming::chunked;
+  if (res_.body == http::BodyKind::until_close) {
+    chunk_out_.clear();
+    std::string_view first(up_in_.data() + ahead_off, ahead_len);
+    if (!first.empty()) {
+      if (to_chunked) append_chunk(chunk_out_, first);
+      else chunk_out_.append(first);
+    }
+    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(chunk_out_)};
+    auto ec = co_await write_client(parts);
+    if (ec) co_return RelayResult::client_failed;
+    ensure_relay();
+    for (;;) {
+      if (upstream_deadline_->fired()) co_return RelayResult::upstream_failed;
+      auto [rec, n] = co_await conn.read_some(relay_.data(), relay_.size());
+      if (rec == asio::error::eof || (rec == asio::ssl::error::stream_truncated && n == 0)) break;
+      if (rec) co_return RelayResult::upstream_failed;
+      chunk_out_.clear();
+      std::string_view piece(relay_.data(), n);
+      if (to_chunked) append_chunk(chunk_out_, piece);
+      else chunk_out_.append(piece);
+      ec = co_await write_client(chunk_out_);
+      if (ec) co_return RelayResult::client_failed;
+    }
+    res_.keep_alive = false;
+    if (to_chunked) {
+      ec = co_await write_client(std::string_view("0\r\n\r\n"));
+      if (ec) co_return RelayResult::client_failed;
+    }
+    co_return RelayResult::ok;
+  }
+
+  // Chunked from upstream: validate and re-encode (or de-chunk for HTTP/1.0 clients).
+  decoder_.reset();
+  bool done = false;
+  bool bad = false;
+  std::size_t leftover = 0;
+  auto feed = [&](std::string_view data) {
+    std::size_t used = 0;
+    const auto r = decoder_.decode(data, used, [&](std::string_view piece) {
+      if (to_chunked) append_chunk(chunk_out_, piece);
+      else chunk_out_.append(piece);
+    });
+    if (r == http::ChunkedDecoder::Result::error) bad = true;
+    if (r == http::ChunkedDecoder::Result::done) {
+      done = true;
+      leftover = data.size() - used;
+      if (to_chunked) chunk_out_.append("0\r\n\r\n");
+    }
+  };
+  chunk_out_.clear();
+  feed(std::string_view(up_in_.data() + ahead_off, ahead_len));
+  {
+    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(chunk_out_)};
+    const auto ec = co_await write_client(parts);
+    if (ec) co_return RelayResult::client_failed;
+  }
+  if (bad) co_return RelayResult::upstream_failed;
+  ensure_relay();
+  while (!done) {
+    if (upstream_deadline_->fired()) co_return RelayResult::upstream_failed;
+    auto [rec, n] = co_await conn.read_some(relay_.data(), relay_.size());
+    if (rec) co_return RelayResult::upstream_failed;
+    chunk_out_.clear();
+    feed(std::string_view(relay_.data(), n));
+    if (!chunk_out_.empty()) {
+      const auto ec = co_await write_client(chunk_out_);
+      if (ec) co_return RelayResult::client_failed;
+    }
+    if (bad) co_return RelayResult::upstream_failed;
+  }
+  up_len_ = leftover;
+  co_return RelayResult::ok;
+}
+
+}  // namespace gatehouse::server

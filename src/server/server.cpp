@@ -1,0 +1,176 @@
+#include "server/server.hpp"
+
+#include <sys/resource.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "logging/log.hpp"
+#include "server/session.hpp"
+
+namespace gatehouse::server {
+
+namespace asio = boost::asio;
+
+namespace {
+
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+}  // namespace
+
+Server::Server(std::shared_ptr<const config::Config> cfg, Options options)
+    : startup_config_(std::move(cfg)), options_(options) {}
+
+Server::~Server() = default;
+
+bool Server::bind_all(std::string& error) {
+  const auto& cfg = *startup_config_;
+  net::error_code ec;
+  const auto address = asio::ip::make_address(cfg.listen_host, ec);
+  if (ec) {
+    error = "listen: invalid address " + cfg.listen_host;
+    return false;
+  }
+  const net::Tcp::endpoint endpoint(address, cfg.listen_port);
+  for (auto& w : workers_) {
+    auto acceptor = std::make_unique<net::Acceptor>(w->ctx.get_executor());
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      const int one = 1;
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        ec.assign(errno, boost::system::system_category());
+    }
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      error = "cannot listen on " + cfg.listen + ": " + ec.message();
+      return false;
+    }
+    w->acceptor = std::move(acceptor);
+  }
+  return true;
+}
+
+net::Task<void> Server::accept_loop(Worker& w) {
+  const auto max_conn = static_cast<std::int64_t>(startup_config_->limits.max_connections);
+  net::Timer pause(w.ctx.get_executor());
+  while (!draining()) {
+    // Over the limit: stop accepting; new connections wait in the kernel backlog.
+    while (connections_open.load(std::memory_order_relaxed) >= max_conn && !draining()) {
+      pause.expires_after(std::chrono::milliseconds(10));
+      auto [ec] = co_await pause.async_wait(net::use_task);
+    }
+    if (draining()) break;
+    auto [ec, socket] = co_await w.acceptor->async_accept(net::use_task);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || draining()) break;
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+        logging::warning("accept failed; pausing", {{"error", std::string_view(ec.message())}});
+        pause.expires_after(std::chrono::milliseconds(50));
+        auto [pec] = co_await pause.async_wait(net::use_task);
+      }
+      continue;
+    }
+    auto session = std::make_shared<Session>(w, std::move(socket));
+    asio::co_spawn(w.ctx.get_executor(), session->run(), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        logging::error("session ended by an unexpected exception",
+                       {{"error", std::string_view(ex.what())},
+                        {"stack", std::string_view(logging::current_stacktrace())}});
+      }
+    });
+  }
+}
+
+void Server::start_draining() {
+  if (draining_.exchange(true)) return;
+  logging::info("shutdown requested: draining",
+                {{"in_flight", static_cast<std::int64_t>(requests_active.load())}});
+  for (auto& w : workers_) {
+    asio::post(w->ctx, [wp = w.get()] {
+      net::error_code ignored;
+      if (wp->acceptor) wp->acceptor->close(ignored);
+      // Copy: closing may end sessions, which erase themselves from the set.
+      std::vector<Session*> sessions(wp->sessions.begin(), wp->sessions.end());
+      for (auto* s : sessions) s->close_if_idle();
+    });
+  }
+}
+
+int Server::run() {
+  raise_fd_limit();
+  const auto& cfg = *startup_config_;
+  unsigned threads = cfg.threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+
+  std::string error;
+  auto snap = registry::build_snapshot(startup_config_, 1, error);
+  if (!snap) {
+    logging::error("cannot start", {{"error", std::string_view(error)}});
+    return 1;
+  }
+  current_.store(snap);
+  generation_.store(1);
+
+  for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  if (!bind_all(error)) {
+    logging::error("cannot start", {{"error", std::string_view(error)}});
+    return 1;
+  }
+
+  // Signals are taken on a control context run by the main thread.
+  asio::io_context control(1);
+  asio::signal_set signals(control, SIGTERM, SIGINT);
+  signals.async_wait([this](const net::error_code& ec, int sig) {
+    if (ec) return;
+    logging::info("signal received", {{"signal", static_cast<std::int64_t>(sig)}});
+    start_draining();
+  });
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::thread> pool;
+  for (auto& w : workers_) {
+    asio::co_spawn(w->ctx.get_executor(), accept_loop(*w), asio::detached);
+    pool.emplace_back([wp = w.get()] {
+      auto guard = asio::make_work_guard(wp->ctx);
+      wp->ctx.run();
+    });
+  }
+  ready_.store(true);
+  logging::info("gatehouse started",
+                {{"listen", std::string_view(cfg.listen)},
+                 {"threads", static_cast<std::int64_t>(threads)},
+                 {"endpoints", static_cast<std::int64_t>(snap->routes->size())},
+                 {"config", std::string_view(cfg.path)},
+                 {"version", GATEHOUSE_VERSION}});
+
+  // Wait for a signal, then for in-flight requests to finish (up to shutdown_grace).
+  while (!draining()) control.run_one_for(std::chrono::milliseconds(200));
+  const auto grace_end = net::Clock::now() + cfg.shutdown_grace;
+  while (requests_active.load() > 0 && net::Clock::now() < grace_end)
+    control.run_one_for(std::chrono::milliseconds(20));
+  const auto left = requests_active.load();
+  if (left > 0)
+    logging::warning("shutdown grace expired", {{"in_flight", static_cast<std::int64_t>(left)}});
+
+  for (auto& w : workers_) w->ctx.stop();
+  for (auto& t : pool) t.join();
+  for (auto& w : workers_) w->pool.close_all();
+  logging::info("gatehouse stopped");
+  logging::flush();
+  return 0;
+}
+
+}  // namespace gatehouse::server

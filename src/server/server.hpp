@@ -1,0 +1,62 @@
+// server/: listeners, sessions, the request pipeline, threads, signals.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "registry/snapshot.hpp"
+#include "server/worker.hpp"
+
+namespace gatehouse::server {
+
+struct Options {
+  bool insecure_admin = false;
+};
+
+class Server {
+ public:
+  Server(std::shared_ptr<const config::Config> cfg, Options options);
+  ~Server();
+
+  // Binds, serves until SIGTERM/SIGINT, drains, returns the process exit code.
+  int run();
+
+  // The current snapshot for a worker: a relaxed load of the generation per request,
+  // an atomic shared_ptr load only when it changed.
+  const registry::Snapshot& snapshot(Worker& w) {
+    const auto gen = generation_.load(std::memory_order_acquire);
+    if (w.generation != gen) {
+      w.snapshot = current_.load();
+      w.generation = gen;
+    }
+    return *w.snapshot;
+  }
+
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  const Options& options() const { return options_; }
+  const config::Config& startup_config() const { return *startup_config_; }
+
+  // Counters kept by sessions.
+  std::atomic<std::int64_t> connections_open{0};
+  std::atomic<std::int64_t> requests_active{0};
+
+ private:
+  bool bind_all(std::string& error);
+  void start_draining();
+  net::Task<void> accept_loop(Worker& w);
+
+  std::shared_ptr<const config::Config> startup_config_;
+  Options options_;
+  std::atomic<std::shared_ptr<const registry::Snapshot>> current_;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> ready_{false};
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace gatehouse::server

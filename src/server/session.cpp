@@ -1,0 +1,324 @@
+#include "server/session.hpp"
+
+#include <boost/asio/write.hpp>
+#include <charconv>
+
+#include "http/headers.hpp"
+#include "logging/log.hpp"
+#include "router/normalize.hpp"
+#include "server/server.hpp"
+
+namespace gatehouse::server {
+
+namespace asio = boost::asio;
+using net::Clock;
+
+namespace {
+constexpr std::size_t kInitialBuffer = 8 * 1024;
+
+bool is_under(std::string_view path, std::string_view prefix) {
+  return path.size() >= prefix.size() && path.substr(0, prefix.size()) == prefix &&
+         (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+bool is_reserved(std::string_view path) {
+  for (std::string_view p : {"/endpoints", "/metrics", "/healthz", "/readyz", "/dashboard"})
+    if (is_under(path, p)) return true;
+  return false;
+}
+}  // namespace
+
+Session::Session(Worker& worker, net::Socket socket)
+    : w_(worker),
+      socket_(std::move(socket)),
+      client_deadline_(std::make_shared<net::Deadline>(w_.ctx.get_executor())),
+      upstream_deadline_(std::make_shared<net::Deadline>(w_.ctx.get_executor())) {
+  net::error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
+  if (!ec) client_ip_ = remote.address().to_string();
+  socket_.set_option(net::Tcp::no_delay(true), ec);
+  w_.sessions.insert(this);
+  w_.server.connections_open.fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() {
+  w_.sessions.erase(this);
+  w_.server.connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Session::close_if_idle() {
+  if (idle_) {
+    net::error_code ignored;
+    socket_.cancel(ignored);
+    closed_ = true;
+  }
+}
+
+net::Task<void> Session::run() {
+  auto self = shared_from_this();
+  in_.resize(kInitialBuffer);
+  while (!closed_) {
+    if (!co_await read_head()) break;
+    co_await handle_request();
+    if (ex_.close || w_.server.draining()) break;
+    // Keep what the client pipelined after this request.
+    if (in_used_ < in_len_) std::memmove(in_.data(), in_.data() + in_used_, in_len_ - in_used_);
+    in_len_ -= in_used_;
+    in_used_ = 0;
+  }
+  client_deadline_->stop();
+  upstream_deadline_->stop();
+  net::error_code ignored;
+  socket_.shutdown(net::Tcp::socket::shutdown_send, ignored);
+  socket_.close(ignored);
+}
+
+net::Task<std::tuple<net::error_code, std::size_t>> Session::read_client(char* data,
+                                                                         std::size_t size) {
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), net::use_task);
+  co_return std::tuple{ec, n};
+}
+
+net::Task<net::error_code> Session::write_client(std::span<const asio::const_buffer> buffers) {
+  const auto& limits = w_.server.startup_config().limits;
+  client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
+  auto [ec, n] = co_await asio::async_write(socket_, buffers, net::use_task);
+  client_deadline_->disarm();
+  ex_.bytes_out += n;
+  co_return ec;
+}
+
+net::Task<net::error_code> Session::write_client(std::string_view data) {
+  const asio::const_buffer b(data.data(), data.size());
+  co_return co_await write_client(std::span<const asio::const_buffer>(&b, 1));
+}
+
+net::Task<bool> Session::read_head() {
+  const auto& limits = w_.server.startup_config().limits;
+  const http::HeadLimits head_limits{limits.max_request_line, limits.max_header_bytes,
+                                     limits.max_headers};
+  const std::size_t cap = limits.max_request_line + limits.max_header_bytes + 1024;
+  bool header_clock_started = false;
+  ex_ = Exchange{};
+  for (;;) {
+    if (in_len_ > 0) {
+      http::HeadError err = http::HeadError::none;
+      const auto status =
+          http::parse_request(std::string_view(in_.data(), in_len_), head_limits, req_, err);
+      if (status == http::ParseStatus::done) {
+        client_deadline_->disarm();
+        if (!header_clock_started) ex_.start = Clock::now();
+        in_used_ = req_.head_size;
+        ex_.bytes_in = req_.head_size;
+        co_return true;
+      }
+      if (status == http::ParseStatus::error) {
+        client_deadline_->disarm();
+        ex_.start = Clock::now();
+        ex_.close = true;
+        req_.clear();
+        request_id_.clear();
+        http::generate_request_id(request_id_);
+        switch (err) {
+          case http::HeadError::uri_too_long:
+            co_await send_error(ErrorCode::uri_too_long, "request line too long");
+            break;
+          case http::HeadError::headers_too_large:
+            co_await send_error(ErrorCode::headers_too_large, "request header fields too large");
+            break;
+          case http::HeadError::not_implemented:
+            co_await send_error(ErrorCode::not_implemented, "transfer coding not supported");
+            break;
+          default:
+            co_await send_error(ErrorCode::bad_request, "malformed request");
+            break;
+        }
+        log_access();
+        co_return false;
+      }
+      if (!header_clock_started) {
+        header_clock_started = true;
+        ex_.start = Clock::now();
+        client_deadline_->arm(ex_.start + limits.header_timeout, &socket_);
+      }
+    } else {
+      idle_ = true;
+      if (w_.server.draining() || closed_) co_return false;
+      client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
+    }
+    if (in_len_ == in_.size()) {
+      if (in_.size() >= cap) co_return false;  // unreachable: the parser refuses first
+      in_.resize(std::min(cap, in_.size() * 2));
+    }
+    auto [ec, n] = co_await read_client(in_.data() + in_len_, in_.size() - in_len_);
+    idle_ = false;
+    if (ec) {
+      const bool timed_out = client_deadline_->fired();
+      client_deadline_->disarm();
+      if (timed_out && in_len_ > 0) {
+        ex_.close = true;
+        req_.clear();
+        request_id_.clear();
+        http::generate_request_id(request_id_);
+        co_await send_error(ErrorCode::request_timeout, "request headers not received in time");
+        log_access();
+      }
+      co_return false;  // EOF, reset, idle timeout, drain
+    }
+    if (!header_clock_started) {
+      header_clock_started = true;
+      ex_.start = Clock::now();
+      client_deadline_->arm(ex_.start + limits.header_timeout, &socket_);
+    }
+    in_len_ += n;
+  }
+}
+
+net::Task<void> Session::handle_request() {
+  w_.server.requests_active.fetch_add(1, std::memory_order_relaxed);
+  if (http::is_sane_request_id(req_.request_id)) request_id_.assign(req_.request_id);
+  else http::generate_request_id(request_id_);
+  if (!req_.keep_alive) ex_.close = true;
+
+  bool failed = false;
+  std::string what;
+  try {
+    co_await route_and_forward();
+  } catch (const std::exception& e) {
+    failed = true;
+    what = e.what();
+  }
+  if (failed) {
+    logging::error("unexpected exception while handling a request",
+                   {{"request_id", std::string_view(request_id_)},
+                    {"error", std::string_view(what)},
+                    {"stack", std::string_view(logging::current_stacktrace())}});
+    ex_.close = true;
+    if (!ex_.response_started) co_await send_error(ErrorCode::internal_error, "internal error");
+  }
+  log_access();
+  w_.server.requests_active.fetch_sub(1, std::memory_order_relaxed);
+}
+
+net::Task<void> Session::route_and_forward() {
+  if (req_.method == "CONNECT") {
+    co_await send_error(ErrorCode::not_implemented, "CONNECT is not supported");
+    co_return;
+  }
+  if (req_.upgrade) {
+    co_await send_error(ErrorCode::not_implemented, "protocol upgrades are not supported");
+    co_return;
+  }
+  auto normalised = router::normalize_path(req_.path);
+  if (!normalised) {
+    co_await send_error(ErrorCode::bad_request, "invalid request path");
+    co_return;
+  }
+  path_ = std::move(*normalised);
+
+  if (is_reserved(path_)) {
+    const bool get = req_.method == "GET" || req_.method == "HEAD";
+    if (path_ == "/healthz" || path_ == "/readyz") {
+      if (!get) {
+        co_await send_error(ErrorCode::method_not_allowed, "method not allowed", {},
+                            "Allow: GET, HEAD\r\n");
+      } else if (path_ == "/healthz") {
+        co_await send_response(200, "application/json", "{\"status\":\"ok\"}");
+      } else if (w_.server.draining() || !w_.server.ready()) {
+        ex_.close = true;
+        co_await send_error(ErrorCode::draining, "gateway is draining");
+      } else {
+        co_await send_response(200, "application/json", "{\"status\":\"ready\"}");
+      }
+      co_return;
+    }
+    co_await send_error(ErrorCode::no_route, "no route for this path");
+    co_return;
+  }
+
+  const auto& snap = w_.server.snapshot(w_);
+  const auto match = snap.routes->match(req_.method, path_, req_.api_version);
+  if (match.kind == router::RouteMatch::Kind::no_route) {
+    co_await send_error(ErrorCode::no_route, "no route for this path");
+    co_return;
+  }
+  const auto& ep = snap.endpoints[match.endpoint];
+  ex_.endpoint = ep.config->id;
+  if (match.kind == router::RouteMatch::Kind::method_not_allowed) {
+    std::string allow = "Allow: ";
+    allow.append(match.allow);
+    allow.append("\r\n");
+    co_await send_error(ErrorCode::method_not_allowed, "method not allowed", ep.config->id, allow);
+    co_return;
+  }
+  if (req_.body == http::BodyKind::length && req_.content_length > ep.config->max_body) {
+    co_await send_error(ErrorCode::payload_too_large, "request body exceeds the limit",
+                        ep.config->id);
+    co_return;
+  }
+  co_await forward(snap, ep, match.matched_prefix);
+}
+
+net::Task<void> Session::send_response(int status, std::string_view content_type,
+                                       std::string_view body, std::string_view extra) {
+  // A request body we did not read cannot be skipped safely: close after answering.
+  if (req_.body != http::BodyKind::none && in_used_ == req_.head_size) ex_.close = true;
+  if (w_.server.draining()) ex_.close = true;
+  head_out_.clear();
+  head_out_.append("HTTP/1.1 ");
+  char num[16];
+  auto [end, ec] = std::to_chars(num, num + sizeof num, status);
+  head_out_.append(num, end);
+  head_out_.push_back(' ');
+  head_out_.append(reason_phrase(status));
+  head_out_.append("\r\nContent-Type: ");
+  head_out_.append(content_type);
+  head_out_.append("\r\nContent-Length: ");
+  auto [end2, ec2] = std::to_chars(num, num + sizeof num, body.size());
+  head_out_.append(num, end2);
+  head_out_.append("\r\nX-Request-Id: ");
+  head_out_.append(request_id_);
+  head_out_.append("\r\n");
+  head_out_.append(extra);
+  if (ex_.close) head_out_.append("Connection: close\r\n");
+  else if (req_.minor == 0) head_out_.append("Connection: keep-alive\r\n");
+  head_out_.append("\r\n");
+  ex_.status = status;
+  ex_.response_started = true;
+  const bool head_only = req_.method == "HEAD";
+  const asio::const_buffer parts[] = {asio::buffer(head_out_),
+                                      asio::buffer(body.data(), head_only ? 0 : body.size())};
+  const auto wec = co_await write_client(parts);
+  if (wec) ex_.close = true;
+}
+
+net::Task<void> Session::send_error(ErrorCode code, std::string_view detail,
+                                    std::string_view endpoint, std::string_view extra) {
+  const std::string body = problem_json(code, detail, request_id_, endpoint);
+  co_await send_response(status_of(code), "application/problem+json", body, extra);
+}
+
+void Session::ensure_relay() {
+  if (relay_.empty()) relay_.resize(64 * 1024);
+}
+
+void Session::log_access() {
+  if (!logging::access_log_enabled() || !logging::enabled(logging::Level::info)) return;
+  const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - ex_.start);
+  logging::AccessRecord r;
+  r.request_id = request_id_;
+  r.client = client_ip_;
+  r.method = req_.method;
+  r.path = path_.empty() ? req_.path : std::string_view(path_);
+  r.status = ex_.status;
+  r.endpoint = ex_.endpoint;
+  r.upstream_status = ex_.upstream_status;
+  r.bytes_in = ex_.bytes_in;
+  r.bytes_out = ex_.bytes_out;
+  r.duration_ms = elapsed.count();
+  r.breaker = ex_.endpoint.empty() ? "" : "closed";
+  logging::access(r);
+  path_.clear();
+}
+
+}  // namespace gatehouse::server

@@ -1,0 +1,96 @@
+// server/: one downstream connection: the request pipeline as named phases
+// (read head -> route -> checks -> forward -> respond -> log), looping while keep-alive.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/problem.hpp"
+#include "http/chunked.hpp"
+#include "http/message.hpp"
+#include "proxy/deadline.hpp"
+#include "proxy/io.hpp"
+#include "proxy/upstream.hpp"
+#include "registry/snapshot.hpp"
+#include "router/route_table.hpp"
+
+namespace gatehouse::server {
+
+struct Worker;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Worker& worker, net::Socket socket);
+  ~Session();
+
+  net::Task<void> run();
+  // Drain: a connection waiting for its next request is closed now.
+  void close_if_idle();
+
+ private:
+  // What the access-log line and error accounting need about the current request.
+  struct Exchange {
+    net::Clock::time_point start{};
+    std::string_view endpoint;
+    int status = 0;
+    int upstream_status = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    bool response_started = false;
+    bool close = false;         // close the connection after this exchange
+  };
+
+  net::Task<bool> read_head();
+  net::Task<void> handle_request();
+  net::Task<void> route_and_forward();
+  net::Task<void> forward(const registry::Snapshot& snap, const registry::EndpointRuntime& ep,
+                          std::string_view matched_prefix);
+
+  // Upstream phases (forward.cpp).
+  enum class SendResult { ok, upstream_failed, client_failed, too_large, timeout };
+  net::Task<SendResult> send_request(net::UpstreamConn& conn, const config::Endpoint& ep);
+  enum class HeadResult { ok, failed, timeout, empty };
+  net::Task<HeadResult> read_response_head(net::UpstreamConn& conn, bool head_request);
+  enum class RelayResult { ok, upstream_failed, client_failed };
+  net::Task<RelayResult> relay_response(net::UpstreamConn& conn);
+
+  // Gateway-made answers.
+  net::Task<void> send_error(ErrorCode code, std::string_view detail,
+                             std::string_view endpoint = {}, std::string_view extra = {});
+  net::Task<void> send_response(int status, std::string_view content_type, std::string_view body,
+                                std::string_view extra = {});
+  net::Task<net::error_code> write_client(std::span<const boost::asio::const_buffer> buffers);
+  net::Task<net::error_code> write_client(std::string_view data);
+  net::Task<std::tuple<net::error_code, std::size_t>> read_client(char* data, std::size_t size);
+
+  void log_access();
+  void ensure_relay();
+
+  Worker& w_;
+  net::Socket socket_;
+  std::shared_ptr<net::Deadline> client_deadline_;
+  std::shared_ptr<net::Deadline> upstream_deadline_;
+  std::string client_ip_;
+
+  std::vector<char> in_;          // downstream read buffer (head, then body bytes)
+  std::size_t in_len_ = 0;
+  std::size_t in_used_ = 0;       // bytes of in_ that belong to the current request
+  http::RequestHead req_;
+  http::ResponseHead res_;
+  http::ChunkedDecoder decoder_;
+  std::vector<char> relay_;       // body relay buffer, allocated on first use
+  std::vector<char> up_in_;       // upstream read buffer (response head and ahead bytes)
+  std::size_t up_len_ = 0;
+  std::string chunk_out_;
+  std::string request_id_;
+  std::string path_;              // normalised path
+  std::string up_path_;
+  std::string head_out_;
+  Exchange ex_;
+  bool idle_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace gatehouse::server
