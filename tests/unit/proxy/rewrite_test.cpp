@@ -1,0 +1,137 @@
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <string>
+
+#include "http/message.hpp"
+#include "proxy/rewrite.hpp"
+
+using namespace gatehouse;
+
+namespace {
+
+// The head holds views into the raw bytes, which must outlive it.
+http::RequestHead parse_req(const char* raw_text) {
+  static std::deque<std::string> keep;
+  const std::string& raw = keep.emplace_back(raw_text);
+  http::RequestHead head;
+  http::HeadError err;
+  EXPECT_EQ(http::parse_request(raw, {}, head, err), http::ParseStatus::done) << raw;
+  return head;
+}
+
+bool has_line(const std::string& head, const std::string& line) {
+  return head.find("\r\n" + line + "\r\n") != std::string::npos;
+}
+
+bool has_field(const std::string& head, const std::string& name) {
+  return head.find("\r\n" + name + ":") != std::string::npos;
+}
+
+}  // namespace
+
+TEST(UpstreamPath, StripsPrefixAndJoinsBasePath) {
+  std::string out;
+  proxy::upstream_path("/api", "/users/v1", "/users/v1/42", true, out);
+  EXPECT_EQ(out, "/api/42");
+  proxy::upstream_path("/api", "/users/v1", "/users/v1", true, out);
+  EXPECT_EQ(out, "/api");
+  proxy::upstream_path("", "/users/v1", "/users/v1", true, out);
+  EXPECT_EQ(out, "/");
+  proxy::upstream_path("", "/users/v1", "/users/v1/", true, out);
+  EXPECT_EQ(out, "/");
+  proxy::upstream_path("/api", "/users", "/users/42", false, out);
+  EXPECT_EQ(out, "/api/users/42");
+  proxy::upstream_path("", "/", "/anything/here", true, out);
+  EXPECT_EQ(out, "/anything/here");
+}
+
+TEST(UpstreamHead, ForwardsEndToEndAndDropsHopByHop) {
+  const auto req = parse_req(
+      "POST /users/1?a=b HTTP/1.1\r\nHost: gw.example\r\nAuthorization: Bearer t\r\n"
+      "Cookie: s=1\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\n"
+      "Keep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Connection: keep-alive\r\n"
+      "Proxy-Authorization: Basic x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+  proxy::ForwardInfo info;
+  info.path = "/api/1";
+  info.host = "127.0.0.1:9001";
+  info.client_ip = "10.0.0.1";
+  info.prefix = "/users";
+  info.request_id = "rid-1";
+  std::string out;
+  proxy::build_upstream_head(req, info, out);
+  EXPECT_EQ(out.rfind("POST /api/1?a=b HTTP/1.1\r\n", 0), 0u) << out;
+  EXPECT_TRUE(has_line(out, "Host: 127.0.0.1:9001"));
+  EXPECT_TRUE(has_line(out, "Authorization: Bearer t"));
+  EXPECT_TRUE(has_line(out, "Cookie: s=1"));
+  EXPECT_TRUE(has_line(out, "Content-Length: 3"));
+  EXPECT_TRUE(has_line(out, "X-Forwarded-For: 10.0.0.1"));
+  EXPECT_TRUE(has_line(out, "X-Forwarded-Proto: http"));
+  EXPECT_TRUE(has_line(out, "X-Forwarded-Host: gw.example"));
+  EXPECT_TRUE(has_line(out, "X-Forwarded-Prefix: /users"));
+  EXPECT_TRUE(has_line(out, "X-Request-Id: rid-1"));
+  for (auto name : {"Connection", "X-Private", "Keep-Alive", "TE", "Trailer", "Proxy-Connection",
+                    "Proxy-Authorization", "Expect"})
+    EXPECT_FALSE(has_field(out, name)) << name << "\n" << out;
+  EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
+}
+
+TEST(UpstreamHead, AppendsToExistingForwardedFor) {
+  const auto req = parse_req(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n"
+      "X-Forwarded-Proto: https\r\nX-Request-Id: old\r\n\r\n");
+  proxy::ForwardInfo info;
+  info.path = "/";
+  info.host = "up";
+  info.client_ip = "3.3.3.3";
+  info.prefix = "/";
+  info.request_id = "new";
+  std::string out;
+  proxy::build_upstream_head(req, info, out);
+  EXPECT_TRUE(has_line(out, "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3")) << out;
+  EXPECT_TRUE(has_line(out, "X-Forwarded-Proto: http"));
+  EXPECT_TRUE(has_line(out, "X-Request-Id: new"));
+  EXPECT_FALSE(has_line(out, "X-Request-Id: old"));
+}
+
+TEST(UpstreamHead, ChunkedRequestStaysChunked) {
+  const auto req =
+      parse_req("PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+  proxy::ForwardInfo info;
+  info.path = "/x";
+  info.host = "up";
+  std::string out;
+  proxy::build_upstream_head(req, info, out);
+  EXPECT_TRUE(has_line(out, "Transfer-Encoding: chunked"));
+  EXPECT_FALSE(has_field(out, "Content-Length"));
+}
+
+TEST(ClientHead, KeepsStatusAndEndToEndFields) {
+  http::ResponseHead res;
+  ASSERT_EQ(http::parse_response("HTTP/1.0 404 Nope\r\nX-App: 1\r\nConnection: close, X-Hop\r\n"
+                                 "X-Hop: 2\r\nSet-Cookie: a=b\r\nX-Request-Id: theirs\r\n"
+                                 "Content-Length: 5\r\n\r\n",
+                                 65536, false, res),
+            http::ParseStatus::done);
+  std::string out;
+  proxy::build_client_head(res, proxy::ClientFraming::length, "rid", false, false, out);
+  EXPECT_EQ(out.rfind("HTTP/1.1 404 Nope\r\n", 0), 0u) << out;
+  EXPECT_TRUE(has_line(out, "X-App: 1"));
+  EXPECT_TRUE(has_line(out, "Set-Cookie: a=b"));
+  EXPECT_TRUE(has_line(out, "X-Request-Id: rid"));
+  EXPECT_TRUE(has_line(out, "Content-Length: 5"));
+  EXPECT_FALSE(has_field(out, "X-Hop"));
+  EXPECT_FALSE(has_field(out, "Connection"));
+  EXPECT_EQ(out.find("theirs"), std::string::npos);
+}
+
+TEST(ClientHead, ChunkedFramingAndClose) {
+  http::ResponseHead res;
+  ASSERT_EQ(http::parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 65536,
+                                 false, res),
+            http::ParseStatus::done);
+  std::string out;
+  proxy::build_client_head(res, proxy::ClientFraming::chunked, "r", true, false, out);
+  EXPECT_TRUE(has_line(out, "Transfer-Encoding: chunked"));
+  EXPECT_TRUE(has_line(out, "Connection: close"));
+}
