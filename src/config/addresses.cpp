@@ -115,7 +115,7 @@ std::string parse_listen(std::string_view text, std::string& host, std::uint16_t
 
 std::string parse_upstream_url(std::string_view text, UpstreamUrl& out) {
   constexpr std::string_view kNotUrl = "must be an http:// or https:// URL";
-  auto parsed = boost::urls::parse_absolute_uri(boost::core::string_view(text.data(), text.size()));
+  auto parsed = boost::urls::parse_uri(boost::core::string_view(text.data(), text.size()));
   if (!parsed) return std::string(kNotUrl);
   const auto& u = *parsed;
   std::string scheme(u.scheme());

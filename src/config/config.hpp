@@ -59,6 +59,7 @@ struct Auth {
 struct StatusRange {
   int lo = 200;
   int hi = 399;
+  bool operator==(const StatusRange&) const = default;  // HealthCheck's == needs it
 };
 
 struct HealthCheck {

@@ -33,7 +33,7 @@ std::vector<AlgItem> parse_algorithms(Context& ctx, const MapReader& m) {
   }
   auto items = as_string_list(ctx.errors, e->value);
   if (!items) return out;
-  if (items->empty()) ctx.errors.add(e->value.path, e->value.pos, "must list at least one algorithm");
+  if (e->value.node.size() == 0) ctx.errors.add(e->value.path, e->value.pos, "must list at least one algorithm");
   for (auto& [alg, value] : *items) {
     std::string lower = alg;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

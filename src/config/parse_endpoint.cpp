@@ -36,7 +36,7 @@ std::optional<std::string> id_part(Context& ctx, const MapReader& m, std::string
 void parse_methods(Context& ctx, const MapReader& m, Endpoint& ep) {
   auto items = m.string_list("methods");
   if (!items) return;
-  if (items->empty()) {
+  if (m.find("methods")->value.node.size() == 0) {
     ctx.errors.add(m.key_path("methods"), m.find("methods")->value.pos,
                    "must list at least one method (leave it out to allow every method)");
     return;
@@ -93,6 +93,26 @@ void parse_scopes(Context& ctx, const MapReader& m, Endpoint& ep) {
   }
 }
 
+// A versioned endpoint also routes the bare "/{name}" (SPEC section 3), whatever its
+// prefix: that path must be valid and not reserved either.
+bool check_bare_route(Context& ctx, const MapReader& m, const Endpoint& ep, bool name_ok,
+                      bool version_ok) {
+  if (!name_ok || !version_ok || !m.has("version")) return true;
+  const Value& name = m.find("name")->value;
+  const std::string bare = "/" + ep.name;
+  std::string normalized;
+  std::string err = normalize_prefix(bare, normalized);
+  if (err.empty()) {
+    if (auto reserved = reserved_path_of(normalized); !reserved.empty()) {
+      err = "takes the reserved gateway path " + std::string(reserved);
+    }
+  }
+  if (err.empty()) return true;
+  ctx.errors.add(name.path, name.pos,
+                 "with a version, the name also routes " + quoted(bare) + ", which " + err);
+  return false;
+}
+
 // Effective prefix: explicit, else /{name}/{version} or /{name}.
 void resolve_prefix(Context& ctx, const MapReader& m, EndpointDraft& d, bool name_ok,
                     bool version_ok) {
@@ -107,6 +127,7 @@ void resolve_prefix(Context& ctx, const MapReader& m, EndpointDraft& d, bool nam
       return;
     }
     ep.prefix_explicit = true;
+    if (!check_bare_route(ctx, m, ep, name_ok, version_ok)) return;
   } else if (!m.has("name")) {
     ctx.errors.add(m.key_path("prefix"), m.pos(), "is required when the endpoint has no name");
     return;

@@ -170,16 +170,9 @@ std::optional<std::vector<std::pair<std::string, Value>>> as_string_list(Errors&
   auto items = as_sequence(errors, v);
   if (!items) return std::nullopt;
   std::vector<std::pair<std::string, Value>> out;
-  bool ok = true;
   for (auto& item : *items) {
-    auto s = as_string(errors, item);
-    if (!s) {
-      ok = false;
-      continue;
-    }
-    out.emplace_back(std::move(*s), std::move(item));
+    if (auto s = as_string(errors, item)) out.emplace_back(std::move(*s), std::move(item));
   }
-  if (!ok) return std::nullopt;
   return out;
 }
 

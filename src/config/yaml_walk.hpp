@@ -64,7 +64,7 @@ std::optional<std::uint64_t> as_size(Errors& errors, const Value& v);
 // A sequence (a null value is an empty one when `null_is_empty`): its items.
 std::optional<std::vector<Value>> as_sequence(Errors& errors, const Value& v,
                                               bool null_is_empty = false);
-// A sequence of strings.
+// A sequence of strings: the items that are strings (the others are reported).
 std::optional<std::vector<std::pair<std::string, Value>>> as_string_list(Errors& errors,
                                                                          const Value& v);
 

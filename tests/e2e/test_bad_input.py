@@ -63,6 +63,11 @@ BAD_400 = {
     "duplicate_host": b"GET /up/x HTTP/1.1\r\n" + H + b"Host: other.test\r\n\r\n",
     "duplicate_host_equal": b"GET /up/x HTTP/1.1\r\n" + H + H + b"\r\n",
     "header_without_colon": b"GET /up/x HTTP/1.1\r\n" + H + b"NoColonHere\r\n\r\n",
+    "bad_header_name": b"GET /up/x HTTP/1.1\r\n" + H + b"X(A): one\r\n\r\n",
+    "empty_header_name": b"GET /up/x HTTP/1.1\r\n" + H + b": one\r\n\r\n",
+    "chunk_data_longer_than_size": b"POST /up/x HTTP/1.1\r\n" + H
+    + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloEXTRA\r\n0\r\n\r\n",
+    "bad_method_token": b"G@T /up/x HTTP/1.1\r\n" + H + b"\r\n",
 }
 
 
@@ -74,6 +79,43 @@ def test_malformed_request_is_400_and_closes(setup, name):
     assert closed, "the connection must be closed after a 400"
     assert up.snapshot() == [], "nothing may reach the upstream"
     assert up.connections == 0
+
+
+@pytest.mark.parametrize("target", [b"/up/%zz", b"/up/a%2", b"/up/\xff", b"/up/a b"])
+def test_invalid_request_path_is_400(setup, target):
+    """The framing is fine, so closing the connection is not required here."""
+    gw, up = setup
+    r = gw.raw(b"GET " + target + b" HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+    assert_problem(r, 400, "bad_request")
+    assert up.snapshot() == []
+
+
+def test_duplicate_chunked_transfer_coding_is_refused(setup):
+    """`chunked, chunked` (or two TE fields saying chunked) is not a valid framing."""
+    gw, up = setup
+    for te in (b"Transfer-Encoding: chunked, chunked\r\n",
+               b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"):
+        r, closed = exchange(gw, b"POST /up/x HTTP/1.1\r\n" + H + te + b"\r\n0\r\n\r\n")
+        assert r.status in (400, 501), r
+        assert closed
+    assert up.snapshot() == []
+
+
+def test_transfer_coding_is_case_insensitive(setup):
+    gw, up = setup
+    r = gw.raw(b"POST /up/x HTTP/1.1\r\n" + H + b"Transfer-Encoding: Chunked\r\n"
+               b"Connection: close\r\n\r\n" + chunked(b"abc"))
+    assert r.status == 200, r
+    assert up.snapshot()[0].body == b"abc"
+
+
+def test_client_closing_mid_body_forwards_no_complete_request(setup):
+    gw, up = setup
+    with RawConn(gw.port) as c:
+        c.send(build_request("POST", "/up/x", [("Content-Length", "1000")]) + b"x" * 10)
+    # the gateway notices the client went away; the upstream never gets a full request
+    assert gw.get("/up/after").status == 200
+    assert [q.target for q in up.complete_requests()] == ["/base/after"]
 
 
 def test_http10_without_host_is_fine(setup):

@@ -40,7 +40,7 @@ def slow_upstream(make_upstream, delay=1.5):
     return make_upstream(handler)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_graceful_shutdown_finishes_in_flight_request(start_gateway, make_upstream, sig):
     up = slow_upstream(make_upstream)
     gw = start_gateway({"endpoints": [endpoint(up.url(), name="slow")]})
@@ -121,3 +121,27 @@ def test_shutdown_grace_bounds_a_stuck_request(start_gateway, make_upstream):
     assert gw.wait_exit(10) == 0
     assert time.monotonic() - t0 < 4
     c.close()
+
+
+def test_concurrent_clients(start_gateway, upstream):
+    gw = start_gateway({"endpoints": [endpoint(upstream.url("/c"), name="c")]})
+    results = []
+    lock = threading.Lock()
+
+    def worker(i):
+        with RawConn(gw.port, timeout=10) as c:
+            for j in range(5):
+                r = c.request(build_request("POST", f"/c/{i}/{j}", body=b"%d-%d" % (i, j),
+                                            close=(j == 4)))
+                with lock:
+                    results.append((r.status, r.json()["target"], r.json()["body"], i, j))
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(40)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert len(results) == 200
+    for status, target, body, i, j in results:
+        assert status == 200
+        assert target == f"/c/{i}/{j}" and body == f"{i}-{j}"

@@ -312,3 +312,65 @@ def test_large_response_headers_pass_through(start_gateway, make_upstream):
     gw = start_gateway({"endpoints": [endpoint(up.url(), name="b")]})
     r = gw.get("/b/x")
     assert r.status == 200 and r.header("x-big") == big
+
+
+def test_client_supplied_forwarding_headers_are_overwritten(gw, upstream):
+    hs = [("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil.example"),
+          ("X-Forwarded-Prefix", "/admin")]
+    assert gw.get("/root/x", hs, host="real.example").status == 200
+    q = only_request(upstream)
+    assert q.headers_all("x-forwarded-proto") == ["http"]
+    assert q.headers_all("x-forwarded-host") == ["real.example"]
+    assert q.headers_all("x-forwarded-prefix") == ["/root"]
+
+
+def test_close_delimited_upstream_response(start_gateway, make_upstream):
+    def handler(req, conn):
+        conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + b"z" * 50000)
+        conn.close()
+        return None
+
+    up = make_upstream(handler)
+    gw = start_gateway({"endpoints": [endpoint(up.url(), name="cd")]})
+    with RawConn(gw.port) as c:
+        r = c.request(build_request("GET", "/cd/x", close=False))
+    assert r.status == 200 and r.complete, r
+    assert r.body == b"z" * 50000
+
+
+def test_upstream_interim_responses_are_skipped_or_relayed(start_gateway, make_upstream):
+    def handler(req, conn):
+        conn.send(b"HTTP/1.1 100 Continue\r\n\r\n"
+                  b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
+        return Response(200, [], b"final")
+
+    up = make_upstream(handler)
+    gw = start_gateway({"endpoints": [endpoint(up.url(), name="i")]})
+    with RawConn(gw.port) as c:
+        c.send(build_request("GET", "/i/x"))
+        r = c.read_response()  # skips any relayed 1xx
+    assert r.status == 200 and r.body == b"final", r
+
+
+def test_upstream_connection_close_is_honoured(start_gateway, make_upstream):
+    up = make_upstream(lambda req, conn: Response(200, [], b"bye", close=True))
+    gw = start_gateway({"threads": 1, "endpoints": [endpoint(up.url(), name="cc")]})
+    for _ in range(3):
+        r = gw.get("/cc/x")
+        assert r.status == 200 and r.body == b"bye", r
+    assert up.connections == 3
+    assert len(up.complete_requests()) == 3
+
+
+def test_upstream_keepalive_reuse_after_post(start_gateway, upstream):
+    gw = start_gateway({"threads": 1, "endpoints": [endpoint(upstream.url(), name="k")]})
+    for i in range(3):
+        assert gw.request("POST", f"/k/{i}", body=b"b" * 1000).status == 200
+        assert gw.get(f"/k/g{i}").status == 200
+    assert upstream.connections == 1
+
+
+def test_root_path_is_404(gw, upstream):
+    r = gw.get("/")
+    assert r.status == 404
+    assert upstream.snapshot() == []

@@ -192,3 +192,16 @@ def test_dot_segments_cannot_escape_to_unrouted_path(gw_norm):
     gw, up = gw_norm
     assert_problem(gw.get("/users/../../etc/passwd"), 404, "no_route")
     assert up.snapshot() == []
+
+
+def test_x_api_version_ignored_on_versioned_path(gw_versions):
+    gw, _ = gw_versions
+    assert target_of(gw.get("/orders/v1/7", {"X-API-Version": "v2"})) == "/o1/7"
+
+
+def test_head_not_allowed_when_get_is_not(start_gateway, upstream):
+    gw = start_gateway({"endpoints": [endpoint(upstream.url(), name="w", methods=["POST"])]})
+    r = gw.request("HEAD", "/w/x")
+    assert r.status == 405
+    assert "POST" in (r.header("allow") or "")
+    assert upstream.snapshot() == []

@@ -80,7 +80,7 @@ TEST(HmacSecret, AtLeast32Bytes) {
 
 TEST(HmacSecret, HsWithoutAnySecret) {
   EXPECT_TRUE(only_error(jwt("[RS256, HS512]", "    public_key_file: ../keys/rsa2048.pub.pem\n"),
-                         "auth.jwt.algorithms[1]", 3, 26,
+                         "auth.jwt.algorithms[1]", 3, 25,
                          "HS512 needs an HMAC secret: set hmac_secret_env or hmac_secret_file"));
 }
 
@@ -150,7 +150,7 @@ TEST(PublicKey, AlgorithmWithAKeyOfAnotherType) {
         << c.file << " " << c.algorithms;
   }
   EXPECT_TRUE(only_error(jwt("[RS256, ES256]", "    public_key_file: ../keys/rsa2048.pub.pem\n"),
-                         "auth.jwt.algorithms[1]", 3, 26,
+                         "auth.jwt.algorithms[1]", 3, 25,
                          "ES256 needs a P-256 EC key, and public_key_file has none"));
 }
 

@@ -74,7 +74,7 @@ TEST(Url, Rejected) {
                         Case{"http:///path", "must have a host"},
                         Case{"http://h:0", "port must be from 1 to 65535"},
                         Case{"http://h:70000", "port must be from 1 to 65535"},
-                        Case{"http://h/a/../b", "dot"}}) {
+                        Case{"http://h/a/../b", "\".\" or \"..\" segments"}}) {
     const std::string url = std::string("url: \"") + c.url + "\"";
     EXPECT_TRUE(only_error(endpoint({url, "name: a"}), "endpoints[0].url", 2, 10, c.fragment))
         << c.url;
@@ -257,9 +257,9 @@ defaults:
   EXPECT_TRUE(has_error(r, "defaults.health_check.path", 3, 11, "must be an absolute path"));
   EXPECT_TRUE(has_error(r, "defaults.health_check.interval", 4, 15, "must be greater than 0"));
   EXPECT_TRUE(has_error(r, "defaults.health_check.healthy_threshold", 5, 24,
-                        "must be an integer from 1 to"));
+                        "must be a positive integer"));
   EXPECT_TRUE(has_error(r, "defaults.health_check.unhealthy_threshold", 6, 26,
-                        "must be an integer from 1 to"));
+                        "must be a positive integer"));
   EXPECT_TRUE(has_error(r, "defaults.health_check.expected_status", 7, 22,
                         "must be status codes (100-599) or ranges"));
 }
@@ -285,17 +285,17 @@ TEST(CircuitBreaker, Rules) {
                                  "half_open_requests: 0, failure_statuses: [502, x, 99], "
                                  "fallback_strategy: retry}"});
   ASSERT_EQ(r.errors.size(), 6u) << testing::dump(r);
-  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_threshold", 4, 41,
-                        "must be an integer from 1 to"));
-  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.reset_timeout", 4, 60,
+  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_threshold", 4, 42,
+                        "must be a positive integer"));
+  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.reset_timeout", 4, 61,
                         "must be a duration"));
-  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.half_open_requests", 4, 84,
-                        "must be an integer from 1 to"));
-  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_statuses[1]", 4, 111,
+  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.half_open_requests", 4, 85,
+                        "must be a positive integer"));
+  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_statuses[1]", 4, 112,
                         "must be an integer from 100 to 599"));
-  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_statuses[2]", 4, 114,
+  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_statuses[2]", 4, 115,
                         "must be an integer from 100 to 599"));
-  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.fallback_strategy", 4, 137,
+  EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.fallback_strategy", 4, 139,
                         "must be one of error, cached, default"));
 }
 
@@ -324,9 +324,9 @@ TEST(Fallback, Fields) {
   const LoadResult r = endpoint({"url: http://h", "name: a",
                                  "fallback: {status: 600, content_type: \"a\\nb\", body: [x]}"});
   ASSERT_EQ(r.errors.size(), 3u) << testing::dump(r);
-  EXPECT_TRUE(has_error(r, "endpoints[0].fallback.status", 4, 23, "from 200 to 599"));
-  EXPECT_TRUE(has_error(r, "endpoints[0].fallback.content_type", 4, 42, "control characters"));
-  EXPECT_TRUE(has_error(r, "endpoints[0].fallback.body", 4, 56, "must be a string"));
+  EXPECT_TRUE(has_error(r, "endpoints[0].fallback.status", 4, 24, "from 200 to 599"));
+  EXPECT_TRUE(has_error(r, "endpoints[0].fallback.content_type", 4, 43, "control characters"));
+  EXPECT_TRUE(has_error(r, "endpoints[0].fallback.body", 4, 57, "must be a string"));
   const LoadResult defaults = endpoint({"url: http://h", "name: a", "fallback: {body: \"\"}"});
   ASSERT_TRUE(ok(defaults));
   EXPECT_EQ(first_endpoint(defaults).fallback, Fallback{});

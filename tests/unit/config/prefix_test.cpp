@@ -35,7 +35,7 @@ TEST(Prefix, Rejected) {
     const char* prefix;
     const char* fragment;
   };
-  for (const Case& c : {Case{"users", "must start with '/'"}, Case{"", "must start with '/'"},
+  for (const Case& c : {Case{"users", "must start with '/'"}, Case{"", "must not be empty"},
                         Case{"/users/", "must not end with '/'"},
                         Case{"/a?b", "must not contain '?', '#'"},
                         Case{"/a#b", "must not contain '?', '#'"},
@@ -124,11 +124,20 @@ endpoints:
   - {url: http://h2, name: dashboard, version: v1, disabled: true}
 )Y");
   ASSERT_EQ(r.errors.size(), 2u) << testing::dump(r);
-  EXPECT_TRUE(has_error(r, "endpoints[0].name", 2, 27,
+  EXPECT_TRUE(has_error(r, "endpoints[0].name", 2, 28,
                         "default prefix \"/metrics\" takes the reserved gateway path /metrics"));
-  EXPECT_TRUE(has_error(r, "endpoints[1].version", 3, 50,
+  EXPECT_TRUE(has_error(r, "endpoints[1].version", 3, 48,
                         "default prefix \"/dashboard/v1\" takes the reserved gateway path "
                         "/dashboard"));
+}
+
+TEST(ReservedPaths, VersionedNameRoutesTheBarePathEvenWithAnExplicitPrefix) {
+  EXPECT_TRUE(only_error(
+      load("endpoints:\n  - {url: http://h, name: metrics, version: v1, prefix: /m/v1}\n"),
+      "endpoints[0].name", 2, 27, "the name also routes \"/metrics\""));
+  // Without a version there is no bare route, so only the prefix counts.
+  EXPECT_TRUE(ok(
+      load("endpoints:\n  - {url: http://h, name: metrics, prefix: /m}\n")));
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ TEST(Listen, AcceptedForms) {
     const char* host;
     int port;
   };
-  for (const Case& c : {Case{"0.0.0.0:8080", "0.0.0.0", 8080}, Case{"[::]:8080", "::", 8080},
+  for (const Case& c : {Case{"0.0.0.0:8080", "0.0.0.0", 8080}, Case{"\"[::]:8080\"", "::", 8080},
                         Case{"\"[::1]:1\"", "::1", 1}, Case{"localhost:65535", "localhost", 65535},
                         Case{"gw-1.example.com:443", "gw-1.example.com", 443}}) {
     const LoadResult r = with_listen(c.text);
