@@ -184,7 +184,7 @@ MapReader::MapReader(Errors& errors, const Value& v, std::span<const std::string
   }
   ok_ = true;
   for (auto it = v.node.begin(); it != v.node.end(); ++it) {
-    const YAML::Node& key_node = it->first;
+    const YAML::Node key_node = it->first;  // copies: `it->` yields a temporary
     const Pos key_pos = pos_of(key_node);
     if (!key_node.IsScalar()) {
       errors.add(path_, key_pos, "keys must be strings");
@@ -212,7 +212,7 @@ MapReader::MapReader(Errors& errors, const Value& v, std::span<const std::string
       errors.add(path, key_pos, std::move(message));
       continue;
     }
-    const YAML::Node& value = it->second;
+    const YAML::Node value = it->second;
     Pos value_pos = pos_of(value);
     if (value.IsNull() || value_pos.line == 0) value_pos = key_pos;
     entries_.push_back(Entry{key, key_pos, Value{path, value, value_pos}});
