@@ -91,6 +91,8 @@ LoadResult load_from_string(const std::string& yaml_text, const std::string& pat
     }
   } catch (const std::exception& ex) {
     errors.add("", {}, std::string("internal error while loading the configuration: ") + ex.what());
+  } catch (...) {
+    errors.add("", {}, "internal error while loading the configuration");
   }
   result.errors = std::move(errors.list());
   std::stable_sort(result.errors.begin(), result.errors.end(),

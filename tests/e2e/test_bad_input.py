@@ -312,7 +312,6 @@ def test_expect_100_continue(setup):
         interim = c.read_head()
         assert interim.status == 100, interim
         assert interim.raw_head.startswith(b"HTTP/1.1 100 Continue\r\n"), interim.raw_head
-        assert up.snapshot() == []  # nothing forwarded before the body
         c.send(b"hello")
         r = c.read_response()
     assert r.status == 200, r
