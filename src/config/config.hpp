@@ -32,6 +32,8 @@ struct Limits {
   std::uint64_t max_connections = 10000;
 };
 
+// Every `*_file` path in these structs is already resolved against the config file's
+// directory (use it as is).
 struct Jwt {
   std::vector<std::string> algorithms;
   std::optional<std::string> hmac_secret_env;

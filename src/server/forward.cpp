@@ -49,6 +49,20 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
     }
   }
 
+  if (req_.body == http::BodyKind::chunked) {
+    const auto prepared = prepare_chunked(cfg);
+    if (prepared == SendResult::bad_body) {
+      ex_.close = true;
+      co_await send_error(ErrorCode::bad_request, "malformed chunked body", cfg.id);
+      co_return;
+    }
+    if (prepared == SendResult::too_large) {
+      ex_.close = true;
+      co_await send_error(ErrorCode::payload_too_large, "request body exceeds the limit", cfg.id);
+      co_return;
+    }
+  }
+
   const auto exchange_deadline = Clock::now() + cfg.timeout;
   const bool head_request = req_.method == "HEAD";
   std::unique_ptr<net::UpstreamConn> conn;
@@ -85,10 +99,15 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
       ex_.status = 499;  // client went away mid-body
       co_return;
     }
-    if (sent == SendResult::too_large) {
+    if (sent == SendResult::too_large || sent == SendResult::bad_body) {
+      // The upstream got an incomplete request; its connection is dropped unfinished.
       upstream_deadline_->disarm();
-      co_await send_error(ErrorCode::payload_too_large, "request body exceeds the limit", cfg.id);
+      conn.reset();
       ex_.close = true;
+      if (sent == SendResult::too_large)
+        co_await send_error(ErrorCode::payload_too_large, "request body exceeds the limit", cfg.id);
+      else
+        co_await send_error(ErrorCode::bad_request, "malformed chunked body", cfg.id);
       co_return;
     }
     HeadResult head = HeadResult::failed;
@@ -167,54 +186,31 @@ net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
     co_return SendResult::ok;
   }
 
-  // Chunked: decode strictly, re-encode what we forward (extensions and trailers are
-  // dropped), and enforce the body limit as it grows.
-  decoder_.reset();
-  bool done = false;
-  bool too_large = false;
-  bool bad = false;
-  auto feed = [&](std::string_view data) -> std::size_t {
-    std::size_t used = 0;
-    const auto r = decoder_.decode(data, used, [&](std::string_view piece) {
-      append_chunk(chunk_out_, piece);
-    });
-    if (r == http::ChunkedDecoder::Result::error) bad = true;
-    if (r == http::ChunkedDecoder::Result::done) {
-      done = true;
-      chunk_out_.append("0\r\n\r\n");
-    }
-    if (decoder_.body_bytes() > ep.max_body) too_large = true;
-    return used;
-  };
-  chunk_out_.clear();
-  const std::size_t used = feed(ahead);
-  in_used_ += used;
-  ex_.bytes_in += used;
-  if (too_large) co_return SendResult::too_large;
-  if (bad) co_return SendResult::client_failed;
+  // Chunked: the bytes that came with the head were decoded by prepare_chunked(); the
+  // rest is decoded strictly as it arrives and re-encoded (extensions and trailers are
+  // dropped), with the body limit enforced as it grows.
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(chunk_out_)};
     const auto ec = co_await conn.write(parts);
     if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
   }
   ensure_relay();
-  while (!done) {
+  while (!body_done_) {
     client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
     auto [rec, n] = co_await read_client(relay_.data(), relay_.size());
     client_deadline_->disarm();
     if (rec) co_return SendResult::client_failed;
-    chunk_out_.clear();
-    const std::size_t u = feed(std::string_view(relay_.data(), n));
-    ex_.bytes_in += u;
-    if (too_large) co_return SendResult::too_large;
-    if (bad) co_return SendResult::client_failed;
-    if (u < n) {
+    std::size_t used = 0;
+    const auto r = decode_chunks(std::string_view(relay_.data(), n), used, ep);
+    ex_.bytes_in += used;
+    if (r != SendResult::ok) co_return r;
+    if (used < n) {
       // Pipelined bytes after the body: keep them for the next request.
-      const std::size_t extra = n - u;
+      const std::size_t extra = n - used;
       if (in_len_ + extra > in_.size()) in_.resize(in_len_ + extra);
-      std::memcpy(in_.data() + in_len_, relay_.data() + u, extra);
+      std::memcpy(in_.data() + in_len_, relay_.data() + used, extra);
+      in_used_ = in_len_;
       in_len_ += extra;
-      in_used_ = in_len_ - extra;
     }
     if (upstream_deadline_->fired()) co_return SendResult::timeout;
     if (chunk_out_.empty()) continue;
@@ -223,6 +219,32 @@ net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
     if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
   }
   co_return SendResult::ok;
+}
+
+Session::SendResult Session::decode_chunks(std::string_view data, std::size_t& used,
+                                           const config::Endpoint& ep) {
+  chunk_out_.clear();
+  used = 0;
+  const auto r = decoder_.decode(data, used, [&](std::string_view piece) {
+    append_chunk(chunk_out_, piece);
+  });
+  if (r == http::ChunkedDecoder::Result::error) return SendResult::bad_body;
+  if (decoder_.body_bytes() > ep.max_body) return SendResult::too_large;
+  if (r == http::ChunkedDecoder::Result::done) {
+    body_done_ = true;
+    chunk_out_.append("0\r\n\r\n");
+  }
+  return SendResult::ok;
+}
+
+Session::SendResult Session::prepare_chunked(const config::Endpoint& ep) {
+  decoder_.reset();
+  body_done_ = false;
+  std::size_t used = 0;
+  const auto r = decode_chunks(std::string_view(in_.data() + in_used_, in_len_ - in_used_), used, ep);
+  in_used_ += used;
+  ex_.bytes_in += used;
+  return r;
 }
 
 net::Task<Session::HeadResult> Session::read_response_head(net::UpstreamConn& conn,
@@ -282,7 +304,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
   // connection out of sync.
   if (req_.body == http::BodyKind::length && ex_.bytes_in < req_.head_size + req_.content_length)
     close_after = true;
-  if (req_.body == http::BodyKind::chunked && !decoder_.done()) close_after = true;
+  if (req_.body == http::BodyKind::chunked && !body_done_) close_after = true;
   if (close_after) ex_.close = true;
   proxy::build_client_head(res_, framing, request_id_, close_after,
                            !close_after && req_.minor == 0, head_out_);

@@ -144,7 +144,10 @@ net::Task<bool> Session::read_head() {
     } else {
       idle_ = true;
       if (w_.server.draining() || closed_) co_return false;
-      client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
+      // A new connection gets header_timeout for its first request, as if its headers
+      // had started: an idle keep-alive connection gets idle_timeout.
+      client_deadline_->arm(
+          Clock::now() + (requests_ == 0 ? limits.header_timeout : limits.idle_timeout), &socket_);
     }
     if (in_len_ == in_.size()) {
       if (in_.size() >= cap) co_return false;  // unreachable: the parser refuses first
@@ -175,6 +178,7 @@ net::Task<bool> Session::read_head() {
 }
 
 net::Task<void> Session::handle_request() {
+  ++requests_;
   w_.server.requests_active.fetch_add(1, std::memory_order_relaxed);
   if (http::is_sane_request_id(req_.request_id)) request_id_.assign(req_.request_id);
   else http::generate_request_id(request_id_);

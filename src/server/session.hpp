@@ -49,7 +49,11 @@ class Session : public std::enable_shared_from_this<Session> {
                           std::string_view matched_prefix);
 
   // Upstream phases (forward.cpp).
-  enum class SendResult { ok, upstream_failed, client_failed, too_large, timeout };
+  enum class SendResult { ok, upstream_failed, client_failed, bad_body, too_large, timeout };
+  // Decodes the chunked body bytes that came with the head (before any upstream is
+  // contacted, so a malformed body is refused without reaching it).
+  SendResult prepare_chunked(const config::Endpoint& ep);
+  SendResult decode_chunks(std::string_view data, std::size_t& used, const config::Endpoint& ep);
   net::Task<SendResult> send_request(net::UpstreamConn& conn, const config::Endpoint& ep);
   enum class HeadResult { ok, failed, timeout, empty };
   net::Task<HeadResult> read_response_head(net::UpstreamConn& conn, bool head_request);
@@ -80,6 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
   http::RequestHead req_;
   http::ResponseHead res_;
   http::ChunkedDecoder decoder_;
+  bool body_done_ = false;        // chunked request body fully decoded
   std::vector<char> relay_;       // body relay buffer, allocated on first use
   std::vector<char> up_in_;       // upstream read buffer (response head and ahead bytes)
   std::size_t up_len_ = 0;
@@ -89,6 +94,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string up_path_;
   std::string head_out_;
   Exchange ex_;
+  std::uint64_t requests_ = 0;    // requests handled on this connection
   bool idle_ = false;
   bool closed_ = false;
 };

@@ -314,7 +314,10 @@ class Upstream:
             self.cond.notify_all()
 
     def _serve(self, sock: socket.socket, conn_id: int) -> None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # closed by close() before this thread ran
+            return
         if self.tls_context is not None:
             try:
                 sock.settimeout(5)

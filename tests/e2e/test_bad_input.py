@@ -361,3 +361,38 @@ def test_gateway_survives_bad_input(setup):
             c.wait_closed(3)
     assert gw.get("/up/ok").status == 200
     assert [q.target for q in up.snapshot()] == ["/base/ok"]
+
+
+def test_idle_keepalive_connection_closed_after_idle_timeout(start_gateway, upstream):
+    gw = start_gateway({"limits": {"idle_timeout": "500ms"},
+                        "endpoints": [endpoint(upstream.url(), name="up")]})
+    with RawConn(gw.port) as c:
+        assert c.request(build_request("GET", "/up/x", close=False)).status == 200
+        t0 = time.monotonic()
+        assert c.wait_closed(4)
+        assert 0.3 <= time.monotonic() - t0 < 3
+
+
+def test_max_connections_pauses_accepting(start_gateway, upstream):
+    """Beyond max_connections new connections wait (no 503) until a slot frees."""
+    gw = start_gateway({"threads": 1, "limits": {"max_connections": 2},
+                        "endpoints": [endpoint(upstream.url(), name="up")]})
+    first = [RawConn(gw.port) for _ in range(2)]
+    try:
+        for c in first:
+            assert c.request(build_request("GET", "/up/x", close=False)).status == 200
+        third = RawConn(gw.port, timeout=5)  # the kernel completes the handshake
+        third.send(build_request("GET", "/up/third"))
+        third.sock.settimeout(0.5)
+        try:
+            early = third.sock.recv(100)
+        except TimeoutError:
+            early = None
+        assert early is None, f"a connection beyond max_connections was served: {early!r}"
+        first[0].close()
+        r = third.read_response()
+        assert r.status == 200, r
+        third.close()
+    finally:
+        for c in first:
+            c.close()

@@ -374,3 +374,69 @@ def test_root_path_is_404(gw, upstream):
     r = gw.get("/")
     assert r.status == 404
     assert upstream.snapshot() == []
+
+
+def test_http10_client_gets_dechunked_body(start_gateway, make_upstream):
+    up = make_upstream(lambda req, conn: Response(200, [], chunks=[b"abc", b"def" * 1000]))
+    gw = start_gateway({"endpoints": [endpoint(up.url(), name="c")]})
+    with RawConn(gw.port) as c:
+        c.send(b"GET /c/x HTTP/1.0\r\n\r\n")
+        head = c.read_head()
+        assert head.header("transfer-encoding") is None, head
+        r = c.read_body(head)
+    assert r.status == 200 and r.body == b"abc" + b"def" * 1000
+
+
+@pytest.mark.parametrize("method,target,status", [
+    ("POST", "/nowhere", 404),      # no route
+    ("DELETE", "/ro/x", 405),       # method not allowed
+])
+def test_body_of_refused_request_is_never_parsed_as_a_request(start_gateway, upstream,
+                                                               method, target, status):
+    """The body of a request the gateway refuses must be consumed or the connection
+    closed: it must never be read as the next request (request smuggling)."""
+    gw = start_gateway({"endpoints": [endpoint(upstream.url(), name="ro", methods=["GET"])]})
+    smuggled = b"GET /ro/smuggled HTTP/1.1\r\nHost: gw.test\r\n\r\n"
+    with RawConn(gw.port) as c:
+        c.send(build_request(method, target, body=smuggled, close=False))
+        r = c.read_response()
+        assert r.status == status, r
+        try:
+            c.send(build_request("GET", "/ro/next", close=True))
+            nxt = c.read_response()
+        except (OSError, Exception):
+            nxt = None  # the gateway closed the connection: fine
+    if nxt is not None:
+        assert nxt.status == 200, nxt
+    assert "/smuggled" not in [q.target for q in upstream.snapshot()]
+
+
+def test_absolute_form_target(gw, upstream):
+    """RFC 9112 3.2.2: a server must accept the absolute form."""
+    r = gw.raw(b"GET http://gw.test/root/abs?q=1 HTTP/1.1\r\nHost: gw.test\r\n"
+               b"Connection: close\r\n\r\n")
+    assert r.status == 200, r
+    assert only_request(upstream).target == "/abs?q=1"
+
+
+def test_obs_text_in_header_value_is_forwarded(gw, upstream):
+    r = gw.raw(b"GET /root/x HTTP/1.1\r\nHost: gw.test\r\nX-Latin: caf\xe9\r\n"
+               b"Connection: close\r\n\r\n")
+    assert r.status == 200, r
+    assert only_request(upstream).header("x-latin") == "caf\xe9"
+
+
+def test_client_disconnect_while_upstream_is_slow(start_gateway, make_upstream):
+    def handler(req, conn):
+        if req.path == "/slow":
+            conn.upstream.stopped.wait(1.0)  # slow on purpose
+        return Response(200, [], b"done")
+
+    up = make_upstream(handler)
+    gw = start_gateway({"endpoints": [endpoint(up.url(), name="s")]})
+    c = RawConn(gw.port)
+    c.send(build_request("GET", "/s/slow"))
+    up.wait_for_requests(1)
+    c.close()  # the client gives up
+    r = gw.get("/s/fast")
+    assert r.status == 200 and r.body == b"done"

@@ -100,11 +100,17 @@ TEST(HmacSecret, FromFileRelativeToTheConfigWithTrailingNewlineDropped) {
 
 TEST(HmacSecret, FileSecretKeepsInnerBytes) {
   TempDir dir;
-  const std::string secret = std::string(20, 'a') + "\n\0 x" + std::string(20, 'b');
+  const std::string secret = std::string(20, 'a') + std::string("\n\0 x", 4) + std::string(20, 'b');
   const std::string file = dir.write("s", secret);
   const LoadResult r = jwt("[HS256]", "    hmac_secret_file: " + file + "\n");
   ASSERT_TRUE(ok(r));
   EXPECT_EQ(r.config->auth.jwt->hmac_secret, secret);
+  EXPECT_EQ(r.config->auth.jwt->hmac_secret.size(), 44u);
+  // Only one trailing line ending is dropped, CRLF included.
+  const std::string crlf = dir.write("crlf", secret + "\n\r\n");
+  const LoadResult r2 = jwt("[HS256]", "    hmac_secret_file: " + crlf + "\n");
+  ASSERT_TRUE(ok(r2));
+  EXPECT_EQ(r2.config->auth.jwt->hmac_secret, secret + "\n");
 }
 
 TEST(HmacSecret, UnreadableFile) {
