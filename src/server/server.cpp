@@ -40,6 +40,18 @@ bool Server::bind_all(std::string& error) {
     return false;
   }
   const net::Tcp::endpoint endpoint(address, cfg.listen_port);
+  {
+    // SO_REUSEPORT would let us share the port with another process started on the same
+    // address by mistake: bind once without it first to find out.
+    net::Tcp::acceptor probe(workers_.front()->ctx);
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec) {
+      error = "cannot listen on " + cfg.listen + ": " + ec.message();
+      return false;
+    }
+  }
   for (auto& w : workers_) {
     auto acceptor = std::make_unique<net::Acceptor>(w->ctx.get_executor());
     acceptor->open(endpoint.protocol(), ec);
