@@ -85,7 +85,6 @@ def test_20mib_download_streams(start_gateway, make_upstream):
     assert got == BODY
     assert h.hexdigest() == digest
     growth = gw.hwm_kib() - base
-    print(f"RSS base {base} KiB, growth {growth} KiB")
     assert growth < MAX_GROWTH_KIB, f"gateway peak RSS grew by {growth} KiB for a 20 MiB download"
 
 
@@ -137,5 +136,4 @@ def test_20mib_upload_streams(start_gateway, make_upstream, framing):
     assert resp.status == 200, resp
     assert resp.json() == {"len": BODY, "sha256": digest}
     growth = gw.hwm_kib() - base
-    print(f"RSS base {base} KiB, growth {growth} KiB")
     assert growth < MAX_GROWTH_KIB, f"gateway peak RSS grew by {growth} KiB for a 20 MiB upload"

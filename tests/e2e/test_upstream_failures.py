@@ -104,8 +104,8 @@ def test_connect_timeout(start_gateway):
         t0 = time.monotonic()
         r = gw.get("/ct/a", timeout=10)
         elapsed = time.monotonic() - t0
-        assert r.status in (502, 504), r
-        assert_problem(r, r.status, {502: "upstream_error", 504: "upstream_timeout"}[r.status])
+        assert r.status == 504, r
+        assert_problem(r, 504, "upstream_timeout")
         assert 0.4 <= elapsed < 3, f"connect_timeout 500ms, answered after {elapsed:.2f}s"
     finally:
         lst.close()
