@@ -26,14 +26,18 @@ class Server {
   int run();
 
   // The current snapshot for a worker: a relaxed load of the generation per request,
-  // an atomic shared_ptr load only when it changed.
-  const registry::Snapshot& snapshot(Worker& w) {
+  // an atomic shared_ptr load only when it changed. The pointer returned shares a
+  // control block owned by this worker alone, so copying it per request never bounces
+  // a cache line between threads; a request keeps its copy until it ends, so in-flight
+  // requests finish on the snapshot they started with.
+  const std::shared_ptr<const registry::Snapshot>& snapshot(Worker& w) {
     const auto gen = generation_.load(std::memory_order_acquire);
     if (w.generation != gen) {
-      w.snapshot = current_.load();
+      auto holder = std::make_shared<std::shared_ptr<const registry::Snapshot>>(current_.load());
+      w.snapshot = std::shared_ptr<const registry::Snapshot>(holder, holder->get());
       w.generation = gen;
     }
-    return *w.snapshot;
+    return w.snapshot;
   }
 
   bool draining() const { return draining_.load(std::memory_order_relaxed); }

@@ -201,6 +201,7 @@ net::Task<void> Session::handle_request() {
     if (!ex_.response_started) co_await send_error(ErrorCode::internal_error, "internal error");
   }
   log_access();
+  snap_.reset();
   w_.server.requests_active.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -240,7 +241,8 @@ net::Task<void> Session::route_and_forward() {
     co_return;
   }
 
-  const auto& snap = w_.server.snapshot(w_);
+  snap_ = w_.server.snapshot(w_);
+  const auto& snap = *snap_;
   const auto match = snap.routes->match(req_.method, path_, req_.api_version);
   if (match.kind == router::RouteMatch::Kind::no_route) {
     co_await send_error(ErrorCode::no_route, "no route for this path");

@@ -94,6 +94,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string up_path_;
   std::string head_out_;
   Exchange ex_;
+  std::shared_ptr<const registry::Snapshot> snap_;  // held for the current request
   std::uint64_t requests_ = 0;    // requests handled on this connection
   bool idle_ = false;
   bool closed_ = false;
