@@ -7,17 +7,20 @@
 #   make run        the demo: upstreams + gatehouse with examples/gatehouse.yaml
 #   make run-check  the demo, non-interactive, asserting every request it prints
 #   make sanitize   make test with ASan+UBSan, in build-asan/
+#   make bench      side-by-side benchmark against nginx and HAProxy (bench/README.md)
 #   make clean      remove the build directory
 #
-# Variables: BUILD_DIR (build), BUILD_TYPE (Release), CMAKE_ARGS (extra -D options).
+# Variables: BUILD_DIR (build), BUILD_TYPE (Release), CMAKE_ARGS (extra -D options),
+#            BENCH_ARGS (options of bench/proxy.py, e.g. BENCH_ARGS=--quick).
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
 CMAKE_ARGS ?=
 PYTHON     := /usr/bin/python3
 JOBS       := $(shell nproc)
+BENCH_ARGS ?=
 
-.PHONY: all deps build test test-unit test-e2e run run-check sanitize clean
+.PHONY: all deps build test test-unit test-e2e run run-check sanitize bench clean
 
 all: build
 
@@ -52,6 +55,20 @@ run-check: build
 
 sanitize:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS=-DGATEHOUSE_SANITIZE=ON
+
+# Always a Release build, with the Google Benchmark micro benchmarks (bench/micro/) when
+# there are any; their output lands next to the proxy report in bench/results/.
+bench:
+	GATEHOUSE_BENCH_DEPS=1 bash scripts/install-deps.sh
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DGATEHOUSE_BENCH=ON $(CMAKE_ARGS)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+	$(PYTHON) bench/proxy.py --gatehouse $(BUILD_DIR)/gatehouse $(BENCH_ARGS)
+	@if [ -x $(BUILD_DIR)/micro_bench ]; then \
+	  echo "== micro benchmarks (bench/results/micro.txt)"; \
+	  mkdir -p bench/results; \
+	  taskset -c 1 $(BUILD_DIR)/micro_bench > bench/results/micro.txt; status=$$?; \
+	  cat bench/results/micro.txt; exit $$status; \
+	else echo "== no $(BUILD_DIR)/micro_bench (no sources in bench/micro/ yet)"; fi
 
 clean:
 	rm -rf $(BUILD_DIR)
