@@ -9,8 +9,8 @@ namespace gatehouse {
 
 class Clock {
  public:
-  using SteadyTime = std::chrono::steady_clock::time_point;   // timers, durations
-  using SystemTime = std::chrono::system_clock::time_point;   // timestamps people read
+  using SteadyTime = std::chrono::steady_clock::time_point;  // timers, durations
+  using SystemTime = std::chrono::system_clock::time_point;  // timestamps people read
 
   virtual ~Clock() = default;
   virtual SteadyTime steady_now() const = 0;

@@ -41,8 +41,8 @@ struct BreakerTransition {
 struct Admission {
   enum class Verdict : std::uint8_t { allowed, trial, rejected };
   Verdict verdict = Verdict::allowed;
-  std::uint32_t epoch = 0;           // which state period admitted it (stale results are ignored)
-  std::uint32_t retry_after_s = 0;   // rejected only: whole seconds until the next attempt, >= 1
+  std::uint32_t epoch = 0;          // which state period admitted it (stale results are ignored)
+  std::uint32_t retry_after_s = 0;  // rejected only: whole seconds until the next attempt, >= 1
 
   bool admitted() const { return verdict != Verdict::rejected; }
 };
@@ -50,10 +50,10 @@ struct Admission {
 struct BreakerOptions {
   std::uint32_t failure_threshold = 5;
   std::chrono::milliseconds reset_timeout{30000};
-  std::uint32_t half_open_requests = 1;   // clamped to [1, 32767]
+  std::uint32_t half_open_requests = 1;  // clamped to [1, 32767]
   // A half-open period whose slots are all taken for this long without a verdict
   // counts as a failed trial (a result that never came, e.g. a lost record() call).
-  // Zero disables it; the gateway should set connect_timeout + timeout.
+  // Zero disables it; EndpointState uses connect_timeout + timeout + 1 s.
   std::chrono::milliseconds trial_timeout{0};
 
   static BreakerOptions from(const config::CircuitBreaker& cb);
@@ -78,7 +78,8 @@ class CircuitBreaker {
  public:
   using OnTransition = std::function<void(const BreakerTransition&)>;
 
-  CircuitBreaker(const BreakerOptions& options, const Clock& clock, OnTransition on_transition = {});
+  CircuitBreaker(const BreakerOptions& options, const Clock& clock,
+                 OnTransition on_transition = {});
   CircuitBreaker(const CircuitBreaker&) = delete;
   CircuitBreaker& operator=(const CircuitBreaker&) = delete;
 
@@ -129,8 +130,12 @@ class CircuitBreaker {
   static constexpr std::uint64_t kCountMask = 0x7fff;
   static constexpr int kEpochShift = 32;
 
-  static BreakerState state_of(std::uint64_t w) { return static_cast<BreakerState>(w & kStateMask); }
-  static std::uint32_t epoch_of(std::uint64_t w) { return static_cast<std::uint32_t>(w >> kEpochShift); }
+  static BreakerState state_of(std::uint64_t w) {
+    return static_cast<BreakerState>(w & kStateMask);
+  }
+  static std::uint32_t epoch_of(std::uint64_t w) {
+    return static_cast<std::uint32_t>(w >> kEpochShift);
+  }
   static std::uint32_t taken_of(std::uint64_t w) {
     return static_cast<std::uint32_t>((w >> kTakenShift) & kCountMask);
   }
@@ -145,7 +150,7 @@ class CircuitBreaker {
   void trial_success(std::uint32_t epoch, bool take_slot);
   std::uint32_t retry_after(Clock::SteadyTime now) const;
   // Moves from `from` (in `epoch`) to `to` if the breaker is still there; returns false
-  // when another thread got there first. `refresh_epoch` skips the epoch check.
+  // when another thread got there first.
   bool transition(BreakerState from, std::uint32_t epoch, BreakerState to, BreakerReason reason);
   void transition_to_half_open_if_due(std::uint64_t w, Clock::SteadyTime now);
 
