@@ -42,7 +42,10 @@ std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
-                                               std::uint64_t generation, std::string& error) {
+                                               std::uint64_t generation,
+                                               const Snapshot* previous, const Clock& clock,
+                                               const health::EndpointCallbacks& callbacks,
+                                               std::string& error) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = generation;
@@ -60,9 +63,32 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
                      ep.tls.server_name.value_or(ep.url.host) + "|" + (ep.tls.verify ? "v" : "n") +
                      "|" + std::to_string(ep.index) + "@" + std::to_string(generation);
     }
+    if (!ep.disabled) {
+      if (previous) {
+        for (const auto& old : previous->endpoints) {
+          if (old.state && old.config->id == ep.id && old.state->keeps_state_for(ep)) {
+            rt.state = old.state;
+            rt.state->update_config(ep);
+            break;
+          }
+        }
+      }
+      if (!rt.state) rt.state = std::make_shared<health::EndpointState>(ep, clock, callbacks);
+    }
     snap->endpoints.push_back(std::move(rt));
   }
   return snap;
+}
+
+}  // namespace gatehouse::registry
+
+namespace gatehouse::registry {
+
+std::vector<std::shared_ptr<health::EndpointState>> states_of(const Snapshot& snap) {
+  std::vector<std::shared_ptr<health::EndpointState>> out;
+  for (const auto& ep : snap.endpoints)
+    if (ep.state) out.push_back(ep.state);
+  return out;
 }
 
 }  // namespace gatehouse::registry

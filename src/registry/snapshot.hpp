@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "health/endpoint_state.hpp"
 #include "router/route_table.hpp"
 
 namespace gatehouse::registry {
@@ -19,6 +20,9 @@ struct EndpointRuntime {
   std::string host_header;   // Host sent upstream: "host" or "host:port", v6 bracketed
   std::string pool_key;      // upstream connections are shared between endpoints by key
   std::shared_ptr<boost::asio::ssl::context> tls;  // null for http:// upstreams
+  // Health, breaker, counters; shared by every thread and carried over reloads that
+  // keep the endpoint's identity. Null for disabled endpoints.
+  std::shared_ptr<health::EndpointState> state;
 };
 
 struct Snapshot {
@@ -28,9 +32,17 @@ struct Snapshot {
   std::uint64_t generation = 0;
 };
 
-// Builds the runtime view of a validated config. Fails (returns null, sets `error`)
+// Builds the runtime view of a validated config. An endpoint of `previous` with the same
+// id whose url, health_check and circuit_breaker are unchanged keeps its state (SPEC
+// section 5); others start fresh with `callbacks`. Fails (returns null, sets `error`)
 // only when a TLS trust store cannot be loaded.
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
-                                               std::uint64_t generation, std::string& error);
+                                               std::uint64_t generation,
+                                               const Snapshot* previous, const Clock& clock,
+                                               const health::EndpointCallbacks& callbacks,
+                                               std::string& error);
+
+// Every endpoint state of a snapshot (enabled endpoints), e.g. for the health checker.
+std::vector<std::shared_ptr<health::EndpointState>> states_of(const Snapshot& snap);
 
 }  // namespace gatehouse::registry

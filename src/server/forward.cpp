@@ -2,6 +2,8 @@
 #include <boost/asio/write.hpp>
 #include <charconv>
 
+#include "health/cache_rules.hpp"
+#include "http/headers.hpp"
 #include "logging/log.hpp"
 #include "proxy/rewrite.hpp"
 #include "server/server.hpp"
@@ -27,10 +29,8 @@ void append_chunk(std::string& out, std::string_view data) {
 
 }  // namespace
 
-net::Task<void> Session::forward(const registry::Snapshot& snap,
-                                 const registry::EndpointRuntime& ep,
+net::Task<void> Session::forward(const registry::EndpointRuntime& ep,
                                  std::string_view matched_prefix) {
-  (void)snap;
   const auto& cfg = *ep.config;
   proxy::upstream_path(cfg.url.base_path, matched_prefix, path_, cfg.strip_prefix, up_path_);
   proxy::ForwardInfo info;
@@ -40,14 +40,6 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
   info.prefix = matched_prefix;
   info.request_id = request_id_;
   proxy::build_upstream_head(req_, info, head_out_);
-
-  if (req_.expect_continue && req_.body != http::BodyKind::none && req_.minor == 1) {
-    const auto ec = co_await write_client(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
-    if (ec) {
-      ex_.close = true;
-      co_return;
-    }
-  }
 
   if (req_.body == http::BodyKind::chunked) {
     const auto prepared = prepare_chunked(cfg);
@@ -63,6 +55,33 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
     }
   }
 
+  // Breaker phase: while open, the upstream sees nothing and the fallback answers.
+  health::EndpointState& state = *ep.state;
+  const health::Admission admission = state.admit();
+  if (!admission.admitted()) {
+    state.record_fallback();
+    co_await send_fallback(ep, admission);
+    co_return;
+  }
+
+  if (req_.expect_continue && req_.body != http::BodyKind::none && req_.minor == 1) {
+    const auto ec = co_await write_client(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
+    if (ec) {
+      ex_.close = true;
+      state.record(admission, health::Outcome::aborted, {}, Clock::now());
+      co_return;
+    }
+  }
+
+  const auto started = Clock::now();
+  const health::Outcome outcome = co_await exchange(ep);
+  const auto ended = Clock::now();
+  state.record(admission, outcome, ended - started, ended);
+}
+
+net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep) {
+  const auto& cfg = *ep.config;
+  health::EndpointState& state = *ep.state;
   const auto exchange_deadline = Clock::now() + cfg.timeout;
   const bool head_request = req_.method == "HEAD";
   std::unique_ptr<net::UpstreamConn> conn;
@@ -86,7 +105,7 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
           co_await send_error(ErrorCode::upstream_timeout, "upstream connect timed out", cfg.id);
         else
           co_await send_error(ErrorCode::upstream_error, "upstream connection failed", cfg.id);
-        co_return;
+        co_return health::Outcome::failure;
       }
       conn = std::move(fresh);
     }
@@ -97,7 +116,7 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
       upstream_deadline_->disarm();
       ex_.close = true;
       ex_.status = 499;  // client went away mid-body
-      co_return;
+      co_return health::Outcome::aborted;
     }
     if (sent == SendResult::too_large || sent == SendResult::bad_body) {
       // The upstream got an incomplete request; its connection is dropped unfinished.
@@ -108,7 +127,7 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
         co_await send_error(ErrorCode::payload_too_large, "request body exceeds the limit", cfg.id);
       else
         co_await send_error(ErrorCode::bad_request, "malformed chunked body", cfg.id);
-      co_return;
+      co_return health::Outcome::aborted;  // the client's fault, not the upstream's
     }
     HeadResult head = HeadResult::failed;
     if (sent == SendResult::ok) {
@@ -130,11 +149,13 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
     }
     // The request body may be partly unread: do not trust the connection.
     if (req_.body != http::BodyKind::none) ex_.close = true;
-    co_return;
+    co_return health::Outcome::failure;
   }
 
   ex_.upstream_status = res_.status;
+  start_capture(state);
   const auto relayed = co_await relay_response(*conn);
+  finish_capture(state, relayed == RelayResult::ok);
   upstream_deadline_->disarm();
   if (relayed == RelayResult::ok && res_.keep_alive && up_len_ == 0 &&
       !upstream_deadline_->fired()) {
@@ -144,6 +165,9 @@ net::Task<void> Session::forward(const registry::Snapshot& snap,
     conn.reset();
     if (relayed != RelayResult::ok) ex_.close = true;
   }
+  if (relayed == RelayResult::upstream_failed) co_return health::Outcome::failure;
+  co_return state.is_failure_status(res_.status) ? health::Outcome::failure
+                                                 : health::Outcome::success;
 }
 
 net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
@@ -326,6 +350,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
     std::uint64_t remaining = res_.content_length;
     const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(ahead_len, remaining));
     if (ahead_len > first) up_len_ = ahead_len - first;  // extra bytes: do not reuse
+    capture(std::string_view(up_in_.data() + ahead_off, first));
     const asio::const_buffer parts[] = {asio::buffer(head_out_),
                                         asio::buffer(up_in_.data() + ahead_off, first)};
     auto ec = co_await write_client(parts);
@@ -339,6 +364,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
       auto [rec, n] = co_await conn.read_some(relay_.data(), want);
       if (rec) co_return RelayResult::upstream_failed;
       remaining -= n;
+      capture(std::string_view(relay_.data(), n));
       const asio::const_buffer b = asio::buffer(relay_.data(), n);
       ec = co_await write_client(std::span<const asio::const_buffer>(&b, 1));
       if (ec) co_return RelayResult::client_failed;
@@ -351,6 +377,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
     chunk_out_.clear();
     std::string_view first(up_in_.data() + ahead_off, ahead_len);
     if (!first.empty()) {
+      capture(first);
       if (to_chunked) append_chunk(chunk_out_, first);
       else chunk_out_.append(first);
     }
@@ -365,6 +392,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
       if (rec) co_return RelayResult::upstream_failed;
       chunk_out_.clear();
       std::string_view piece(relay_.data(), n);
+      capture(piece);
       if (to_chunked) append_chunk(chunk_out_, piece);
       else chunk_out_.append(piece);
       ec = co_await write_client(chunk_out_);
@@ -386,6 +414,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
   auto feed = [&](std::string_view data) {
     std::size_t used = 0;
     const auto r = decoder_.decode(data, used, [&](std::string_view piece) {
+      capture(piece);
       if (to_chunked) append_chunk(chunk_out_, piece);
       else chunk_out_.append(piece);
     });
@@ -419,6 +448,99 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
   }
   up_len_ = leftover;
   co_return RelayResult::ok;
+}
+
+}  // namespace gatehouse::server
+
+namespace gatehouse::server {
+
+void Session::start_capture(health::EndpointState& state) {
+  capturing_ = false;
+  capture_.clear();
+  health::ResponseCache* cache = state.cache();
+  if (!cache || (req_.method != "GET" && req_.method != "HEAD")) return;
+  if (res_.status < 200 || res_.status > 299) return;
+  if (!health::storable(req_.method, health::has_credentials(req_.fields), res_.status,
+                        res_.fields)) {
+    // The newest successful answer may not be kept: an older one is no longer "the
+    // last successful response".
+    cache->erase(req_.method, path_, req_.query);
+    return;
+  }
+  capture_limit_ = cache->max_entry_bytes();
+  if (res_.body == http::BodyKind::length && res_.content_length > capture_limit_) return;
+  capturing_ = true;
+}
+
+void Session::capture(std::string_view piece) {
+  if (!capturing_) return;
+  if (capture_.size() + piece.size() > capture_limit_) {
+    capturing_ = false;  // too large to keep
+    capture_.clear();
+    return;
+  }
+  capture_.append(piece);
+}
+
+void Session::finish_capture(health::EndpointState& state, bool complete) {
+  if (!capturing_) return;
+  capturing_ = false;
+  if (!complete) return;
+  health::CachedResponse entry;
+  entry.status = res_.status;
+  for (const auto& f : res_.fields) {
+    if (http::is_hop_by_hop(f.name) || http::named_by_connection(f.name, res_.connection_tokens) ||
+        http::iequals(f.name, "content-length") || http::iequals(f.name, "x-request-id") ||
+        http::iequals(f.name, "age"))
+      continue;
+    entry.headers.emplace_back(std::string(f.name), std::string(f.value));
+    if (http::iequals(f.name, "cache-control")) {
+      health::CacheControl cc;
+      health::parse_cache_control(f.value, cc);
+      entry.is_public = entry.is_public || cc.is_public;
+    }
+  }
+  entry.body = std::move(capture_);
+  capture_.clear();
+  state.cache()->store(req_.method, path_, req_.query, std::move(entry));
+}
+
+net::Task<void> Session::send_fallback(const registry::EndpointRuntime& ep,
+                                       const health::Admission& admission) {
+  const auto& cfg = *ep.config;
+  const auto& strategy = cfg.circuit_breaker.fallback_strategy;
+  if (strategy == "default" && cfg.fallback) {
+    ex_.fallback = "default";
+    co_await send_response(cfg.fallback->status, cfg.fallback->content_type, cfg.fallback->body,
+                           "X-Gatehouse-Fallback: default\r\n");
+    co_return;
+  }
+  if (strategy == "cached" && ep.state->cache() &&
+      (req_.method == "GET" || req_.method == "HEAD")) {
+    auto hit = ep.state->cache()->lookup(req_.method, path_, req_.query,
+                                         health::has_credentials(req_.fields));
+    if (hit) {
+      ex_.fallback = "cached";
+      std::string extra;
+      std::string_view content_type = "application/octet-stream";
+      for (const auto& [name, value] : hit->response->headers) {
+        if (http::iequals(name, "content-type")) {
+          content_type = value;
+          continue;
+        }
+        extra.append(name).append(": ").append(value).append("\r\n");
+      }
+      extra.append("Age: ").append(std::to_string(hit->age_s)).append("\r\n");
+      extra.append("X-Gatehouse-Fallback: cached\r\n");
+      co_await send_response(hit->response->status, content_type, hit->response->body, extra);
+      co_return;
+    }
+  }
+  ex_.fallback = "error";
+  const std::string retry_after =
+      "Retry-After: " + std::to_string(std::max<std::uint32_t>(1, admission.retry_after_s)) + "\r\n";
+  co_await send_error(ErrorCode::circuit_open,
+                      "circuit breaker for endpoint '" + cfg.id + "' is open", cfg.id, retry_after);
 }
 
 }  // namespace gatehouse::server

@@ -27,7 +27,30 @@ void raise_fd_limit() {
 }  // namespace
 
 Server::Server(std::shared_ptr<const config::Config> cfg, Options options)
-    : startup_config_(std::move(cfg)), options_(options) {}
+    : startup_config_(std::move(cfg)), options_(options) {
+  // One line per transition (SPEC section 9). Opening is a warning; recovering is info.
+  callbacks_.on_breaker = [](const std::string& id, const health::BreakerTransition& t) {
+    const logging::Level level =
+        t.to == health::BreakerState::open ? logging::Level::warning : logging::Level::info;
+    if (!logging::enabled(level)) return;
+    logging::write(level, "circuit breaker transition",
+                   {{"endpoint", std::string_view(id)},
+                    {"from", health::to_string(t.from)},
+                    {"to", health::to_string(t.to)},
+                    {"reason", health::to_string(t.reason)},
+                    {"consecutive_failures", static_cast<std::int64_t>(t.consecutive_failures)}});
+  };
+  callbacks_.on_health = [](const std::string& id, const health::HealthTransition& t) {
+    const logging::Level level =
+        t.to == health::Health::down ? logging::Level::warning : logging::Level::info;
+    if (!logging::enabled(level)) return;
+    logging::write(level, "health transition",
+                   {{"endpoint", std::string_view(id)},
+                    {"from", health::to_string(t.from)},
+                    {"to", health::to_string(t.to)},
+                    {"reason", std::string_view(t.reason)}});
+  };
+}
 
 Server::~Server() = default;
 
@@ -128,7 +151,8 @@ int Server::run() {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
 
   std::string error;
-  auto snap = registry::build_snapshot(startup_config_, 1, error);
+  auto snap = registry::build_snapshot(startup_config_, 1, nullptr, RealClock::instance(),
+                                       callbacks_, error);
   if (!snap) {
     logging::error("cannot start", {{"error", std::string_view(error)}});
     return 1;
@@ -160,6 +184,8 @@ int Server::run() {
       wp->ctx.run();
     });
   }
+  checker_ = std::make_unique<health::HealthChecker>(RealClock::instance());
+  checker_->set_endpoints(registry::states_of(*snap));
   ready_.store(true);
   logging::info("gatehouse started",
                 {{"listen", std::string_view(cfg.listen)},
@@ -177,6 +203,7 @@ int Server::run() {
   if (left > 0)
     logging::warning("shutdown grace expired", {{"in_flight", static_cast<std::int64_t>(left)}});
 
+  checker_->stop();
   for (auto& w : workers_) w->ctx.stop();
   for (auto& t : pool) t.join();
   for (auto& w : workers_) w->pool.close_all();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "health/health_checker.hpp"
 #include "registry/snapshot.hpp"
 #include "server/worker.hpp"
 
@@ -61,6 +62,8 @@ class Server {
   std::atomic<bool> draining_{false};
   std::atomic<bool> ready_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
+  health::EndpointCallbacks callbacks_;
+  std::unique_ptr<health::HealthChecker> checker_;
 };
 
 }  // namespace gatehouse::server

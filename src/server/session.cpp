@@ -262,7 +262,8 @@ net::Task<void> Session::route_and_forward() {
                         ep.config->id);
     co_return;
   }
-  co_await forward(snap, ep, match.matched_prefix);
+  ex_.state = ep.state.get();
+  co_await forward(ep, match.matched_prefix);
 }
 
 net::Task<void> Session::send_response(int status, std::string_view content_type,
@@ -322,7 +323,8 @@ void Session::log_access() {
   r.bytes_in = ex_.bytes_in;
   r.bytes_out = ex_.bytes_out;
   r.duration_ms = elapsed.count();
-  r.breaker = ex_.endpoint.empty() ? "" : "closed";
+  r.breaker = ex_.state ? health::to_string(ex_.state->breaker().state()) : std::string_view();
+  r.fallback = ex_.fallback;
   logging::access(r);
   path_.clear();
 }

@@ -40,13 +40,22 @@ class Session : public std::enable_shared_from_this<Session> {
     std::uint64_t bytes_out = 0;
     bool response_started = false;
     bool close = false;         // close the connection after this exchange
+    std::string_view fallback;  // fallback strategy that answered, "" when none
+    health::EndpointState* state = nullptr;
   };
 
   net::Task<bool> read_head();
   net::Task<void> handle_request();
   net::Task<void> route_and_forward();
-  net::Task<void> forward(const registry::Snapshot& snap, const registry::EndpointRuntime& ep,
-                          std::string_view matched_prefix);
+  net::Task<void> forward(const registry::EndpointRuntime& ep, std::string_view matched_prefix);
+  // Connect, send, read, relay; says how the upstream did, for the breaker.
+  net::Task<health::Outcome> exchange(const registry::EndpointRuntime& ep);
+  net::Task<void> send_fallback(const registry::EndpointRuntime& ep,
+                                const health::Admission& admission);
+  // The `cached` fallback's store: the body is copied while it is relayed, if storable.
+  void start_capture(health::EndpointState& state);
+  void capture(std::string_view piece);
+  void finish_capture(health::EndpointState& state, bool complete);
 
   // Upstream phases (forward.cpp).
   enum class SendResult { ok, upstream_failed, client_failed, bad_body, too_large, timeout };
@@ -89,6 +98,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<char> up_in_;       // upstream read buffer (response head and ahead bytes)
   std::size_t up_len_ = 0;
   std::string chunk_out_;
+  std::string capture_;
+  std::uint64_t capture_limit_ = 0;
+  bool capturing_ = false;
   std::string request_id_;
   std::string path_;              // normalised path
   std::string up_path_;
