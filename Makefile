@@ -20,7 +20,7 @@ PYTHON     := /usr/bin/python3
 JOBS       := $(shell nproc)
 BENCH_ARGS ?=
 
-.PHONY: all deps build test test-unit test-e2e run run-check sanitize bench clean
+.PHONY: all deps build test test-tsan test-unit test-e2e run run-check sanitize bench clean
 
 all: build
 
@@ -37,9 +37,17 @@ test: build
 	@status=0; \
 	echo "== unit tests (ctest)"; \
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2 || status=1; \
+	echo "== breaker concurrency tests under ThreadSanitizer"; \
+	$(MAKE) --no-print-directory test-tsan || status=1; \
 	echo "== end-to-end tests (pytest)"; \
 	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/e2e || status=1; \
 	exit $$status
+
+# The shared-state tests (breaker admission under contention) built with TSan.
+test-tsan:
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATEHOUSE_TSAN=ON
+	cmake --build build-tsan -j$(JOBS) --target unit_health
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_health --gtest_filter='BreakerConcurrency.*:EndpointState*'
 
 test-unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
