@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "auth/mint.hpp"
+#include "common/units.hpp"
 #include "config/config.hpp"
 #include "logging/log.hpp"
 #include "server/server.hpp"
@@ -53,6 +55,48 @@ int cmd_run(const std::string& file, const std::string& cli_level, bool insecure
   return code;
 }
 
+struct TokenArgs {
+  std::string secret_env, key_file, alg, kid, sub, scope, aud, iss, ttl = "1h";
+};
+
+int cmd_token(const TokenArgs& a) {
+  if (a.secret_env.empty() == a.key_file.empty()) {
+    std::cerr << "token: give exactly one of --secret-env VAR or --key-file PEM\n";
+    return 2;
+  }
+  auth::MintOptions o;
+  o.alg = a.alg;
+  o.kid = a.kid;
+  o.sub = a.sub;
+  o.scope = a.scope;
+  o.aud = a.aud;
+  o.iss = a.iss;
+  const auto ttl = parse_duration(a.ttl);
+  if (!ttl || ttl->count() <= 0) {
+    std::cerr << "token: --ttl must be a positive duration such as 15m or 1h\n";
+    return 2;
+  }
+  o.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+  if (o.ttl.count() == 0) o.ttl = std::chrono::seconds(1);
+  if (!a.secret_env.empty()) {
+    const char* secret = std::getenv(a.secret_env.c_str());
+    if (!secret) {
+      std::cerr << "token: environment variable " << a.secret_env << " is not set\n";
+      return 1;
+    }
+    o.hmac_secret = std::string(secret);
+  } else {
+    o.key_file = a.key_file;
+  }
+  std::string token, error;
+  if (!auth::mint_token(o, token, error)) {
+    std::cerr << "token: " << error << "\n";
+    return 1;
+  }
+  std::cout << token << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +123,18 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "print the version");
 
+  auto* token = app.add_subcommand("token", "mint a JWT; prints only the token");
+  TokenArgs targs;
+  token->add_option("--secret-env", targs.secret_env, "sign HS256/384/512 with this variable's bytes");
+  token->add_option("--key-file", targs.key_file, "sign with this private key PEM");
+  token->add_option("--alg", targs.alg, "algorithm (default: HS256, or inferred from the key)");
+  token->add_option("--kid", targs.kid, "key id header");
+  token->add_option("--sub", targs.sub, "subject claim");
+  token->add_option("--scope", targs.scope, "space-separated scopes");
+  token->add_option("--aud", targs.aud, "audience claim");
+  token->add_option("--iss", targs.iss, "issuer claim");
+  token->add_option("--ttl", targs.ttl, "lifetime, e.g. 15m or 1h (default 1h)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -91,6 +147,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*check) return cmd_check(check_file);
+  if (*token) return cmd_token(targs);
   if (*run) return cmd_run(run_file, run_level.empty() ? level : run_level,
                            run_insecure || insecure_admin);
   if (!file.empty()) return cmd_run(file, level, insecure_admin);

@@ -1,5 +1,7 @@
 #include "logging/log.hpp"
 
+#include "common/time_format.hpp"
+
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -37,18 +39,7 @@ void init_logger() {
   });
 }
 
-void append_time(std::string& out) {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                              tm.tm_min, tm.tm_sec, static_cast<int>(ms.count() % 1000));
-  out.append(buf, static_cast<std::size_t>(n));
-}
+void append_time(std::string& out) { append_rfc3339_ms(out, std::chrono::system_clock::now()); }
 
 void append_json_string(std::string& out, std::string_view s) {
   out.append(boost::json::serialize(boost::json::string(s)));

@@ -50,6 +50,16 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   snap->config = cfg;
   snap->generation = generation;
   snap->routes = std::make_unique<router::RouteTable>(cfg->endpoints);
+  snap->loaded_at = clock.system_now();
+  if (cfg->auth.jwt) {
+    std::string verr;
+    auto verifier = auth::Verifier::create(*cfg->auth.jwt, nullptr, verr);
+    if (!verifier) {
+      error = "auth.jwt: " + verr;
+      return nullptr;
+    }
+    snap->verifier = std::move(verifier);
+  }
   snap->endpoints.reserve(cfg->endpoints.size());
   for (const auto& ep : cfg->endpoints) {
     EndpointRuntime rt;

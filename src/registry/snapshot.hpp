@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/verifier.hpp"
 #include "config/config.hpp"
 #include "health/endpoint_state.hpp"
 #include "router/route_table.hpp"
@@ -30,6 +31,11 @@ struct Snapshot {
   std::unique_ptr<router::RouteTable> routes;
   std::vector<EndpointRuntime> endpoints;  // parallel to config->endpoints
   std::uint64_t generation = 0;
+  std::uint64_t config_version = 1;        // bumped by every reload that changes something
+  std::chrono::system_clock::time_point loaded_at{};
+  // Verifies bearer tokens for the gateway API and `auth_type: jwt` endpoints; null
+  // without auth.jwt. Per snapshot, so a reload re-reads keys and flushes its cache.
+  std::shared_ptr<const auth::Verifier> verifier;
 };
 
 // Builds the runtime view of a validated config. An endpoint of `previous` with the same

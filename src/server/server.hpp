@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin/admin.hpp"
 #include "config/config.hpp"
 #include "health/health_checker.hpp"
 #include "registry/snapshot.hpp"
@@ -39,6 +40,13 @@ class Server {
       w.generation = gen;
     }
     return w.snapshot;
+  }
+
+  // What the stats API says about the loaded config.
+  admin::ConfigInfo config_info() const {
+    auto snap = current_.load();
+    return admin::ConfigInfo{snap->config->path, snap->config_version, snap->loaded_at,
+                             snap->config->sha256};
   }
 
   bool draining() const { return draining_.load(std::memory_order_relaxed); }

@@ -3,6 +3,7 @@
 #include <boost/asio/write.hpp>
 #include <charconv>
 
+#include "admin/admin.hpp"
 #include "http/headers.hpp"
 #include "logging/log.hpp"
 #include "router/normalize.hpp"
@@ -237,6 +238,10 @@ net::Task<void> Session::route_and_forward() {
       }
       co_return;
     }
+    if (is_under(path_, "/endpoints")) {
+      co_await handle_admin();
+      co_return;
+    }
     co_await send_error(ErrorCode::no_route, "no route for this path");
     co_return;
   }
@@ -262,8 +267,76 @@ net::Task<void> Session::route_and_forward() {
                         ep.config->id);
     co_return;
   }
+  if (ep.config->auth_type == "jwt") {
+    // Verified here, forwarded unchanged; nothing reaches the upstream on failure.
+    const auto outcome = snap.verifier
+                             ? admin::authorize(*snap.verifier, req_.fields, ep.config->scopes)
+                             : admin::AuthOutcome{admin::AuthVerdict::invalid, {}, "no auth.jwt"};
+    if (outcome.verdict != admin::AuthVerdict::ok) {
+      log_auth_refusal(outcome);
+      co_await send_reply(admin::auth_failure_reply(outcome), ep.config->id);
+      co_return;
+    }
+  }
   ex_.state = ep.state.get();
   co_await forward(ep, match.matched_prefix);
+}
+
+net::Task<void> Session::handle_admin() {
+  snap_ = w_.server.snapshot(w_);
+  const auto& snap = *snap_;
+  const bool insecure = w_.server.options().insecure_admin;
+  // Without auth.jwt the API does not exist unless --insecure-admin says otherwise.
+  if (!snap.verifier && !insecure) {
+    co_await send_error(ErrorCode::no_route, "no route for this path");
+    co_return;
+  }
+  constexpr std::string_view stats = "/endpoints/stats";
+  const bool is_stats = is_under(path_, stats);
+  if (!is_stats) {
+    co_await send_error(ErrorCode::no_route, "no route for this path");
+    co_return;
+  }
+  if (req_.method != "GET" && req_.method != "HEAD") {
+    co_await send_error(ErrorCode::method_not_allowed, "method not allowed", {},
+                        "Allow: GET, HEAD\r\n");
+    co_return;
+  }
+  if (!insecure) {
+    const std::string required[] = {snap.config->auth.scopes.stats};
+    const auto outcome = admin::authorize(*snap.verifier, req_.fields, required);
+    if (outcome.verdict != admin::AuthVerdict::ok) {
+      log_auth_refusal(outcome);
+      co_await send_reply(admin::auth_failure_reply(outcome));
+      co_return;
+    }
+  }
+  const auto info = w_.server.config_info();
+  if (path_.size() == stats.size()) {
+    co_await send_reply(admin::stats_all(snap, info, req_.query));
+  } else {
+    std::string_view rest = std::string_view(path_).substr(stats.size() + 1);
+    if (rest.empty() || rest.find('/') != std::string_view::npos) {
+      co_await send_error(ErrorCode::no_route, "no route for this path");
+    } else {
+      co_await send_reply(admin::stats_one(snap, rest));
+    }
+  }
+}
+
+void Session::log_auth_refusal(const admin::AuthOutcome& outcome) {
+  logging::debug("bearer token refused",
+                 {{"request_id", std::string_view(request_id_)},
+                  {"path", std::string_view(path_)},
+                  {"reason", std::string_view(outcome.reason)}});
+}
+
+net::Task<void> Session::send_reply(const admin::Reply& reply, std::string_view endpoint) {
+  if (reply.is_error) {
+    co_await send_error(reply.code, reply.detail, endpoint, reply.extra_headers);
+  } else {
+    co_await send_response(reply.status, reply.content_type, reply.body, reply.extra_headers);
+  }
 }
 
 net::Task<void> Session::send_response(int status, std::string_view content_type,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/admin.hpp"
 #include "common/problem.hpp"
 #include "http/chunked.hpp"
 #include "http/message.hpp"
@@ -47,6 +48,9 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<bool> read_head();
   net::Task<void> handle_request();
   net::Task<void> route_and_forward();
+  net::Task<void> handle_admin();
+  net::Task<void> send_reply(const admin::Reply& reply, std::string_view endpoint = {});
+  void log_auth_refusal(const admin::AuthOutcome& outcome);
   net::Task<void> forward(const registry::EndpointRuntime& ep, std::string_view matched_prefix);
   // Connect, send, read, relay; says how the upstream did, for the breaker.
   net::Task<health::Outcome> exchange(const registry::EndpointRuntime& ep);

@@ -1,0 +1,181 @@
+#include <boost/json.hpp>
+
+#include "admin/admin.hpp"
+#include "common/time_format.hpp"
+
+namespace gatehouse::admin {
+
+namespace json = boost::json;
+
+namespace {
+
+json::value time_or_null(const std::optional<Clock::SystemTime>& t) {
+  if (!t) return nullptr;
+  return json::value(rfc3339_ms(*t));
+}
+
+json::value string_or_null(const std::string& s) {
+  if (s.empty()) return nullptr;
+  return json::value(s);
+}
+
+double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+
+json::object entry(const registry::Snapshot& snap, const registry::EndpointRuntime& ep) {
+  const auto& cfg = *ep.config;
+  json::object o;
+  o["id"] = cfg.id;
+  o["name"] = string_or_null(cfg.name);
+  o["url"] = cfg.url.text;
+  o["version"] = string_or_null(cfg.version);
+  o["prefix"] = cfg.prefix;
+  if (cfg.methods.empty()) {
+    o["methods"] = nullptr;  // every method
+  } else {
+    json::array methods;
+    for (const auto& m : cfg.methods) methods.emplace_back(m);
+    o["methods"] = std::move(methods);
+  }
+  o["auth_type"] = string_or_null(cfg.auth_type);
+  if (!ep.state) {
+    o["status"] = "disabled";
+    o["health"] = "unknown";
+    o["circuit_breaker"] = nullptr;
+    o["last_updated"] = rfc3339_ms(snap.loaded_at);
+    o["requests"] = json::object{{"total", 0}, {"failed", 0}, {"fallbacks", 0},
+                                 {"latency_ms", json::object{{"p50", nullptr}, {"p99", nullptr}}}};
+    o["last_health_check"] = nullptr;
+    return o;
+  }
+  const auto s = ep.state->snapshot();
+  o["status"] = "enabled";
+  o["health"] = health::to_string(s.health);
+  o["circuit_breaker"] = json::object{
+      {"state", health::to_string(s.circuit_breaker.state)},
+      {"consecutive_failures", s.circuit_breaker.consecutive_failures},
+      {"opened_at", time_or_null(s.circuit_breaker.opened_at)},
+      {"next_attempt_at", time_or_null(s.circuit_breaker.next_attempt_at)}};
+  o["last_updated"] = rfc3339_ms(s.last_updated);
+  json::object latency;
+  if (s.latency) {
+    latency["p50"] = round3(s.latency->p50_ms);
+    latency["p99"] = round3(s.latency->p99_ms);
+  } else {
+    latency["p50"] = nullptr;
+    latency["p99"] = nullptr;
+  }
+  o["requests"] = json::object{{"total", s.requests_total},
+                               {"failed", s.requests_failed},
+                               {"fallbacks", s.fallbacks},
+                               {"latency_ms", std::move(latency)}};
+  if (s.last_health_check) {
+    const auto& c = *s.last_health_check;
+    o["last_health_check"] = json::object{
+        {"at", rfc3339_ms(c.at)},
+        {"ok", c.ok},
+        {"status", c.status ? json::value(c.status) : json::value(nullptr)},
+        {"latency_ms", round3(c.latency_ms)},
+        {"error", c.error.empty() ? json::value(nullptr) : json::value(c.error)}};
+  } else {
+    o["last_health_check"] = nullptr;
+  }
+  return o;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Full percent-decoding (the router keeps %2F encoded; ids may contain '/').
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    const int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+// Splits "a=b&c=d" and calls fn(name, value) with both percent-decoded.
+template <class Fn>
+bool for_each_param(std::string_view query, Fn&& fn) {
+  std::string name, value;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    if (!percent_decode(pair.substr(0, eq), name)) return false;
+    if (!percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1),
+                        value))
+      return false;
+    if (!fn(name, value)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Reply stats_all(const registry::Snapshot& snap, const ConfigInfo& info, std::string_view query) {
+  std::string status_filter, health_filter, bad;
+  const bool ok = for_each_param(query, [&](const std::string& name, const std::string& value) {
+    if (name == "status") {
+      if (value != "enabled" && value != "disabled") {
+        bad = "status must be enabled or disabled";
+        return false;
+      }
+      status_filter = value;
+    } else if (name == "health") {
+      if (value != "up" && value != "down" && value != "unknown") {
+        bad = "health must be up, down or unknown";
+        return false;
+      }
+      health_filter = value;
+    }
+    return true;
+  });
+  if (!ok) return error_reply(ErrorCode::bad_request, bad.empty() ? "malformed query" : bad);
+
+  json::array endpoints;
+  for (const auto& ep : snap.endpoints) {
+    json::object o = entry(snap, ep);
+    if (!status_filter.empty() && o["status"].as_string() != status_filter) continue;
+    if (!health_filter.empty() && o["health"].as_string() != health_filter) continue;
+    endpoints.emplace_back(std::move(o));
+  }
+  json::object root;
+  root["generated_at"] = rfc3339_ms(std::chrono::system_clock::now());
+  root["config"] = json::object{{"path", info.path},
+                                {"version", info.version},
+                                {"loaded_at", rfc3339_ms(info.loaded_at)},
+                                {"sha256", info.sha256}};
+  root["endpoints"] = std::move(endpoints);
+  Reply r;
+  r.body = json::serialize(root);
+  return r;
+}
+
+Reply stats_one(const registry::Snapshot& snap, std::string_view encoded_id) {
+  std::string id;
+  if (!percent_decode(encoded_id, id)) return error_reply(ErrorCode::bad_request, "malformed id");
+  for (const auto& ep : snap.endpoints) {
+    if (ep.config->id != id) continue;
+    Reply r;
+    r.body = json::serialize(entry(snap, ep));
+    return r;
+  }
+  return error_reply(ErrorCode::no_route, "no endpoint with id '" + id + "'");
+}
+
+}  // namespace gatehouse::admin
