@@ -37,9 +37,10 @@ int cmd_run(const std::string& file, const std::string& cli_level, bool insecure
   if (!result.errors.empty()) return print_errors(result);
   auto cfg = std::make_shared<const config::Config>(std::move(*result.config));
 
-  std::string level_text = cfg->log.level;
-  if (const char* env = std::getenv("GATEHOUSE_LOG_LEVEL"); env && *env) level_text = env;
-  if (!cli_level.empty()) level_text = cli_level;
+  std::string override_level;
+  if (const char* env = std::getenv("GATEHOUSE_LOG_LEVEL"); env && *env) override_level = env;
+  if (!cli_level.empty()) override_level = cli_level;
+  const std::string level_text = override_level.empty() ? cfg->log.level : override_level;
   const auto level = logging::parse_level(level_text);
   if (!level) {
     std::cerr << "invalid log level '" << level_text << "' (debug, info, warning, error)\n";
@@ -49,7 +50,7 @@ int cmd_run(const std::string& file, const std::string& cli_level, bool insecure
   if (insecure_admin)
     logging::warning("--insecure-admin: the stats and reload APIs answer without a token");
 
-  server::Server srv(cfg, server::Options{insecure_admin});
+  server::Server srv(cfg, server::Options{insecure_admin, override_level});
   const int code = srv.run();
   logging::flush();
   return code;

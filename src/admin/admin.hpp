@@ -11,6 +11,7 @@
 
 #include "auth/verifier.hpp"
 #include "common/problem.hpp"
+#include "config/diff.hpp"
 #include "http/message.hpp"
 #include "registry/snapshot.hpp"
 
@@ -60,5 +61,11 @@ struct ConfigInfo {
 Reply stats_all(const registry::Snapshot& snap, const ConfigInfo& info, std::string_view query);
 // GET /endpoints/stats/{id}; `encoded_id` is the path segment (percent-encoded).
 Reply stats_one(const registry::Snapshot& snap, std::string_view encoded_id);
+
+// POST /endpoints/reload: 200 with the report of SPEC section 7, or 422 invalid_config
+// (problem+json with every error) when the file was refused and the old config kept.
+Reply reload_reply(bool ok, bool applied, std::uint64_t config_version,
+                   const config::ConfigDiff& diff, const std::vector<config::ConfigError>& errors,
+                   std::string_view request_id);
 
 }  // namespace gatehouse::admin

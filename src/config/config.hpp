@@ -13,13 +13,13 @@ using Duration = std::chrono::milliseconds;
 
 struct Tls {                       // top-level `tls` (termination on listen)
   std::string cert_file;
-  std::string key_file;
+  std::string key_file;  bool operator==(const Tls&) const = default;
 };
 
 struct Log {
   std::string level = "info";      // debug | info | warning | error
   std::string format = "text";     // text | json
-  bool access_log = true;
+  bool access_log = true;  bool operator==(const Log&) const = default;
 };
 
 struct Limits {
@@ -29,7 +29,7 @@ struct Limits {
   std::uint64_t max_body = 10 * 1024 * 1024;
   Duration header_timeout = std::chrono::seconds(10);
   Duration idle_timeout = std::chrono::seconds(60);
-  std::uint64_t max_connections = 10000;
+  std::uint64_t max_connections = 10000;  bool operator==(const Limits&) const = default;
 };
 
 // Every `*_file` path in these structs is already resolved against the config file's
@@ -44,18 +44,18 @@ struct Jwt {
   std::optional<std::string> issuer;
   std::optional<std::string> audience;
   Duration leeway = std::chrono::seconds(30);
-  std::string scope_claim = "scope";
+  std::string scope_claim = "scope";  bool operator==(const Jwt&) const = default;
 };
 
 struct Scopes {
   std::string stats = "gatehouse:stats";
   std::string reload = "gatehouse:admin";
-  std::string metrics = "";
+  std::string metrics = "";  bool operator==(const Scopes&) const = default;
 };
 
 struct Auth {
   std::optional<Jwt> jwt;
-  Scopes scopes;
+  Scopes scopes;  bool operator==(const Auth&) const = default;
 };
 
 struct StatusRange {

@@ -53,6 +53,21 @@ class UpstreamPool {
       const registry::EndpointRuntime& ep, Clock::time_point deadline);
 
   void close_all();
+  // Closes idle connections whose key is not in `keys` (after a reload).
+  template <class Set>
+  void retain_only(const Set& keys) {
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (keys.count(it->first)) {
+        ++it;
+        continue;
+      }
+      for (auto& conn : it->second) {
+        error_code ignored;
+        conn->socket().close(ignored);
+      }
+      it = idle_.erase(it);
+    }
+  }
   std::size_t idle_count() const;
 
   static constexpr std::size_t kMaxIdlePerKey = 256;

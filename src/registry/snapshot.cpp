@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 
+#include "config/diff.hpp"
+
 namespace gatehouse::registry {
 
 namespace {
@@ -43,12 +45,14 @@ std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
                                                std::uint64_t generation,
+                                               std::uint64_t config_version,
                                                const Snapshot* previous, const Clock& clock,
                                                const health::EndpointCallbacks& callbacks,
                                                std::string& error) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = generation;
+  snap->config_version = config_version;
   snap->routes = std::make_unique<router::RouteTable>(cfg->endpoints);
   snap->loaded_at = clock.system_now();
   if (cfg->auth.jwt) {
@@ -78,7 +82,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
         for (const auto& old : previous->endpoints) {
           if (old.state && old.config->id == ep.id && old.state->keeps_state_for(ep)) {
             rt.state = old.state;
-            rt.state->update_config(ep);
+            // Same identity: only a real change (tls, cache bounds, fallback...) counts
+            // as an update and moves last_updated.
+            if (!config::same_endpoint(*old.config, ep)) rt.state->update_config(ep);
             break;
           }
         }

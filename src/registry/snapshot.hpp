@@ -44,6 +44,7 @@ struct Snapshot {
 // only when a TLS trust store cannot be loaded.
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
                                                std::uint64_t generation,
+                                               std::uint64_t config_version,
                                                const Snapshot* previous, const Clock& clock,
                                                const health::EndpointCallbacks& callbacks,
                                                std::string& error);

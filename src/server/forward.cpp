@@ -172,7 +172,7 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
 
 net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
                                                      const config::Endpoint& ep) {
-  const auto& limits = w_.server.startup_config().limits;
+  const config::Limits limits = current_limits();
   // Body bytes that arrived with the head.
   std::string_view ahead(in_.data() + in_used_, in_len_ - in_used_);
 

@@ -151,7 +151,7 @@ int Server::run() {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
 
   std::string error;
-  auto snap = registry::build_snapshot(startup_config_, 1, nullptr, RealClock::instance(),
+  auto snap = registry::build_snapshot(startup_config_, 1, 1, nullptr, RealClock::instance(),
                                        callbacks_, error);
   if (!snap) {
     logging::error("cannot start", {{"error", std::string_view(error)}});
@@ -166,15 +166,22 @@ int Server::run() {
     return 1;
   }
 
-  // Signals are taken on a control context run by the main thread.
-  asio::io_context control(1);
-  asio::signal_set signals(control, SIGTERM, SIGINT);
-  signals.async_wait([this](const net::error_code& ec, int sig) {
-    if (ec) return;
-    logging::info("signal received", {{"signal", static_cast<std::int64_t>(sig)}});
-    start_draining();
-  });
+  // Signals are taken on the control context run by the main thread.
+  asio::signal_set signals(control_, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(const net::error_code&, int)> on_signal =
+      [this, &signals, &on_signal](const net::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          reload("signal");
+          signals.async_wait(on_signal);
+          return;
+        }
+        logging::info("signal received", {{"signal", static_cast<std::int64_t>(sig)}});
+        start_draining();
+      };
+  signals.async_wait(on_signal);
   ::signal(SIGPIPE, SIG_IGN);
+  if (cfg.watch) set_watch(true);
 
   std::vector<std::thread> pool;
   for (auto& w : workers_) {
@@ -195,10 +202,11 @@ int Server::run() {
                  {"version", GATEHOUSE_VERSION}});
 
   // Wait for a signal, then for in-flight requests to finish (up to shutdown_grace).
-  while (!draining()) control.run_one_for(std::chrono::milliseconds(200));
-  const auto grace_end = net::Clock::now() + cfg.shutdown_grace;
+  while (!draining()) control_.run_one_for(std::chrono::milliseconds(200));
+  set_watch(false);
+  const auto grace_end = net::Clock::now() + current_.load()->config->shutdown_grace;
   while (requests_active.load() > 0 && net::Clock::now() < grace_end)
-    control.run_one_for(std::chrono::milliseconds(20));
+    control_.run_one_for(std::chrono::milliseconds(20));
   const auto left = requests_active.load();
   if (left > 0)
     logging::warning("shutdown grace expired", {{"in_flight", static_cast<std::int64_t>(left)}});

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,12 +12,15 @@
 #include "config/config.hpp"
 #include "health/health_checker.hpp"
 #include "registry/snapshot.hpp"
+#include "server/reload.hpp"
+#include "server/watcher.hpp"
 #include "server/worker.hpp"
 
 namespace gatehouse::server {
 
 struct Options {
   bool insecure_admin = false;
+  std::string log_level_override;  // from --log-level or GATEHOUSE_LOG_LEVEL; "" = config
 };
 
 class Server {
@@ -42,6 +46,13 @@ class Server {
     return w.snapshot;
   }
 
+  // Re-reads the config file and applies it (SPEC section 7). Runs on the control
+  // thread; serialised. `trigger` is "api", "signal" or "watch".
+  ReloadOutcome reload(std::string_view trigger);
+  // The same from a worker's coroutine: the work runs on the control thread so a large
+  // file never stalls an event loop.
+  net::Task<ReloadOutcome> reload_from_worker();
+
   // What the stats API says about the loaded config.
   admin::ConfigInfo config_info() const {
     auto snap = current_.load();
@@ -60,6 +71,8 @@ class Server {
 
  private:
   bool bind_all(std::string& error);
+  void apply_log_settings(const config::Config& cfg);
+  void set_watch(bool on);
   void start_draining();
   net::Task<void> accept_loop(Worker& w);
 
@@ -72,6 +85,9 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   health::EndpointCallbacks callbacks_;
   std::unique_ptr<health::HealthChecker> checker_;
+  boost::asio::io_context control_{1};  // signals, reloads, the file watcher
+  std::mutex reload_mutex_;
+  std::unique_ptr<FileWatcher> watcher_;
 };
 
 }  // namespace gatehouse::server

@@ -81,7 +81,7 @@ net::Task<std::tuple<net::error_code, std::size_t>> Session::read_client(char* d
 }
 
 net::Task<net::error_code> Session::write_client(std::span<const asio::const_buffer> buffers) {
-  const auto& limits = w_.server.startup_config().limits;
+  const config::Limits limits = current_limits();
   client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
   auto [ec, n] = co_await asio::async_write(socket_, buffers, net::use_task);
   client_deadline_->disarm();
@@ -95,7 +95,7 @@ net::Task<net::error_code> Session::write_client(std::string_view data) {
 }
 
 net::Task<bool> Session::read_head() {
-  const auto& limits = w_.server.startup_config().limits;
+  const config::Limits limits = current_limits();
   const http::HeadLimits head_limits{limits.max_request_line, limits.max_header_bytes,
                                      limits.max_headers};
   const std::size_t cap = limits.max_request_line + limits.max_header_bytes + 1024;
@@ -292,6 +292,27 @@ net::Task<void> Session::handle_admin() {
     co_return;
   }
   constexpr std::string_view stats = "/endpoints/stats";
+  if (path_ == "/endpoints/reload") {
+    if (req_.method != "POST") {
+      co_await send_error(ErrorCode::method_not_allowed, "method not allowed", {},
+                          "Allow: POST\r\n");
+      co_return;
+    }
+    if (!insecure) {
+      const std::string required[] = {snap.config->auth.scopes.reload};
+      const auto outcome = admin::authorize(*snap.verifier, req_.fields, required);
+      if (outcome.verdict != admin::AuthVerdict::ok) {
+        log_auth_refusal(outcome);
+        co_await send_reply(admin::auth_failure_reply(outcome));
+        co_return;
+      }
+    }
+    snap_.reset();  // this request does not need the old table while the file is read
+    const auto outcome = co_await w_.server.reload_from_worker();
+    co_await send_reply(admin::reload_reply(outcome.ok, outcome.applied, outcome.config_version,
+                                            outcome.diff, outcome.errors, request_id_));
+    co_return;
+  }
   const bool is_stats = is_under(path_, stats);
   if (!is_stats) {
     co_await send_error(ErrorCode::no_route, "no route for this path");
@@ -377,6 +398,8 @@ net::Task<void> Session::send_error(ErrorCode code, std::string_view detail,
   const std::string body = problem_json(code, detail, request_id_, endpoint);
   co_await send_response(status_of(code), "application/problem+json", body, extra);
 }
+
+config::Limits Session::current_limits() { return w_.server.snapshot(w_)->config->limits; }
 
 void Session::ensure_relay() {
   if (relay_.empty()) relay_.resize(64 * 1024);

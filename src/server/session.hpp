@@ -83,6 +83,8 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<std::tuple<net::error_code, std::size_t>> read_client(char* data, std::size_t size);
 
   void log_access();
+  // The limits of the live config (a copy: a reload may retire the snapshot meanwhile).
+  config::Limits current_limits();
   void ensure_relay();
 
   Worker& w_;

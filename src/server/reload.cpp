@@ -1,0 +1,129 @@
+// Reloads: parse and validate the whole file, diff, build a new snapshot carrying the
+// state of unchanged endpoints, swap it in atomically.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <unordered_set>
+
+#include "logging/log.hpp"
+#include "server/server.hpp"
+
+namespace gatehouse::server {
+
+namespace asio = boost::asio;
+
+namespace {
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out.push_back(',');
+    out.append(s);
+  }
+  return out;
+}
+}  // namespace
+
+void Server::apply_log_settings(const config::Config& cfg) {
+  const std::string& text =
+      options_.log_level_override.empty() ? cfg.log.level : options_.log_level_override;
+  const auto level = logging::parse_level(text);
+  const auto format = logging::parse_format(cfg.log.format);
+  if (level && format) logging::setup(*level, *format, cfg.log.access_log);
+}
+
+void Server::set_watch(bool on) {
+  if (!on) {
+    if (watcher_) watcher_->stop();
+    watcher_.reset();
+    return;
+  }
+  if (watcher_) return;
+  watcher_ = std::make_unique<FileWatcher>(control_, startup_config_->path, [this] {
+    reload("watch");
+  });
+  std::string error;
+  if (!watcher_->start(error)) {
+    logging::error("cannot watch the config file", {{"error", std::string_view(error)}});
+    watcher_.reset();
+  }
+}
+
+ReloadOutcome Server::reload(std::string_view trigger) {
+  std::lock_guard lock(reload_mutex_);
+  ReloadOutcome out;
+  auto loaded = config::load_from_file(startup_config_->path);
+  auto old = current_.load();
+  out.config_version = old->config_version;
+  if (!loaded.errors.empty()) {
+    out.errors = std::move(loaded.errors);
+    std::string all;
+    for (const auto& e : out.errors) {
+      if (!all.empty()) all.append("; ");
+      all.append(e.to_string());
+    }
+    logging::error("config reload failed; the running config is kept",
+                   {{"trigger", trigger},
+                    {"errors", static_cast<std::int64_t>(out.errors.size())},
+                    {"detail", std::string_view(all)}});
+    return out;
+  }
+  out.ok = true;
+  out.diff = config::diff(*old->config, *loaded.config);
+  if (out.diff.effective_unchanged()) {
+    const logging::Level level = trigger == "watch" ? logging::Level::debug : logging::Level::info;
+    if (logging::enabled(level))
+      logging::write(level, "config reload: unchanged",
+                     {{"trigger", trigger},
+                      {"config_version", static_cast<std::int64_t>(out.config_version)},
+                      {"restart_required", std::string_view(join(out.diff.restart_required))}});
+    return out;
+  }
+
+  auto cfg = std::make_shared<const config::Config>(std::move(*loaded.config));
+  std::string error;
+  auto snap = registry::build_snapshot(cfg, old->generation + 1, old->config_version + 1, old.get(),
+                                       RealClock::instance(), callbacks_, error);
+  if (!snap) {
+    out.ok = false;
+    out.errors.push_back(config::ConfigError{"", 0, 0, error});
+    logging::error("config reload failed; the running config is kept",
+                   {{"trigger", trigger}, {"detail", std::string_view(error)}});
+    return out;
+  }
+  // One atomic swap: each request sees the old table or the new one, never a mix.
+  current_.store(snap);
+  generation_.store(snap->generation, std::memory_order_release);
+  out.applied = true;
+  out.config_version = snap->config_version;
+
+  if (checker_) checker_->set_endpoints(registry::states_of(*snap));
+  apply_log_settings(*cfg);
+  if (cfg->watch != old->config->watch) set_watch(cfg->watch);
+  // Idle upstream connections to upstreams no endpoint uses any more are closed.
+  auto keys = std::make_shared<std::unordered_set<std::string>>();
+  for (const auto& ep : snap->endpoints)
+    if (!ep.config->disabled) keys->insert(ep.pool_key);
+  for (auto& w : workers_)
+    asio::post(w->ctx, [wp = w.get(), keys] { wp->pool.retain_only(*keys); });
+
+  logging::info("config reloaded",
+                {{"trigger", trigger},
+                 {"config_version", static_cast<std::int64_t>(out.config_version)},
+                 {"added", std::string_view(join(out.diff.added))},
+                 {"removed", std::string_view(join(out.diff.removed))},
+                 {"updated", std::string_view(join(out.diff.updated))},
+                 {"unchanged", static_cast<std::int64_t>(out.diff.unchanged.size())},
+                 {"disabled", std::string_view(join(out.diff.disabled))},
+                 {"restart_required", std::string_view(join(out.diff.restart_required))}});
+  return out;
+}
+
+net::Task<ReloadOutcome> Server::reload_from_worker() {
+  auto outcome = co_await asio::co_spawn(
+      control_.get_executor(),
+      [this]() -> asio::awaitable<ReloadOutcome> { co_return reload("api"); },
+      asio::use_awaitable_t<net::Executor>{});
+  co_return outcome;
+}
+
+}  // namespace gatehouse::server
