@@ -64,19 +64,25 @@ net::Task<void> Session::forward(const registry::EndpointRuntime& ep,
     co_return;
   }
 
+  admission_ = admission;
+  recorded_ = false;
+  upstream_started_ = Clock::now();
   if (req_.expect_continue && req_.body != http::BodyKind::none && req_.minor == 1) {
     const auto ec = co_await write_client(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
     if (ec) {
       ex_.close = true;
-      state.record(admission, health::Outcome::aborted, {}, Clock::now());
+      record_outcome(health::Outcome::aborted);
       co_return;
     }
   }
+  record_outcome(co_await exchange(ep));  // no-op when exchange() recorded already
+}
 
-  const auto started = Clock::now();
-  const health::Outcome outcome = co_await exchange(ep);
-  const auto ended = Clock::now();
-  state.record(admission, outcome, ended - started, ended);
+void Session::record_outcome(health::Outcome outcome) {
+  if (recorded_ || !ex_.state) return;
+  recorded_ = true;
+  const auto now = Clock::now();
+  ex_.state->record(admission_, outcome, now - upstream_started_, now);
 }
 
 net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep) {
@@ -101,6 +107,9 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
                                    : cerr == net::ConnectError::tls   ? "tls"
                                    : cerr == net::ConnectError::resolve ? "resolve"
                                                                         : "refused"}});
+        // Recorded before the client hears of it, so its next request already sees the
+        // breaker's verdict.
+        record_outcome(health::Outcome::failure);
         if (cerr == net::ConnectError::timeout)
           co_await send_error(ErrorCode::upstream_timeout, "upstream connect timed out", cfg.id);
         else
@@ -141,6 +150,7 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
                            (head == HeadResult::empty || sent == SendResult::upstream_failed);
     conn.reset();  // a broken connection is never reused
     if (can_retry) continue;
+    record_outcome(health::Outcome::failure);
     if (head == HeadResult::timeout) {
       co_await send_error(ErrorCode::upstream_timeout, "upstream did not answer in time", cfg.id);
     } else {
@@ -153,9 +163,10 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
   }
 
   ex_.upstream_status = res_.status;
+  if (state.is_failure_status(res_.status)) record_outcome(health::Outcome::failure);
   start_capture(state);
   const auto relayed = co_await relay_response(*conn);
-  finish_capture(state, relayed == RelayResult::ok);
+  finish_capture(state, false);  // stored already when the body completed
   upstream_deadline_->disarm();
   if (relayed == RelayResult::ok && res_.keep_alive && up_len_ == 0 &&
       !upstream_deadline_->fired()) {
@@ -342,6 +353,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
 
   if (res_.body == http::BodyKind::none) {
     if (ahead_len > 0) up_len_ = ahead_len;  // junk after the head: do not reuse
+    body_complete();
     const auto ec = co_await write_client(head_out_);
     co_return ec ? RelayResult::client_failed : RelayResult::ok;
   }
@@ -351,6 +363,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
     const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(ahead_len, remaining));
     if (ahead_len > first) up_len_ = ahead_len - first;  // extra bytes: do not reuse
     capture(std::string_view(up_in_.data() + ahead_off, first));
+    if (first == remaining) body_complete();
     const asio::const_buffer parts[] = {asio::buffer(head_out_),
                                         asio::buffer(up_in_.data() + ahead_off, first)};
     auto ec = co_await write_client(parts);
@@ -365,6 +378,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
       if (rec) co_return RelayResult::upstream_failed;
       remaining -= n;
       capture(std::string_view(relay_.data(), n));
+      if (remaining == 0) body_complete();
       const asio::const_buffer b = asio::buffer(relay_.data(), n);
       ec = co_await write_client(std::span<const asio::const_buffer>(&b, 1));
       if (ec) co_return RelayResult::client_failed;
@@ -399,6 +413,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
       if (ec) co_return RelayResult::client_failed;
     }
     res_.keep_alive = false;
+    body_complete();
     if (to_chunked) {
       ec = co_await write_client(std::string_view("0\r\n\r\n"));
       if (ec) co_return RelayResult::client_failed;
@@ -421,6 +436,7 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
     if (r == http::ChunkedDecoder::Result::error) bad = true;
     if (r == http::ChunkedDecoder::Result::done) {
       done = true;
+      body_complete();
       leftover = data.size() - used;
       if (to_chunked) chunk_out_.append("0\r\n\r\n");
     }

@@ -60,6 +60,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void start_capture(health::EndpointState& state);
   void capture(std::string_view piece);
   void finish_capture(health::EndpointState& state, bool complete);
+  // The whole response body has been read from the upstream (before its last bytes
+  // are written to the client): stores a captured response.
+  void body_complete() {
+    if (ex_.state) finish_capture(*ex_.state, true);
+  }
+  // Feeds the breaker exactly once per admitted request.
+  void record_outcome(health::Outcome outcome);
 
   // Upstream phases (forward.cpp).
   enum class SendResult { ok, upstream_failed, client_failed, bad_body, too_large, timeout };
@@ -107,6 +114,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string capture_;
   std::uint64_t capture_limit_ = 0;
   bool capturing_ = false;
+  health::Admission admission_;
+  bool recorded_ = true;
+  net::Clock::time_point upstream_started_{};
   std::string request_id_;
   std::string path_;              // normalised path
   std::string up_path_;

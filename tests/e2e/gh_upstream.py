@@ -269,6 +269,44 @@ class Upstream:
                         f"upstream saw {len(reqs)} request(s), expected {n} within {timeout}s")
                 self.cond.wait(left)
 
+    def count(self, path: Optional[str] = None, exclude: Optional[str] = None) -> int:
+        """Requests received (head seen), optionally only those for `path` or those not
+        for `exclude` (paths without the query)."""
+        reqs = self.snapshot()
+        if path is not None:
+            reqs = [r for r in reqs if r.path == path]
+        if exclude is not None:
+            reqs = [r for r in reqs if r.path != exclude]
+        return len(reqs)
+
+    def refuse_connections(self) -> None:
+        """Closes the listener and every accepted connection (pooled keep-alive ones
+        included): connects to the port are refused until accept_connections()."""
+        self.listener.close()
+        self._thread.join(2)
+        with self.lock:
+            socks = list(self._socks)
+            self._socks.clear()
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def accept_connections(self) -> None:
+        """Listens again on the same port after refuse_connections()."""
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(128)
+        self.listener.settimeout(0.05)
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
     def close(self) -> None:
         self.stopped.set()
         try:
@@ -456,3 +494,83 @@ def free_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class Switch:
+    """A handler whose behaviour can be switched at runtime, per path or for all paths.
+
+    A mode is one of:
+      "ok"             200, text/plain body "ok <path> #<n>" (n: requests answered so far)
+      an int           that status, text/plain body "status <code> from upstream"
+      "blackhole"      reads the request and never answers (until the mode changes or
+                       the upstream closes; then the connection is closed)
+      ("slow", secs)   waits secs, then answers like "ok"
+      a Response       that response
+      a callable       handler(req, conn) -> Response | None
+    `finished` counts handler calls that have returned (e.g. a slow answer written)."""
+
+    def __init__(self, mode="ok", paths: Optional[dict] = None):
+        self.lock = threading.Lock()
+        self.mode = mode
+        self.paths = dict(paths or {})
+        self.generation = 0
+        self.answered = 0
+        self.finished = 0
+
+    def set(self, mode, path: Optional[str] = None) -> None:
+        with self.lock:
+            if path is None:
+                self.mode = mode
+            else:
+                self.paths[path] = mode
+            self.generation += 1
+
+    def mode_for(self, path: str):
+        with self.lock:
+            return self.paths.get(path, self.mode), self.generation
+
+    def wait_finished(self, n: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if self.finished >= n:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {self.finished} handler call(s) finished, expected {n}")
+            time.sleep(0.01)
+
+    def _ok(self, req: Request) -> Response:
+        with self.lock:
+            self.answered += 1
+            n = self.answered
+        return Response(200, [("Content-Type", "text/plain")], f"ok {req.path} #{n}".encode())
+
+    def _answer(self, req: Request, conn: Conn):
+        mode, gen = self.mode_for(req.path)
+        if mode == "ok":
+            return self._ok(req)
+        if isinstance(mode, int):
+            return Response(mode, [("Content-Type", "text/plain"), ("X-Upstream", "yes")],
+                            f"status {mode} from upstream".encode())
+        if mode == "blackhole":
+            while not conn.upstream.stopped.is_set():
+                if self.mode_for(req.path)[1] != gen:
+                    break
+                conn.upstream.stopped.wait(0.02)
+            conn.close()
+            return None
+        if isinstance(mode, tuple) and mode[0] == "slow":
+            conn.upstream.stopped.wait(mode[1])
+            return self._ok(req)
+        if isinstance(mode, Response):
+            return mode
+        if callable(mode):
+            return mode(req, conn)
+        raise ValueError(f"unknown mode {mode!r}")
+
+    def __call__(self, req: Request, conn: Conn):
+        try:
+            return self._answer(req, conn)
+        finally:
+            with self.lock:
+                self.finished += 1
