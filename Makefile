@@ -8,10 +8,12 @@
 #   make run-check  the demo, non-interactive, asserting every request it prints
 #   make sanitize   make test with ASan+UBSan, in build-asan/
 #   make bench      side-by-side benchmark against nginx and HAProxy (bench/README.md)
+#   make fuzz       libFuzzer run of the JWT verifier under ASan+UBSan (clang-14), in build-fuzz/
 #   make clean      remove the build directory
 #
 # Variables: BUILD_DIR (build), BUILD_TYPE (Release), CMAKE_ARGS (extra -D options),
-#            BENCH_ARGS (options of bench/proxy.py, e.g. BENCH_ARGS=--quick).
+#            BENCH_ARGS (options of bench/proxy.py, e.g. BENCH_ARGS=--quick),
+#            FUZZ_SECONDS (how long `make fuzz` runs, default 60).
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
@@ -20,7 +22,7 @@ PYTHON     := /usr/bin/python3
 JOBS       := $(shell nproc)
 BENCH_ARGS ?=
 
-.PHONY: all deps build test test-tsan test-unit test-e2e run run-check sanitize bench clean
+.PHONY: all deps build test test-tsan test-unit test-e2e run run-check sanitize bench fuzz clean
 
 all: build
 
@@ -77,6 +79,11 @@ bench:
 	  taskset -c 1 $(BUILD_DIR)/micro_bench > bench/results/micro.txt; status=$$?; \
 	  cat bench/results/micro.txt; exit $$status; \
 	else echo "== no $(BUILD_DIR)/micro_bench (no sources in bench/micro/ yet)"; fi
+
+# Builds tests/fuzz/jwt_fuzz.cpp with clang-14 (ASan+UBSan) and runs it over the seed
+# corpus for FUZZ_SECONDS (default 60); fails on any crash or sanitizer report.
+fuzz:
+	bash scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -17,6 +17,9 @@ packages=(
 if [ "${GATEHOUSE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light haproxy wrk util-linux)
 fi
+if [ "${GATEHOUSE_FUZZ_DEPS:-0}" = 1 ]; then
+  packages+=(clang-14 libclang-rt-14-dev)   # libFuzzer + ASan/UBSan runtimes (make fuzz)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
