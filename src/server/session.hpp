@@ -62,8 +62,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish_capture(health::EndpointState& state, bool complete);
   // The whole response body has been read from the upstream (before its last bytes
   // are written to the client): stores a captured response.
+  // The outcome is known then too: recording it before the client can send its next
+  // request keeps the breaker's count exact (a late success would reset a newer failure).
   void body_complete() {
-    if (ex_.state) finish_capture(*ex_.state, true);
+    if (!ex_.state) return;
+    finish_capture(*ex_.state, true);
+    record_outcome(ex_.state->is_failure_status(res_.status) ? health::Outcome::failure
+                                                             : health::Outcome::success);
   }
   // Feeds the breaker exactly once per admitted request.
   void record_outcome(health::Outcome outcome);
