@@ -41,6 +41,7 @@ struct Jwt {
   std::string hmac_secret;          // resolved bytes (from env or file)
   std::optional<std::string> public_key_file;
   std::optional<std::string> jwks_file;
+  std::string key_sha256;           // digest of the key file's bytes (reloads compare it)
   std::optional<std::string> issuer;
   std::optional<std::string> audience;
   Duration leeway = std::chrono::seconds(30);
@@ -101,6 +102,7 @@ struct Cache {
 
 struct UpstreamTls {
   std::optional<std::string> ca_file;
+  std::string ca_sha256;            // digest of the CA file's bytes (reloads compare it)
   std::optional<std::string> server_name;
   bool verify = true;
   bool operator==(const UpstreamTls&) const = default;

@@ -5,6 +5,7 @@
 
 #include "config/addresses.hpp"
 #include "config/did_you_mean.hpp"
+#include "config/files.hpp"
 #include "config/keys.hpp"
 #include "config/sections.hpp"
 
@@ -118,6 +119,7 @@ const Entry* resolve_keys(Context& ctx, const MapReader& m, Jwt& jwt, std::vecto
   auto bytes = ctx.read_referenced_file(source->value, *name, resolved);
   (pem ? jwt.public_key_file : jwt.jwks_file) = resolved;
   if (!bytes) return nullptr;
+  jwt.key_sha256 = sha256_hex(*bytes);  // a reload notices a rotated key file
   const auto problems = pem ? inspect_pem(*bytes, keys) : inspect_jwks(*bytes, keys);
   for (const auto& p : problems) {
     ctx.errors.add(source->value.path, source->value.pos, resolved + ": " + p);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 
+#include "config/files.hpp"
 #include "config/addresses.hpp"
 #include "config/keys.hpp"
 #include "config/sections.hpp"
@@ -64,6 +65,7 @@ void parse_upstream_tls(Context& ctx, const Entry& entry, Endpoint& ep, bool url
     std::string resolved;
     const Value& v = m.find("ca_file")->value;
     if (auto pem = ctx.read_referenced_file(v, *file, resolved)) {
+      ep.tls.ca_sha256 = sha256_hex(*pem);
       if (count_pem_certificates(*pem) == 0) {
         ctx.errors.add(v.path, v.pos, resolved + " holds no PEM certificate");
       }

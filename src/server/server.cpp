@@ -96,11 +96,12 @@ bool Server::bind_all(std::string& error) {
 }
 
 net::Task<void> Server::accept_loop(Worker& w) {
-  const auto max_conn = static_cast<std::int64_t>(startup_config_->limits.max_connections);
   net::Timer pause(w.ctx.get_executor());
+  // The live config's limit: a reload may change it.
+  auto max_conn = [&] { return static_cast<std::int64_t>(snapshot(w)->config->limits.max_connections); };
   while (!draining()) {
     // Over the limit: stop accepting; new connections wait in the kernel backlog.
-    while (connections_open.load(std::memory_order_relaxed) >= max_conn && !draining()) {
+    while (connections_open.load(std::memory_order_relaxed) >= max_conn() && !draining()) {
       pause.expires_after(std::chrono::milliseconds(10));
       auto [ec] = co_await pause.async_wait(net::use_task);
     }

@@ -29,6 +29,8 @@ FileWatcher::FileWatcher(asio::io_context& ctx, std::string path, std::function<
     : ctx_(ctx),
       path_(std::move(path)),
       dir_(directory_of(path_)),
+      base_(path_.substr(path_.find_last_of('/') == std::string::npos ? 0
+                                                                     : path_.find_last_of('/') + 1)),
       on_change_(std::move(on_change)),
       debounce_(debounce),
       stream_(ctx),
@@ -72,18 +74,39 @@ void FileWatcher::watch_file() {
 
 void FileWatcher::read_events() {
   stream_.async_read_some(asio::buffer(events_), [this](const boost::system::error_code& ec,
-                                                        std::size_t) {
+                                                        std::size_t n) {
     if (ec || stopped_) return;
-    // Which event it was matters little: the reload compares the file's content.
-    schedule();
+    // Other files in the directory are none of our business (a busy neighbour must not
+    // keep postponing our reload); the reload itself compares the file's content.
+    bool relevant = false;
+    for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+      const auto* ev = reinterpret_cast<const inotify_event*>(events_ + off);
+      if (ev->wd == file_wd_ || (ev->mask & IN_Q_OVERFLOW)) {
+        relevant = true;
+      } else if (ev->len > 0) {
+        const std::string_view name(ev->name);
+        if (name == base_ || name.starts_with("..")) relevant = true;  // ConfigMap ..data
+      }
+      off += sizeof(inotify_event) + ev->len;
+    }
+    if (relevant) schedule();
     read_events();
   });
 }
 
 void FileWatcher::schedule() {
-  timer_.expires_after(debounce_);  // each new event restarts the quiet period
+  // Each event restarts the quiet period, but a file that never stops changing is
+  // still reloaded every few debounce periods.
+  const auto now = std::chrono::steady_clock::now();
+  if (!pending_) {
+    pending_ = true;
+    first_event_ = now;
+  }
+  const auto latest = first_event_ + 5 * debounce_;
+  timer_.expires_at(std::min(now + debounce_, latest));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
+    pending_ = false;
     watch_file();
     on_change_();
   });

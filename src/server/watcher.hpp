@@ -32,11 +32,14 @@ class FileWatcher {
   boost::asio::io_context& ctx_;
   std::string path_;
   std::string dir_;
+  std::string base_;  // the file's name in dir_
   std::function<void()> on_change_;
   std::chrono::milliseconds debounce_;
   boost::asio::posix::stream_descriptor stream_;
   boost::asio::steady_timer timer_;
   int file_wd_ = -1;
+  bool pending_ = false;
+  std::chrono::steady_clock::time_point first_event_{};
   bool stopped_ = false;
   alignas(8) char events_[8192];
 };
