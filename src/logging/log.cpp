@@ -7,10 +7,10 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 #include <boost/stacktrace.hpp>
 #include <chrono>
+#include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -39,10 +39,48 @@ void init_logger() {
   });
 }
 
-void append_time(std::string& out) { append_rfc3339_ms(out, std::chrono::system_clock::now()); }
+void append_time(std::string& out) {
+  // gmtime and formatting once per second per thread; milliseconds patched in.
+  thread_local std::int64_t cached_second = -1;
+  thread_local std::string cached;  // "2026-11-27T10:00:00.000Z"
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  if (ms / 1000 != cached_second) {
+    cached_second = ms / 1000;
+    cached.clear();
+    append_rfc3339_ms(cached, now);
+  }
+  const auto millis = static_cast<int>(ms % 1000);
+  const std::size_t at = out.size();
+  out.append(cached);
+  out[at + 20] = static_cast<char>('0' + millis / 100);
+  out[at + 21] = static_cast<char>('0' + millis / 10 % 10);
+  out[at + 22] = static_cast<char>('0' + millis % 10);
+}
 
 void append_json_string(std::string& out, std::string_view s) {
-  out.append(boost::json::serialize(boost::json::string(s)));
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the current run of bytes that need no escaping
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default:
+        out.append("\\u00");
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xf]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
 }
 
 bool needs_quotes(std::string_view s) {
@@ -60,7 +98,9 @@ void append_value(std::string& out, const Value& v, bool json) {
           if (json || needs_quotes(x)) append_json_string(out, x);
           else out.append(x);
         } else if constexpr (std::is_same_v<T, std::int64_t>) {
-          out.append(std::to_string(x));
+          char buf[24];
+          const auto r = std::to_chars(buf, buf + sizeof buf, x);
+          out.append(buf, r.ptr);
         } else if constexpr (std::is_same_v<T, double>) {
           char buf[32];
           const int n = std::snprintf(buf, sizeof buf, "%.3f", x);
@@ -75,10 +115,7 @@ void append_value(std::string& out, const Value& v, bool json) {
 }
 
 template <class Fields>
-void emit(Level level, std::string_view message, const Fields& fields) {
-  init_logger();
-  std::string line;
-  line.reserve(256);
+void format_line(std::string& line, Level level, std::string_view message, const Fields& fields) {
   if (g_json.load(std::memory_order_relaxed)) {
     line.append("{\"time\":\"");
     append_time(line);
@@ -107,7 +144,32 @@ void emit(Level level, std::string_view message, const Fields& fields) {
       append_value(line, f.value, false);
     }
   }
+}
+
+template <class Fields>
+void emit(Level level, std::string_view message, const Fields& fields) {
+  init_logger();
+  std::string line;
+  line.reserve(256);
+  format_line(line, level, message, fields);
   g_logger->log(spdlog::level::info, "{}", line);
+}
+
+// Access-log lines are formatted on the request's thread into a buffer of that thread
+// and written in batches (like nginx's `access_log buffer=`): no queue, no lock, no
+// system call per request. flush_thread_access_log() writes what is pending.
+constexpr std::size_t kAccessBufferLimit = 32 * 1024;
+thread_local std::string t_access;
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // stderr gone: nothing sensible to do
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
 }
 
 void crash_handler(int sig) {
@@ -184,7 +246,16 @@ void access(const AccessRecord& r) {
       {"breaker", r.breaker},
       {"fallback", r.fallback},
   };
-  emit(Level::info, "access", fields);
+  if (t_access.capacity() < kAccessBufferLimit) t_access.reserve(kAccessBufferLimit + 1024);
+  format_line(t_access, Level::info, "access", fields);
+  t_access.push_back('\n');
+  if (t_access.size() >= kAccessBufferLimit) flush_thread_access_log();
+}
+
+void flush_thread_access_log() {
+  if (t_access.empty()) return;
+  write_all(STDERR_FILENO, t_access);
+  t_access.clear();
 }
 
 void install_crash_handlers() {

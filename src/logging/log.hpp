@@ -62,7 +62,11 @@ struct AccessRecord {
   std::string_view breaker = "";    // breaker state, "" when no endpoint
   std::string_view fallback = "";   // fallback used, "" when none
 };
+// Buffered per thread; see flush_thread_access_log().
 void access(const AccessRecord& record);
+// Writes this thread's pending access-log lines. Event-loop threads call it on a short
+// timer and before they exit.
+void flush_thread_access_log();
 
 // Prints a stack trace on SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT, then lets the
 // signal kill the process.

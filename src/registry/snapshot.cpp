@@ -2,6 +2,9 @@
 
 #include <openssl/ssl.h>
 
+#include <string_view>
+#include <unordered_map>
+
 #include "config/diff.hpp"
 
 namespace gatehouse::registry {
@@ -65,6 +68,13 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     snap->verifier = std::move(verifier);
   }
   snap->endpoints.reserve(cfg->endpoints.size());
+  // Carry-over candidates by id: one lookup per endpoint, linear in the table's size.
+  std::unordered_map<std::string_view, const EndpointRuntime*> previous_by_id;
+  if (previous) {
+    previous_by_id.reserve(previous->endpoints.size());
+    for (const auto& old : previous->endpoints)
+      if (old.state) previous_by_id.emplace(old.config->id, &old);
+  }
   for (const auto& ep : cfg->endpoints) {
     EndpointRuntime rt;
     rt.config = &ep;
@@ -78,16 +88,13 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
                      "|" + std::to_string(ep.index) + "@" + std::to_string(generation);
     }
     if (!ep.disabled) {
-      if (previous) {
-        for (const auto& old : previous->endpoints) {
-          if (old.state && old.config->id == ep.id && old.state->keeps_state_for(ep)) {
-            rt.state = old.state;
-            // Same identity: only a real change (tls, cache bounds, fallback...) counts
-            // as an update and moves last_updated.
-            if (!config::same_endpoint(*old.config, ep)) rt.state->update_config(ep);
-            break;
-          }
-        }
+      const auto it = previous_by_id.find(ep.id);
+      if (it != previous_by_id.end() && it->second->state->keeps_state_for(ep)) {
+        const EndpointRuntime& old = *it->second;
+        rt.state = old.state;
+        // Same identity: only a real change (tls, cache bounds, fallback...) counts as
+        // an update and moves last_updated.
+        if (!config::same_endpoint(*old.config, ep)) rt.state->update_config(ep);
       }
       if (!rt.state) rt.state = std::make_shared<health::EndpointState>(ep, clock, callbacks);
     }

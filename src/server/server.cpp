@@ -130,6 +130,17 @@ net::Task<void> Server::accept_loop(Worker& w) {
   }
 }
 
+net::Task<void> Server::flush_loop(Worker& w) {
+  // Access-log lines are buffered per thread; they reach stderr within this period.
+  net::Timer timer(w.ctx.get_executor());
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(100));
+    auto [ec] = co_await timer.async_wait(net::use_task);
+    if (ec) co_return;
+    logging::flush_thread_access_log();
+  }
+}
+
 void Server::start_draining() {
   if (draining_.exchange(true)) return;
   logging::info("shutdown requested: draining",
@@ -187,9 +198,11 @@ int Server::run() {
   std::vector<std::thread> pool;
   for (auto& w : workers_) {
     asio::co_spawn(w->ctx.get_executor(), accept_loop(*w), asio::detached);
+    asio::co_spawn(w->ctx.get_executor(), flush_loop(*w), asio::detached);
     pool.emplace_back([wp = w.get()] {
       auto guard = asio::make_work_guard(wp->ctx);
       wp->ctx.run();
+      logging::flush_thread_access_log();
     });
   }
   checker_ = std::make_unique<health::HealthChecker>(RealClock::instance());

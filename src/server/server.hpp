@@ -75,6 +75,7 @@ class Server {
   void set_watch(bool on);
   void start_draining();
   net::Task<void> accept_loop(Worker& w);
+  net::Task<void> flush_loop(Worker& w);
 
   std::shared_ptr<const config::Config> startup_config_;
   Options options_;
