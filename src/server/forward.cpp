@@ -8,6 +8,7 @@
 #include "proxy/rewrite.hpp"
 #include "server/server.hpp"
 #include "server/session.hpp"
+#include "server/worker.hpp"
 
 namespace gatehouse::server {
 
@@ -284,7 +285,7 @@ Session::SendResult Session::prepare_chunked(const config::Endpoint& ep) {
 
 net::Task<Session::HeadResult> Session::read_response_head(net::UpstreamConn& conn,
                                                            bool head_request) {
-  if (up_in_.empty()) up_in_.resize(16 * 1024);
+  if (up_in_.empty()) Worker::take(w_.spare_heads, up_in_, Worker::kHeadBuffer);
   up_len_ = 0;
   bool received_any = false;
   for (;;) {

@@ -8,6 +8,7 @@
 #include "logging/log.hpp"
 #include "router/normalize.hpp"
 #include "server/server.hpp"
+#include "server/worker.hpp"
 
 namespace gatehouse::server {
 
@@ -15,7 +16,9 @@ namespace asio = boost::asio;
 using net::Clock;
 
 namespace {
-constexpr std::size_t kInitialBuffer = 8 * 1024;
+// Most request heads fit; the buffer grows for larger ones and shrinks back when the
+// connection goes idle.
+constexpr std::size_t kInitialBuffer = 2 * 1024;
 
 bool is_under(std::string_view path, std::string_view prefix) {
   return path.size() >= prefix.size() && path.substr(0, prefix.size()) == prefix &&
@@ -61,11 +64,16 @@ net::Task<void> Session::run() {
   while (!closed_) {
     if (!co_await read_head()) break;
     co_await handle_request();
+    release_buffers();
     if (ex_.close || w_.server.draining()) break;
     // Keep what the client pipelined after this request.
     if (in_used_ < in_len_) std::memmove(in_.data(), in_.data() + in_used_, in_len_ - in_used_);
     in_len_ -= in_used_;
     in_used_ = 0;
+    if (in_len_ == 0 && in_.size() > kInitialBuffer) {
+      in_ = std::vector<char>(kInitialBuffer);
+      head_out_ = std::string();
+    }
   }
   client_deadline_->stop();
   upstream_deadline_->stop();
@@ -402,7 +410,14 @@ net::Task<void> Session::send_error(ErrorCode code, std::string_view detail,
 config::Limits Session::current_limits() { return w_.server.snapshot(w_)->config->limits; }
 
 void Session::ensure_relay() {
-  if (relay_.empty()) relay_.resize(64 * 1024);
+  if (relay_.empty()) Worker::take(w_.spare_relays, relay_, Worker::kRelayBuffer);
+}
+
+void Session::release_buffers() {
+  Worker::give(w_.spare_relays, relay_, Worker::kRelayBuffer);
+  Worker::give(w_.spare_heads, up_in_, Worker::kHeadBuffer);
+  if (chunk_out_.capacity() > 4096) chunk_out_ = std::string();
+  if (capture_.capacity() > 4096) capture_ = std::string();
 }
 
 void Session::log_access() {

@@ -98,6 +98,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The limits of the live config (a copy: a reload may retire the snapshot meanwhile).
   config::Limits current_limits();
   void ensure_relay();
+  void release_buffers();  // lends the per-request buffers back to the worker
 
   Worker& w_;
   net::Socket socket_;

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <unordered_set>
+#include <vector>
 
 #include "proxy/io.hpp"
 #include "proxy/upstream.hpp"
@@ -30,6 +31,30 @@ struct Worker {
   net::UpstreamPool pool;
   std::shared_ptr<const registry::Snapshot> snapshot;  // this thread's copy
   std::uint64_t generation = 0;
+
+  // Buffers a request needs only while it is being proxied (the upstream response head,
+  // the body relay): lent to sessions per request, so an idle keep-alive connection
+  // holds none of them.
+  static constexpr std::size_t kHeadBuffer = 16 * 1024;
+  static constexpr std::size_t kRelayBuffer = 32 * 1024;
+  static constexpr std::size_t kSpareLimit = 256;
+  std::vector<std::vector<char>> spare_heads;
+  std::vector<std::vector<char>> spare_relays;
+
+  static void take(std::vector<std::vector<char>>& spares, std::vector<char>& out,
+                   std::size_t size) {
+    if (!spares.empty()) {
+      out = std::move(spares.back());
+      spares.pop_back();
+    } else {
+      out.resize(size);
+    }
+  }
+  static void give(std::vector<std::vector<char>>& spares, std::vector<char>& buf,
+                   std::size_t size) {
+    if (buf.size() == size && spares.size() < kSpareLimit) spares.push_back(std::move(buf));
+    buf = std::vector<char>();
+  }
 };
 
 }  // namespace gatehouse::server
