@@ -1,5 +1,6 @@
 #include "server/server.hpp"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -132,12 +133,25 @@ net::Task<void> Server::accept_loop(Worker& w) {
 
 net::Task<void> Server::flush_loop(Worker& w) {
   // Access-log lines are buffered per thread; they reach stderr within this period.
+  // Once a second, long-idle connections are asked to give their buffers back.
   net::Timer timer(w.ctx.get_executor());
-  for (;;) {
+  bool trim_heap_soon = false;
+  for (unsigned tick = 1;; ++tick) {
     timer.expires_after(std::chrono::milliseconds(100));
     auto [ec] = co_await timer.async_wait(net::use_task);
     if (ec) co_return;
     logging::flush_thread_access_log();
+    if (tick % 10 == 0) {
+      const auto now = net::Clock::now();
+      std::size_t trimmed = 0;
+      for (auto* s : w.sessions) trimmed += s->trim_if_idle(now);  // only cancels
+      if (trimmed >= 256) trim_heap_soon = true;
+    } else if (trim_heap_soon) {
+      // The trimmed connections have freed their buffers by now; hand whole free
+      // pages back to the kernel so RSS follows.
+      trim_heap_soon = false;
+      ::malloc_trim(0);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/write.hpp>
 #include <charconv>
+#include <sys/socket.h>
 
 #include "admin/admin.hpp"
 #include "http/headers.hpp"
@@ -48,6 +49,41 @@ Session::Session(Worker& worker, net::Socket socket)
 Session::~Session() {
   w_.sessions.erase(this);
   w_.server.connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool Session::trim_if_idle(net::Clock::time_point now) {
+  if (!idle_ || trim_requested_ || in_len_ != 0 || in_.empty() ||
+      now - idle_since_ <= std::chrono::seconds(1))
+    return false;
+  trim_requested_ = true;
+  net::error_code ignored;
+  socket_.cancel(ignored);
+  return true;
+}
+
+void Session::trim() {
+  in_ = std::vector<char>();
+  head_out_ = std::string();
+  req_.fields = {};
+  req_.connection_tokens = {};
+  res_.fields = {};
+  res_.connection_tokens = {};
+  path_ = std::string();
+  up_path_ = std::string();
+}
+
+net::Task<bool> Session::wait_readable() {
+  for (;;) {
+    // Readiness that was reported while nothing waited would be lost with edge-triggered
+    // epoll, so look first; anything that arrives after this look is reported to the
+    // wait below (this thread does not poll in between).
+    char byte;
+    const ssize_t r = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r >= 0) co_return true;  // data, or EOF for the read to report
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return true;
+    auto [ec] = co_await socket_.async_wait(net::Tcp::socket::wait_read, net::use_task);
+    if (ec) co_return false;
+  }
 }
 
 void Session::close_if_idle() {
@@ -152,17 +188,31 @@ net::Task<bool> Session::read_head() {
       }
     } else {
       idle_ = true;
+      trim_requested_ = false;
       if (w_.server.draining() || closed_) co_return false;
       // A new connection gets header_timeout for its first request, as if its headers
       // had started: an idle keep-alive connection gets idle_timeout.
+      idle_since_ = Clock::now();
       client_deadline_->arm(
-          Clock::now() + (requests_ == 0 ? limits.header_timeout : limits.idle_timeout), &socket_);
+          idle_since_ + (requests_ == 0 ? limits.header_timeout : limits.idle_timeout), &socket_);
     }
     if (in_len_ == in_.size()) {
       if (in_.size() >= cap) co_return false;  // unreachable: the parser refuses first
       in_.resize(std::min(cap, in_.size() * 2));
     }
     auto [ec, n] = co_await read_client(in_.data() + in_len_, in_.size() - in_len_);
+    if (ec == boost::asio::error::operation_aborted && trim_requested_ && in_len_ == 0 &&
+        !closed_ && !client_deadline_->fired()) {
+      // Idle for a while: give the buffers back and wait for readability without one.
+      trim();
+      if (!co_await wait_readable()) {
+        idle_ = false;
+        client_deadline_->disarm();
+        co_return false;  // idle timeout, drain, peer gone
+      }
+      in_.resize(kInitialBuffer);
+      continue;
+    }
     idle_ = false;
     if (ec) {
       const bool timed_out = client_deadline_->fired();

@@ -29,6 +29,10 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> run();
   // Drain: a connection waiting for its next request is closed now.
   void close_if_idle();
+  // Long-idle keep-alive connections give their buffers back (called about once a
+  // second by the worker): an idle connection then costs little more than its socket.
+  // Returns true when it asked this connection to trim.
+  bool trim_if_idle(net::Clock::time_point now);
 
  private:
   // What the access-log line and error accounting need about the current request.
@@ -46,6 +50,8 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   net::Task<bool> read_head();
+  void trim();
+  net::Task<bool> wait_readable();
   net::Task<void> handle_request();
   net::Task<void> route_and_forward();
   net::Task<void> handle_admin();
@@ -131,6 +137,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<const registry::Snapshot> snap_;  // held for the current request
   std::uint64_t requests_ = 0;    // requests handled on this connection
   bool idle_ = false;
+  bool trim_requested_ = false;
+  net::Clock::time_point idle_since_{};
   bool closed_ = false;
 };
 
