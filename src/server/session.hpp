@@ -57,6 +57,9 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> handle_admin();
   net::Task<void> send_reply(const admin::Reply& reply, std::string_view endpoint = {});
   void log_auth_refusal(const admin::AuthOutcome& outcome);
+  // Checks the bearer token for an admin API needing `scope`; false when it answered
+  // the refusal itself.
+  net::Task<bool> admit_admin(const registry::Snapshot& snap, const std::string& scope);
   net::Task<void> forward(const registry::EndpointRuntime& ep, std::string_view matched_prefix);
   // Connect, send, read, relay; says how the upstream did, for the breaker.
   net::Task<health::Outcome> exchange(const registry::EndpointRuntime& ep);
