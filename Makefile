@@ -43,6 +43,8 @@ test: build
 	$(MAKE) --no-print-directory test-tsan || status=1; \
 	echo "== end-to-end tests (pytest)"; \
 	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/e2e || status=1; \
+	echo "== JWT parser fuzzing (libFuzzer, ASan+UBSan, $${FUZZ_SECONDS:-60} s)"; \
+	bash scripts/fuzz.sh || status=1; \
 	exit $$status
 
 # The shared-state tests (breaker admission under contention) built with TSan.
@@ -63,8 +65,16 @@ run: build
 run-check: build
 	GATEHOUSE_BIN=$(BUILD_DIR)/gatehouse bash scripts/run-check.sh
 
-sanitize:
-	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS=-DGATEHOUSE_SANITIZE=ON
+# Unit and end-to-end suites against an ASan+UBSan build (CI runs it after make test).
+sanitize: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATEHOUSE_SANITIZE=ON
+	cmake --build build-asan -j$(JOBS)
+	@status=0; \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ctest --test-dir build-asan --output-on-failure -j2 || status=1; \
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  GATEHOUSE_BIN=$(CURDIR)/build-asan/gatehouse $(PYTHON) -m pytest -q tests/e2e || status=1; \
+	exit $$status
 
 # Always a Release build, with the Google Benchmark micro benchmarks (bench/micro/) when
 # there are any; their output lands next to the proxy report in bench/results/.

@@ -32,6 +32,8 @@ demo_stats_requests() {
   cat <<'EOF'
 401|www-authenticate: bearer|the stats API wants a token|curl -i $GW/endpoints/stats
 200|"endpoints"|stats with a token (scope gatehouse:stats)|curl -H "Authorization: Bearer $TOKEN" $GW/endpoints/stats
+200|"health"|one endpoint's state|curl -H "Authorization: Bearer $TOKEN" $GW/endpoints/stats/users@v1
+200|"result"|reload the config file (scope gatehouse:admin)|curl -X POST -H "Authorization: Bearer $TOKEN" $GW/endpoints/reload
 EOF
 }
 

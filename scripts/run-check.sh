@@ -91,11 +91,8 @@ run_requests() {
 run_requests < <(demo_requests)
 
 mint_demo_token
-if [ -n "$TOKEN" ]; then
-  run_requests < <(demo_stats_requests)
-else
-  echo "skip  stats API: this build has no 'gatehouse token' yet"
-fi
+[ -n "$TOKEN" ] || die "gatehouse token did not mint a token for the stats API"
+run_requests < <(demo_stats_requests)
 
 # --- graceful stop -----------------------------------------------------------------
 kill -TERM "$GATEWAY_PID"

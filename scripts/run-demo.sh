@@ -44,7 +44,7 @@ if [ -n "$TOKEN" ]; then
   echo "  TOKEN=$TOKEN"
   demo_stats_requests | print_requests
 else
-  echo "  The stats API (/endpoints/stats, with a 'gatehouse token') arrives in a later release."
+  echo "  (gatehouse token could not mint a token for the stats API: is GATEHOUSE_JWT_SECRET at least 32 bytes?)"
 fi
 cat <<EOF
 
