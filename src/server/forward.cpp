@@ -285,7 +285,7 @@ Session::SendResult Session::prepare_chunked(const config::Endpoint& ep) {
 
 net::Task<Session::HeadResult> Session::read_response_head(net::UpstreamConn& conn,
                                                            bool head_request) {
-  if (up_in_.empty()) Worker::take(w_.spare_heads, up_in_, Worker::kHeadBuffer);
+  if (up_in_.empty()) w_.spare_heads.take(up_in_, Worker::kHeadBuffer);
   up_len_ = 0;
   bool received_any = false;
   for (;;) {

@@ -145,6 +145,8 @@ net::Task<void> Server::flush_loop(Worker& w) {
       const auto now = net::Clock::now();
       std::size_t trimmed = 0;
       for (auto* s : w.sessions) trimmed += s->trim_if_idle(now);  // only cancels
+      w.spare_heads.sweep();
+      w.spare_relays.sweep();
       if (trimmed >= 256) trim_heap_soon = true;
     } else if (trim_heap_soon) {
       // The trimmed connections have freed their buffers by now; hand whole free

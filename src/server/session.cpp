@@ -144,6 +144,7 @@ net::Task<bool> Session::read_head() {
                                      limits.max_headers};
   const std::size_t cap = limits.max_request_line + limits.max_header_bytes + 1024;
   bool header_clock_started = false;
+  bool header_armed = false;
   ex_ = Exchange{};
   for (;;) {
     if (in_len_ > 0) {
@@ -181,9 +182,14 @@ net::Task<bool> Session::read_head() {
         log_access();
         co_return false;
       }
-      if (!header_clock_started) {
-        header_clock_started = true;
-        ex_.start = Clock::now();
+      // Incomplete: from now on the rest of the head must come within header_timeout
+      // (armed only here: a head that arrives whole never touches the timer).
+      if (!header_armed) {
+        header_armed = true;
+        if (!header_clock_started) {
+          header_clock_started = true;
+          ex_.start = Clock::now();
+        }
         client_deadline_->arm(ex_.start + limits.header_timeout, &socket_);
       }
     } else {
@@ -230,7 +236,6 @@ net::Task<bool> Session::read_head() {
     if (!header_clock_started) {
       header_clock_started = true;
       ex_.start = Clock::now();
-      client_deadline_->arm(ex_.start + limits.header_timeout, &socket_);
     }
     in_len_ += n;
   }
@@ -460,12 +465,12 @@ net::Task<void> Session::send_error(ErrorCode code, std::string_view detail,
 config::Limits Session::current_limits() { return w_.server.snapshot(w_)->config->limits; }
 
 void Session::ensure_relay() {
-  if (relay_.empty()) Worker::take(w_.spare_relays, relay_, Worker::kRelayBuffer);
+  if (relay_.empty()) w_.spare_relays.take(relay_, Worker::kRelayBuffer);
 }
 
 void Session::release_buffers() {
-  Worker::give(w_.spare_relays, relay_, Worker::kRelayBuffer);
-  Worker::give(w_.spare_heads, up_in_, Worker::kHeadBuffer);
+  w_.spare_relays.give(relay_, Worker::kRelayBuffer);
+  w_.spare_heads.give(up_in_, Worker::kHeadBuffer);
   if (chunk_out_.capacity() > 4096) chunk_out_ = std::string();
   if (capture_.capacity() > 4096) capture_ = std::string();
 }

@@ -37,24 +37,35 @@ struct Worker {
   // holds none of them.
   static constexpr std::size_t kHeadBuffer = 16 * 1024;
   static constexpr std::size_t kRelayBuffer = 32 * 1024;
-  static constexpr std::size_t kSpareLimit = 256;
-  std::vector<std::vector<char>> spare_heads;
-  std::vector<std::vector<char>> spare_relays;
 
-  static void take(std::vector<std::vector<char>>& spares, std::vector<char>& out,
-                   std::size_t size) {
-    if (!spares.empty()) {
-      out = std::move(spares.back());
-      spares.pop_back();
-    } else {
-      out.resize(size);
+  // A free list that keeps as many buffers as the load needs: every sweep (about once
+  // a second) frees the ones that stayed unused since the previous sweep.
+  struct Spares {
+    std::vector<std::vector<char>> free;
+    std::size_t low_water = 0;  // fewest free buffers seen since the last sweep
+
+    void take(std::vector<char>& out, std::size_t size) {
+      if (free.empty()) {
+        out.resize(size);
+        low_water = 0;
+        return;
+      }
+      out = std::move(free.back());
+      free.pop_back();
+      if (free.size() < low_water) low_water = free.size();
     }
-  }
-  static void give(std::vector<std::vector<char>>& spares, std::vector<char>& buf,
-                   std::size_t size) {
-    if (buf.size() == size && spares.size() < kSpareLimit) spares.push_back(std::move(buf));
-    buf = std::vector<char>();
-  }
+    void give(std::vector<char>& buf, std::size_t size) {
+      if (buf.size() == size) free.push_back(std::move(buf));
+      buf = std::vector<char>();
+    }
+    void sweep() {
+      // The oldest (coldest) ones go first; the hot end of the stack stays.
+      free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(low_water));
+      low_water = free.size();
+    }
+  };
+  Spares spare_heads;
+  Spares spare_relays;
 };
 
 }  // namespace gatehouse::server
