@@ -20,6 +20,9 @@ class UpstreamConn {
   explicit UpstreamConn(Executor ex) : socket_(ex) {}
 
   Socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
+  // The socket to use directly when the connection is plain (null for TLS): the hot
+  // path awaits Asio operations on it without a wrapper coroutine frame per call.
+  Socket* plain() { return tls_ ? nullptr : &socket_; }
   bool is_tls() const { return tls_ != nullptr; }
 
   // Reads some bytes at the end of buf(); returns the count (0 with an error).

@@ -134,8 +134,13 @@ net::Task<net::error_code> Session::write_client(std::span<const asio::const_buf
 }
 
 net::Task<net::error_code> Session::write_client(std::string_view data) {
-  const asio::const_buffer b(data.data(), data.size());
-  co_return co_await write_client(std::span<const asio::const_buffer>(&b, 1));
+  const auto limits = current_limits();
+  client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
+                                            net::use_task);
+  client_deadline_->disarm();
+  ex_.bytes_out += n;
+  co_return ec;
 }
 
 net::Task<bool> Session::read_head() {
@@ -206,7 +211,8 @@ net::Task<bool> Session::read_head() {
       if (in_.size() >= cap) co_return false;  // unreachable: the parser refuses first
       in_.resize(std::min(cap, in_.size() * 2));
     }
-    auto [ec, n] = co_await read_client(in_.data() + in_len_, in_.size() - in_len_);
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(in_.data() + in_len_, in_.size() - in_len_), net::use_task);
     if (ec == boost::asio::error::operation_aborted && trim_requested_ && in_len_ == 0 &&
         !closed_ && !client_deadline_->fired()) {
       // Idle for a while: give the buffers back and wait for readability without one.
