@@ -34,7 +34,6 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
     timer_.cancel();
   }
   bool fired() const { return fired_; }
-  Clock::time_point when() const { return when_; }
 
  private:
   void on_wait() {

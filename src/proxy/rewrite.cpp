@@ -53,8 +53,7 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
   out.append(" HTTP/1.1\r\n");
   append_field(out, "Host", info.host);
 
-  std::string_view first_xff;
-  std::size_t xff_count = 0;
+  bool has_xff = false;
   bool has_content_length = false;
   for (const auto& f : req.fields) {
     const auto name = f.name;
@@ -66,14 +65,14 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
       continue;
     }
     if (http::iequals(name, "x-forwarded-for")) {
-      if (xff_count++ == 0) first_xff = f.value;
+      has_xff = true;  // joined below, after the other fields
       continue;
     }
     append_field(out, name, f.value);
   }
   // X-Forwarded-For: every earlier hop, in order, then the client.
   out.append("X-Forwarded-For: ");
-  if (xff_count > 0) {
+  if (has_xff) {
     for (const auto& f : req.fields) {
       if (!http::iequals(f.name, "x-forwarded-for") || f.value.empty()) continue;
       out.append(f.value);

@@ -61,12 +61,6 @@ void UpstreamPool::close_all() {
   idle_.clear();
 }
 
-std::size_t UpstreamPool::idle_count() const {
-  std::size_t n = 0;
-  for (const auto& [key, stack] : idle_) n += stack.size();
-  return n;
-}
-
 Task<std::tuple<ConnectError, std::unique_ptr<UpstreamConn>>> UpstreamPool::connect(
     const registry::EndpointRuntime& ep, Clock::time_point deadline) {
   const auto& url = ep.config->url;

@@ -31,7 +31,6 @@ class UpstreamConn {
 
   std::string key;                 // pool key
   Clock::time_point idle_since{};
-  std::size_t requests = 0;        // requests served on this connection
 
  private:
   friend class UpstreamPool;
@@ -71,7 +70,6 @@ class UpstreamPool {
       it = idle_.erase(it);
     }
   }
-  std::size_t idle_count() const;
 
   static constexpr std::size_t kMaxIdlePerKey = 256;
   static constexpr std::chrono::seconds kMaxIdleTime{30};

@@ -171,7 +171,6 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
   upstream_deadline_->disarm();
   if (relayed == RelayResult::ok && res_.keep_alive && up_len_ == 0 &&
       !upstream_deadline_->fired()) {
-    ++conn->requests;
     w_.pool.release(std::move(conn));
   } else {
     conn.reset();

@@ -63,7 +63,6 @@ class Server {
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   const Options& options() const { return options_; }
-  const config::Config& startup_config() const { return *startup_config_; }
 
   // Counters kept by sessions.
   std::atomic<std::int64_t> connections_open{0};
