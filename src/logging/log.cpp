@@ -102,9 +102,7 @@ void append_value(std::string& out, const Value& v, bool json) {
           const auto r = std::to_chars(buf, buf + sizeof buf, x);
           out.append(buf, r.ptr);
         } else if constexpr (std::is_same_v<T, double>) {
-          char buf[32];
-          const int n = std::snprintf(buf, sizeof buf, "%.3f", x);
-          out.append(buf, static_cast<std::size_t>(n));
+          append_fixed3(out, x);
         } else if constexpr (std::is_same_v<T, bool>) {
           out.append(x ? "true" : "false");
         } else {
@@ -184,6 +182,25 @@ void crash_handler(int sig) {
 }
 
 }  // namespace
+
+// "%.3f" without printf (durations on every access-log line).
+void append_fixed3(std::string& out, double x) {
+  if (!(x >= 0 && x < 1e12)) {
+    char buf[48];
+    const int n = std::snprintf(buf, sizeof buf, "%.3f", x);
+    out.append(buf, static_cast<std::size_t>(n));
+    return;
+  }
+  const auto thousandths = static_cast<std::uint64_t>(x * 1000.0 + 0.5);
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, thousandths / 1000);
+  const auto frac = static_cast<unsigned>(thousandths % 1000);
+  *r.ptr++ = '.';
+  *r.ptr++ = static_cast<char>('0' + frac / 100);
+  *r.ptr++ = static_cast<char>('0' + frac / 10 % 10);
+  *r.ptr++ = static_cast<char>('0' + frac % 10);
+  out.append(buf, r.ptr);
+}
 
 std::optional<Level> parse_level(std::string_view text) {
   if (text == "debug") return Level::debug;

@@ -75,4 +75,7 @@ void install_crash_handlers();
 // The current stack as text, for unexpected exceptions.
 std::string current_stacktrace();
 
+// Appends x with three decimals, as printf("%.3f") would (durations in log lines).
+void append_fixed3(std::string& out, double x);
+
 }  // namespace gatehouse::logging

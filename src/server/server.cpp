@@ -9,6 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "logging/log.hpp"
+#include "server/frame_pool.hpp"
 #include "server/session.hpp"
 
 namespace gatehouse::server {
@@ -104,7 +105,7 @@ net::Task<void> Server::accept_loop(Worker& w) {
     // Over the limit: stop accepting; new connections wait in the kernel backlog.
     while (connections_open.load(std::memory_order_relaxed) >= max_conn() && !draining()) {
       pause.expires_after(std::chrono::milliseconds(10));
-      auto [ec] = co_await pause.async_wait(net::use_task);
+      co_await pause.async_wait(net::use_task);
     }
     if (draining()) break;
     auto [ec, socket] = co_await w.acceptor->async_accept(net::use_task);
@@ -113,7 +114,7 @@ net::Task<void> Server::accept_loop(Worker& w) {
       if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
         logging::warning("accept failed; pausing", {{"error", std::string_view(ec.message())}});
         pause.expires_after(std::chrono::milliseconds(50));
-        auto [pec] = co_await pause.async_wait(net::use_task);
+        co_await pause.async_wait(net::use_task);
       }
       continue;
     }
@@ -136,6 +137,7 @@ net::Task<void> Server::flush_loop(Worker& w) {
   // Once a second, long-idle connections are asked to give their buffers back.
   net::Timer timer(w.ctx.get_executor());
   bool trim_heap_soon = false;
+  std::size_t sessions_before = 0;
   for (unsigned tick = 1;; ++tick) {
     timer.expires_after(std::chrono::milliseconds(100));
     auto [ec] = co_await timer.async_wait(net::use_task);
@@ -147,7 +149,13 @@ net::Task<void> Server::flush_loop(Worker& w) {
       for (auto* s : w.sessions) trimmed += s->trim_if_idle(now);  // only cancels
       w.spare_heads.sweep();
       w.spare_relays.sweep();
-      if (trimmed >= 256) trim_heap_soon = true;
+      // After a peak (many connections trimmed or gone) the frames and buffers it
+      // needed go back to the allocator, and free pages to the kernel.
+      if (trimmed >= 256 || sessions_before >= w.sessions.size() + 256) {
+        frame_pool::release_unused();
+        trim_heap_soon = true;
+      }
+      sessions_before = w.sessions.size();
     } else if (trim_heap_soon) {
       // The trimmed connections have freed their buffers by now; hand whole free
       // pages back to the kernel so RSS follows.

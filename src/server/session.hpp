@@ -16,6 +16,7 @@
 #include "proxy/upstream.hpp"
 #include "registry/snapshot.hpp"
 #include "router/route_table.hpp"
+#include "server/frame_pool.hpp"
 
 namespace gatehouse::server {
 

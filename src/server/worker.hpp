@@ -17,8 +17,11 @@ class Server;
 class Session;
 
 struct Worker {
+  // Only this thread performs I/O on the worker's sockets and timers (other threads
+  // post to it), so the reactor's per-descriptor locks are switched off; posting still
+  // locks the scheduler.
   explicit Worker(Server& s, unsigned idx)
-      : server(s), index(idx), ctx(1), pool(ctx.get_executor()) {}
+      : server(s), index(idx), ctx(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), pool(ctx.get_executor()) {}
   ~Worker() { pool.close_all(); }
 
   // Declaration order matters: `ctx` is destroyed after the objects that use it, and
