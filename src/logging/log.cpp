@@ -29,7 +29,7 @@ std::once_flag g_once;
 
 void init_logger() {
   std::call_once(g_once, [] {
-    spdlog::init_thread_pool(16384, 1);
+    spdlog::init_thread_pool(1024, 1);
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     g_logger = std::make_shared<spdlog::async_logger>(
         "gatehouse", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::block);

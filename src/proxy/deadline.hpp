@@ -28,6 +28,12 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
     }
   }
   void disarm() { target_ = nullptr; }
+  // Disarmed for long (an idle connection): drops the pending wait too, so it holds no
+  // timer memory meanwhile.
+  void release() {
+    target_ = nullptr;
+    if (waiting_) timer_.cancel();
+  }
   void stop() {
     stopped_ = true;
     target_ = nullptr;

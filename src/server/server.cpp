@@ -134,19 +134,22 @@ net::Task<void> Server::accept_loop(Worker& w) {
 
 net::Task<void> Server::flush_loop(Worker& w) {
   // Access-log lines are buffered per thread; they reach stderr within this period.
-  // Once a second, long-idle connections are asked to give their buffers back.
   net::Timer timer(w.ctx.get_executor());
   bool trim_heap_soon = false;
   std::size_t sessions_before = 0;
+  std::size_t trimmed = 0;
   for (unsigned tick = 1;; ++tick) {
     timer.expires_after(std::chrono::milliseconds(100));
     auto [ec] = co_await timer.async_wait(net::use_task);
     if (ec) co_return;
     logging::flush_thread_access_log();
+    // Connections idle for a moment give their read buffers back (as nginx does for
+    // keep-alive connections): thousands of idle clients then cost little memory.
+    const auto now = net::Clock::now();
+    for (auto* s : w.sessions) trimmed += s->trim_if_idle(now);  // only cancels
     if (tick % 10 == 0) {
-      const auto now = net::Clock::now();
-      std::size_t trimmed = 0;
-      for (auto* s : w.sessions) trimmed += s->trim_if_idle(now);  // only cancels
+      w.spare_reads.sweep();
+      w.spare_scratch.sweep();
       w.spare_heads.sweep();
       w.spare_relays.sweep();
       // After a peak (many connections trimmed or gone) the frames and buffers it
@@ -155,6 +158,7 @@ net::Task<void> Server::flush_loop(Worker& w) {
         frame_pool::release_unused();
         trim_heap_soon = true;
       }
+      trimmed = 0;
       sessions_before = w.sessions.size();
     } else if (trim_heap_soon) {
       // The trimmed connections have freed their buffers by now; hand whole free

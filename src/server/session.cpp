@@ -19,7 +19,13 @@ using net::Clock;
 namespace {
 // Most request heads fit; the buffer grows for larger ones and shrinks back when the
 // connection goes idle.
-constexpr std::size_t kInitialBuffer = 2 * 1024;
+constexpr std::size_t kInitialBuffer = Worker::kReadBuffer;
+// A keep-alive connection idle this long gives its buffers back and waits for its next
+// request without one.
+constexpr auto kTrimAfter = std::chrono::milliseconds(100);
+// With this many connections on a thread, a connection gives its buffers back as soon
+// as it has answered (memory first: the connections are mostly idle).
+constexpr std::size_t kParkAtOnceAbove = 1024;
 
 bool is_under(std::string_view path, std::string_view prefix) {
   return path.size() >= prefix.size() && path.substr(0, prefix.size()) == prefix &&
@@ -53,7 +59,7 @@ Session::~Session() {
 
 bool Session::trim_if_idle(net::Clock::time_point now) {
   if (!idle_ || trim_requested_ || in_len_ != 0 || in_.empty() ||
-      now - idle_since_ <= std::chrono::seconds(1))
+      now - idle_since_ < kTrimAfter)
     return false;
   trim_requested_ = true;
   net::error_code ignored;
@@ -62,28 +68,78 @@ bool Session::trim_if_idle(net::Clock::time_point now) {
 }
 
 void Session::trim() {
-  in_ = std::vector<char>();
-  head_out_ = std::string();
-  req_.fields = {};
-  req_.connection_tokens = {};
-  res_.fields = {};
-  res_.connection_tokens = {};
-  path_ = std::string();
-  up_path_ = std::string();
+  w_.spare_reads.give(in_, kInitialBuffer);
+  Worker::Scratch s;
+  s.req_fields = std::move(req_.fields);
+  s.res_fields = std::move(res_.fields);
+  s.req_tokens = std::move(req_.connection_tokens);
+  s.res_tokens = std::move(res_.connection_tokens);
+  s.head_out = std::move(head_out_);
+  s.path = std::move(path_);
+  s.up_path = std::move(up_path_);
+  s.request_id = std::move(request_id_);
+  w_.spare_scratch.give(std::move(s));
+  // Moving out of a string leaves its buffer behind when the string is short; swapping
+  // with an empty one frees it.
+  const auto release = [](auto& x) { std::remove_reference_t<decltype(x)>().swap(x); };
+  release(req_.fields);
+  release(res_.fields);
+  release(req_.connection_tokens);
+  release(res_.connection_tokens);
+  release(head_out_);
+  release(path_);
+  release(up_path_);
+  release(request_id_);
+  release(chunk_out_);
+  release(capture_);
 }
 
-net::Task<bool> Session::wait_readable() {
+void Session::adopt_scratch() {
+  Worker::Scratch s;
+  if (!w_.spare_scratch.take(s)) return;
+  req_.fields = std::move(s.req_fields);
+  res_.fields = std::move(s.res_fields);
+  req_.connection_tokens = std::move(s.req_tokens);
+  res_.connection_tokens = std::move(s.res_tokens);
+  head_out_ = std::move(s.head_out);
+  path_ = std::move(s.path);
+  up_path_ = std::move(s.up_path);
+  request_id_ = std::move(s.request_id);
+  req_.fields.clear();
+  res_.fields.clear();
+  req_.connection_tokens.clear();
+  res_.connection_tokens.clear();
+  head_out_.clear();
+  path_.clear();
+  up_path_.clear();
+  request_id_.clear();
+}
+
+net::Task<bool> Session::park() {
+  trim();
+  upstream_deadline_->release();
+  bool readable = false;
   for (;;) {
     // Readiness that was reported while nothing waited would be lost with edge-triggered
     // epoll, so look first; anything that arrives after this look is reported to the
     // wait below (this thread does not poll in between).
     char byte;
     const ssize_t r = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (r >= 0) co_return true;  // data, or EOF for the read to report
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return true;
+    if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      readable = true;  // data, or EOF / an error for the read to report
+      break;
+    }
     auto [ec] = co_await socket_.async_wait(net::Tcp::socket::wait_read, net::use_task);
-    if (ec) co_return false;
+    if (ec) break;  // idle timeout, drain
   }
+  idle_ = false;
+  if (!readable) {
+    client_deadline_->disarm();
+    co_return false;
+  }
+  w_.spare_reads.take(in_, kInitialBuffer);
+  adopt_scratch();
+  co_return true;
 }
 
 void Session::close_if_idle() {
@@ -96,9 +152,15 @@ void Session::close_if_idle() {
 
 net::Task<void> Session::run() {
   auto self = shared_from_this();
-  in_.resize(kInitialBuffer);
+  w_.spare_reads.take(in_, kInitialBuffer);
+  adopt_scratch();
   while (!closed_) {
-    if (!co_await read_head()) break;
+    if (!co_await read_head()) {
+      if (!parked_) break;
+      parked_ = false;
+      if (!co_await park()) break;
+      continue;
+    }
     co_await handle_request();
     release_buffers();
     if (ex_.close || w_.server.draining()) break;
@@ -106,13 +168,25 @@ net::Task<void> Session::run() {
     if (in_used_ < in_len_) std::memmove(in_.data(), in_.data() + in_used_, in_len_ - in_used_);
     in_len_ -= in_used_;
     in_used_ = 0;
+    if (in_len_ == 0 && w_.sessions.size() >= kParkAtOnceAbove) {
+      // Many connections on this thread: one waiting for its next request holds no
+      // buffers from now on (nginx's keep-alive behaviour), for one more system call
+      // per request.
+      idle_ = true;
+      idle_since_ = Clock::now();
+      client_deadline_->arm(idle_since_ + current_limits().idle_timeout, &socket_);
+      if (!co_await park()) break;
+      continue;
+    }
     if (in_len_ == 0 && in_.size() > kInitialBuffer) {
-      in_ = std::vector<char>(kInitialBuffer);
-      head_out_ = std::string();
+      in_ = std::vector<char>();
+      w_.spare_reads.take(in_, kInitialBuffer);
+      std::string().swap(head_out_);
     }
   }
   client_deadline_->stop();
   upstream_deadline_->stop();
+  w_.spare_reads.give(in_, kInitialBuffer);
   net::error_code ignored;
   socket_.shutdown(net::Tcp::socket::shutdown_send, ignored);
   socket_.close(ignored);
@@ -215,15 +289,11 @@ net::Task<bool> Session::read_head() {
         asio::buffer(in_.data() + in_len_, in_.size() - in_len_), net::use_task);
     if (ec == boost::asio::error::operation_aborted && trim_requested_ && in_len_ == 0 &&
         !closed_ && !client_deadline_->fired()) {
-      // Idle for a while: give the buffers back and wait for readability without one.
+      // Idle for a while: give the buffers back; run() waits for the next request
+      // without them (and without this frame).
       trim();
-      if (!co_await wait_readable()) {
-        idle_ = false;
-        client_deadline_->disarm();
-        co_return false;  // idle timeout, drain, peer gone
-      }
-      in_.resize(kInitialBuffer);
-      continue;
+      parked_ = true;
+      co_return false;
     }
     idle_ = false;
     if (ec) {
@@ -477,8 +547,8 @@ void Session::ensure_relay() {
 void Session::release_buffers() {
   w_.spare_relays.give(relay_, Worker::kRelayBuffer);
   w_.spare_heads.give(up_in_, Worker::kHeadBuffer);
-  if (chunk_out_.capacity() > 4096) chunk_out_ = std::string();
-  if (capture_.capacity() > 4096) capture_ = std::string();
+  if (chunk_out_.capacity() > 4096) std::string().swap(chunk_out_);
+  if (capture_.capacity() > 4096) std::string().swap(capture_);
 }
 
 void Session::log_access() {

@@ -30,8 +30,8 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> run();
   // Drain: a connection waiting for its next request is closed now.
   void close_if_idle();
-  // Long-idle keep-alive connections give their buffers back (called about once a
-  // second by the worker): an idle connection then costs little more than its socket.
+  // Idle keep-alive connections give their buffers back (called every 100 ms by the
+  // worker): an idle connection then costs little more than its socket.
   // Returns true when it asked this connection to trim.
   bool trim_if_idle(net::Clock::time_point now);
 
@@ -52,7 +52,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   net::Task<bool> read_head();
   void trim();
-  net::Task<bool> wait_readable();
+  void adopt_scratch();  // takes growable containers an idle connection gave back
+  // Gives the buffers back and waits, without them, until the client sends more (or the
+  // idle deadline, drain or the peer ends the wait: false). The deadline is armed.
+  net::Task<bool> park();
   net::Task<void> handle_request();
   net::Task<void> route_and_forward();
   net::Task<void> handle_admin();
@@ -142,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t requests_ = 0;    // requests handled on this connection
   bool idle_ = false;
   bool trim_requested_ = false;
+  bool parked_ = false;           // read_head() returned to wait without buffers
   net::Clock::time_point idle_since_{};
   bool closed_ = false;
 };

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
+#include "http/message.hpp"
 #include "proxy/io.hpp"
 #include "proxy/upstream.hpp"
 #include "registry/snapshot.hpp"
@@ -37,7 +40,9 @@ struct Worker {
 
   // Buffers a request needs only while it is being proxied (the upstream response head,
   // the body relay): lent to sessions per request, so an idle keep-alive connection
-  // holds none of them.
+  // holds none of them. The request buffer is lent too, and given back once the
+  // connection has been idle for a moment (Session::trim_if_idle).
+  static constexpr std::size_t kReadBuffer = 1024;
   static constexpr std::size_t kHeadBuffer = 16 * 1024;
   static constexpr std::size_t kRelayBuffer = 32 * 1024;
 
@@ -67,6 +72,40 @@ struct Worker {
       low_water = free.size();
     }
   };
+  // The growable per-request containers of a connection (header field lists, the
+  // rewritten head, paths, the request id). An idle connection hands them here when it
+  // trims and a new or woken connection takes them, so connection bursts reuse them
+  // instead of leaving thousands of small holes in the heap.
+  struct Scratch {
+    std::vector<http::Field> req_fields, res_fields;
+    std::vector<std::string_view> req_tokens, res_tokens;
+    std::string head_out, path, up_path, request_id;
+  };
+  struct ScratchPool {
+    std::vector<Scratch> free;
+    std::size_t low_water = 0;
+    bool take(Scratch& out) {
+      if (free.empty()) {
+        low_water = 0;
+        return false;
+      }
+      out = std::move(free.back());
+      free.pop_back();
+      if (free.size() < low_water) low_water = free.size();
+      return true;
+    }
+    void give(Scratch&& s) {
+      if (free.size() < kMaxSpareScratch) free.push_back(std::move(s));
+    }
+    void sweep() {
+      free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(low_water));
+      low_water = free.size();
+    }
+    static constexpr std::size_t kMaxSpareScratch = 4096;
+  };
+  ScratchPool spare_scratch;
+
+  Spares spare_reads;  // connections lend theirs back while idle
   Spares spare_heads;
   Spares spare_relays;
 };

@@ -1,7 +1,11 @@
-"""Long-idle keep-alive connections give their buffers back (after about a second) and
-keep working: the next request on them, whole or arriving in pieces, is served."""
+"""Idle keep-alive connections give their buffers back (after about 100 ms, or at once
+when a thread has over 1,024 connections) and keep working: the next request on them,
+whole or arriving in pieces, is served, and the idle timeout still closes them."""
 
+import resource
 import time
+
+import pytest
 
 from gh_gateway import endpoint
 from gh_raw import RawConn, build_request
@@ -12,7 +16,7 @@ def test_request_after_long_idle_is_served(start_gateway, upstream):
     with RawConn(gw.port, timeout=5) as c:
         c.send(build_request("GET", "/a/one", close=False))
         assert c.read_response().status == 200
-        time.sleep(2.5)  # past the one-second idle mark and the once-a-second sweep
+        time.sleep(2.5)  # well past the idle mark and the sweep that trims
         c.send(build_request("GET", "/a/two", close=False))
         r = c.read_response()
         assert r.status == 200
@@ -42,3 +46,64 @@ def test_idle_timeout_still_closes_a_trimmed_connection(start_gateway, upstream)
         t0 = time.monotonic()
         assert c.wait_closed(7)
         assert 2.5 <= time.monotonic() - t0 < 6
+
+
+def test_connections_beyond_1024_on_a_thread_park_at_once_and_keep_working(start_gateway,
+                                                                             upstream):
+    count = 1100  # the last ~76 connections park as soon as they have answered
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 200:
+        if hard != resource.RLIM_INFINITY and hard < count + 200:
+            pytest.skip(f"open-file limit {hard} too low for {count} connections")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 200, hard))
+    gw = start_gateway({"threads": 1, "endpoints": [endpoint(upstream.url(), name="a")],
+                        "limits": {"idle_timeout": "30s"}})
+    conns = []
+    try:
+        for i in range(count):
+            c = RawConn(gw.port, timeout=10)
+            conns.append(c)
+            c.send(build_request("GET", f"/a/first/{i}", close=False))
+            assert c.read_response().status == 200
+        # Parked connections (the newest) and trimmed ones (the oldest) serve the next
+        # request, also when it arrives in pieces.
+        again = conns[:3] + conns[-40:]
+        for i, c in enumerate(again):
+            raw = build_request("GET", f"/a/second/{i}", close=False)
+            if i % 2:
+                c.send(raw[:7])
+                time.sleep(0.01)
+                c.send(raw[7:])
+            else:
+                c.send(raw)
+            r = c.read_response()
+            assert r.status == 200
+        paths = [req.path for req in upstream.snapshot()]
+        assert len(paths) == count + len(again)
+        assert paths[-len(again):] == [f"/second/{i}" for i in range(len(again))]
+    finally:
+        for c in conns:
+            c.sock.close()
+
+
+def test_a_parked_connection_still_times_out(start_gateway, upstream):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1300:
+        if hard != resource.RLIM_INFINITY and hard < 1300:
+            pytest.skip(f"open-file limit {hard} too low")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1300, hard))
+    gw = start_gateway({"threads": 1, "endpoints": [endpoint(upstream.url(), name="a")],
+                        "limits": {"idle_timeout": "3s"}})
+    conns = []
+    try:
+        for _ in range(1030):  # idle, no request: they only need to be open
+            conns.append(RawConn(gw.port, timeout=10))
+        with RawConn(gw.port, timeout=8) as c:
+            c.send(build_request("GET", "/a/one", close=False))
+            assert c.read_response().status == 200
+            t0 = time.monotonic()
+            assert c.wait_closed(7)
+            assert 2.5 <= time.monotonic() - t0 < 6
+    finally:
+        for c in conns:
+            c.sock.close()
