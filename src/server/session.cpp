@@ -452,6 +452,7 @@ void Session::log_auth_refusal(const admin::AuthOutcome& outcome) {
 }
 
 net::Task<void> Session::send_reply(const admin::Reply& reply, std::string_view endpoint) {
+  if (reply.problem) ex_.error = reply.problem;
   if (reply.is_error) {
     co_await send_error(reply.code, reply.detail, endpoint, reply.extra_headers);
   } else {
