@@ -642,3 +642,12 @@ def test_promtool_accepts_the_output(start_gateway, make_upstream):
     p = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
     # promtool exits 0 when only lint hints (no errors) were found
     assert p.returncode == 0, (p.stdout, p.stderr)
+
+
+def test_scope_without_auth_jwt_is_absent_unless_insecure_admin(start_gateway, upstream):
+    cfg = {"auth": {"scopes": {"metrics": METRICS_SCOPE}},
+           "endpoints": [endpoint(upstream.url(), name="svc")]}
+    gw = start_gateway(cfg)
+    assert_problem(gw.get("/metrics"), 404, "no_route")  # the token cannot be checked
+    gw2 = start_gateway(cfg, args=["--insecure-admin"])
+    scrape(gw2)
