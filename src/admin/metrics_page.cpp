@@ -108,6 +108,29 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
   metrics::EndpointTotals totals;
   std::string labels;
   std::string escaped;
+  {
+    // Upper bounds, so no buffer grows (each growth copies and faults in fresh pages);
+    // what is reserved and never written is never touched, so costs no memory.
+    std::size_t n = 1, ids = 0;
+    for (const auto& ep : snap.endpoints) {
+      ++n;
+      ids += ep.metrics ? ep.metrics->escaped_id().size() : ep.config->id.size() * 2;
+    }
+    const auto lines = [&](std::size_t per_endpoint, std::size_t width) {
+      return per_endpoint * (n * width + ids);
+    };
+    constexpr std::size_t kHistogramLines = metrics::kBuckets + 2;
+    f.requests.reserve(lines(4, 80));
+    f.duration.reserve(lines(kHistogramLines, 70));
+    f.upstream.reserve(lines(kHistogramLines, 70));
+    f.errors.reserve(lines(2, 70));
+    f.up.reserve(lines(1, 40));
+    f.enabled.reserve(lines(1, 45));
+    f.state.reserve(lines(3, 65));
+    f.transitions.reserve(lines(2, 90));
+    f.fallbacks.reserve(lines(1, 70));
+    f.health_checks.reserve(lines(2, 70));
+  }
 
   reg.unmatched().merge_into(totals);
   write_traffic(f, "", totals, labels);

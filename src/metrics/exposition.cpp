@@ -89,15 +89,19 @@ void append_histogram(std::string& out, std::string_view name, std::string_view 
                       std::span<const std::string_view> upper_bounds,
                       std::span<const std::uint64_t> counts, double sum) {
   std::uint64_t cumulative = 0;
+  // Every bucket line starts `name_bucket{labels,le="`: written once, then copied.
+  const std::size_t prefix_at = out.size();
+  out.append(name);
+  out.append("_bucket{");
+  if (!escaped_labels.empty()) {
+    out.append(escaped_labels);
+    out.push_back(',');
+  }
+  out.append("le=\"");
+  const std::size_t prefix_len = out.size() - prefix_at;
   for (std::size_t i = 0; i <= upper_bounds.size(); ++i) {
     cumulative += i < counts.size() ? counts[i] : 0;
-    out.append(name);
-    out.append("_bucket{");
-    if (!escaped_labels.empty()) {
-      out.append(escaped_labels);
-      out.push_back(',');
-    }
-    out.append("le=\"");
+    if (i > 0) out.append(out, prefix_at, prefix_len);
     out.append(i < upper_bounds.size() ? upper_bounds[i] : std::string_view("+Inf"));
     out.append("\"} ");
     append_number(out, cumulative);
