@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ struct Reply {
   bool is_error = false;
   ErrorCode code = ErrorCode::internal_error;
   std::string detail;
+  // A problem+json body built here (not by the server): its code, for the error metrics.
+  std::optional<ErrorCode> problem;
 };
 
 Reply error_reply(ErrorCode code, std::string detail, std::string extra_headers = {});

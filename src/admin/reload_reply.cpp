@@ -32,6 +32,7 @@ Reply reload_reply(bool ok, bool applied, std::uint64_t config_version,
     problem.as_object()["errors"] = std::move(list);
     r.status = status_of(ErrorCode::invalid_config);
     r.content_type = "application/problem+json";
+    r.problem = ErrorCode::invalid_config;
     r.body = json::serialize(problem);
     return r;
   }

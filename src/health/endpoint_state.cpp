@@ -80,6 +80,7 @@ void EndpointState::record_probe(const CheckRecord& result) {
   // Open for the health verdict first, so the log names the real reason.
   if (t && t->to == Health::down) breaker_.health_down();
   breaker_.record_probe(result.ok);
+  if (callbacks_.on_probe) callbacks_.on_probe(id_, result.ok);
 }
 
 bool EndpointState::keeps_state_for(const config::Endpoint& next) const {

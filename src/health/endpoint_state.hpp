@@ -47,6 +47,8 @@ struct EndpointSnapshot {
 struct EndpointCallbacks {
   std::function<void(const std::string& id, const BreakerTransition&)> on_breaker;
   std::function<void(const std::string& id, const HealthTransition&)> on_health;
+  // Every active health probe's result (not only transitions), after it was applied.
+  std::function<void(const std::string& id, bool ok)> on_probe;
 };
 
 class EndpointState {

@@ -44,6 +44,23 @@ std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
   return ctx;
 }
 
+// The server's callbacks, plus counting into the endpoint's metrics. A carried-over state
+// keeps its callbacks: same id, so the same metrics object.
+health::EndpointCallbacks counting(const health::EndpointCallbacks& base,
+                                   std::shared_ptr<metrics::EndpointMetrics> m) {
+  health::EndpointCallbacks cb = base;
+  cb.on_breaker = [next = base.on_breaker, m](const std::string& id,
+                                              const health::BreakerTransition& t) {
+    m->count_transition(static_cast<std::size_t>(t.from), static_cast<std::size_t>(t.to));
+    if (next) next(id, t);
+  };
+  cb.on_probe = [next = base.on_probe, m](const std::string& id, bool ok) {
+    m->count_health_check(ok);
+    if (next) next(id, ok);
+  };
+  return cb;
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
@@ -51,7 +68,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
                                                std::uint64_t config_version,
                                                const Snapshot* previous, const Clock& clock,
                                                const health::EndpointCallbacks& callbacks,
-                                               std::string& error) {
+                                               std::string& error, metrics::Registry* metrics) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = generation;
@@ -87,6 +104,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
                      ep.tls.server_name.value_or(ep.url.host) + "|" + (ep.tls.verify ? "v" : "n") +
                      "|" + std::to_string(ep.index) + "@" + std::to_string(generation);
     }
+    if (metrics) rt.metrics = metrics->endpoint(ep.id);
     if (!ep.disabled) {
       const auto it = previous_by_id.find(ep.id);
       if (it != previous_by_id.end() && it->second->state->keeps_state_for(ep)) {
@@ -96,7 +114,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
         // an update and moves last_updated.
         if (!config::same_endpoint(*old.config, ep)) rt.state->update_config(ep);
       }
-      if (!rt.state) rt.state = std::make_shared<health::EndpointState>(ep, clock, callbacks);
+      if (!rt.state)
+        rt.state = std::make_shared<health::EndpointState>(
+            ep, clock, rt.metrics ? counting(callbacks, rt.metrics) : callbacks);
     }
     snap->endpoints.push_back(std::move(rt));
   }
@@ -106,6 +126,13 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
 }  // namespace gatehouse::registry
 
 namespace gatehouse::registry {
+
+std::vector<std::string_view> ids_of(const Snapshot& snap) {
+  std::vector<std::string_view> out;
+  out.reserve(snap.endpoints.size());
+  for (const auto& ep : snap.endpoints) out.push_back(ep.config->id);
+  return out;
+}
 
 std::vector<std::shared_ptr<health::EndpointState>> states_of(const Snapshot& snap) {
   std::vector<std::shared_ptr<health::EndpointState>> out;

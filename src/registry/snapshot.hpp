@@ -11,6 +11,7 @@
 #include "auth/verifier.hpp"
 #include "config/config.hpp"
 #include "health/endpoint_state.hpp"
+#include "metrics/registry.hpp"
 #include "router/route_table.hpp"
 
 namespace gatehouse::registry {
@@ -24,6 +25,9 @@ struct EndpointRuntime {
   // Health, breaker, counters; shared by every thread and carried over reloads that
   // keep the endpoint's identity. Null for disabled endpoints.
   std::shared_ptr<health::EndpointState> state;
+  // Counters and histograms of this endpoint id, from the process-wide metrics registry
+  // (so they outlive reloads that keep the id); null when built without one.
+  std::shared_ptr<metrics::EndpointMetrics> metrics;
 };
 
 struct Snapshot {
@@ -41,13 +45,19 @@ struct Snapshot {
 // Builds the runtime view of a validated config. An endpoint of `previous` with the same
 // id whose url, health_check and circuit_breaker are unchanged keeps its state (SPEC
 // section 5); others start fresh with `callbacks`. Fails (returns null, sets `error`)
-// only when a TLS trust store cannot be loaded.
+// only when a TLS trust store cannot be loaded. With `metrics`, every endpoint (disabled
+// ones too) gets its id's metrics, and new endpoint states count breaker transitions
+// and health probes there.
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
                                                std::uint64_t generation,
                                                std::uint64_t config_version,
                                                const Snapshot* previous, const Clock& clock,
                                                const health::EndpointCallbacks& callbacks,
-                                               std::string& error);
+                                               std::string& error,
+                                               metrics::Registry* metrics = nullptr);
+
+// The ids of a snapshot's endpoints, e.g. for metrics::Registry::retain_only.
+std::vector<std::string_view> ids_of(const Snapshot& snap);
 
 // Every endpoint state of a snapshot (enabled endpoints), e.g. for the health checker.
 std::vector<std::shared_ptr<health::EndpointState>> states_of(const Snapshot& snap);

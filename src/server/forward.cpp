@@ -83,7 +83,11 @@ void Session::record_outcome(health::Outcome outcome) {
   if (recorded_ || !ex_.state) return;
   recorded_ = true;
   const auto now = Clock::now();
-  ex_.state->record(admission_, outcome, now - upstream_started_, now);
+  const auto took = now - upstream_started_;
+  // Aborted: the client went away before the upstream had its say; no upstream timing.
+  if (outcome != health::Outcome::aborted)
+    ex_.upstream_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took).count();
+  ex_.state->record(admission_, outcome, took, now);
 }
 
 net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep) {

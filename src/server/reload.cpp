@@ -50,6 +50,14 @@ void Server::set_watch(bool on) {
 
 ReloadOutcome Server::reload(std::string_view trigger) {
   std::lock_guard lock(reload_mutex_);
+  ReloadOutcome out = reload_locked(trigger);
+  metrics_->count_reload(out.ok, RealClock::instance().system_now());
+  // Series of endpoints the new table no longer has leave the output.
+  if (out.applied) metrics_->retain_only(registry::ids_of(*current_.load()));
+  return out;
+}
+
+ReloadOutcome Server::reload_locked(std::string_view trigger) {
   ReloadOutcome out;
   auto loaded = config::load_from_file(startup_config_->path);
   auto old = current_.load();
@@ -82,7 +90,7 @@ ReloadOutcome Server::reload(std::string_view trigger) {
   auto cfg = std::make_shared<const config::Config>(std::move(*loaded.config));
   std::string error;
   auto snap = registry::build_snapshot(cfg, old->generation + 1, old->config_version + 1, old.get(),
-                                       RealClock::instance(), callbacks_, error);
+                                       RealClock::instance(), callbacks_, error, metrics_.get());
   if (!snap) {
     out.ok = false;
     out.errors.push_back(config::ConfigError{"", 0, 0, error});

@@ -190,13 +190,15 @@ int Server::run() {
   unsigned threads = cfg.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
 
+  metrics_ = std::make_unique<metrics::Registry>(threads);
   std::string error;
   auto snap = registry::build_snapshot(startup_config_, 1, 1, nullptr, RealClock::instance(),
-                                       callbacks_, error);
+                                       callbacks_, error, metrics_.get());
   if (!snap) {
     logging::error("cannot start", {{"error", std::string_view(error)}});
     return 1;
   }
+  metrics_->loaded(RealClock::instance().system_now());
   current_.store(snap);
   generation_.store(1);
 

@@ -11,6 +11,7 @@
 #include "admin/admin.hpp"
 #include "config/config.hpp"
 #include "health/health_checker.hpp"
+#include "metrics/registry.hpp"
 #include "registry/snapshot.hpp"
 #include "server/reload.hpp"
 #include "server/watcher.hpp"
@@ -64,6 +65,9 @@ class Server {
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   const Options& options() const { return options_; }
 
+  // Process-wide metrics; one shard per worker (valid once run() started).
+  metrics::Registry& metrics() { return *metrics_; }
+
   // Counters kept by sessions.
   std::atomic<std::int64_t> connections_open{0};
   std::atomic<std::int64_t> requests_active{0};
@@ -75,6 +79,7 @@ class Server {
   void start_draining();
   net::Task<void> accept_loop(Worker& w);
   net::Task<void> flush_loop(Worker& w);
+  ReloadOutcome reload_locked(std::string_view trigger);  // reload() under reload_mutex_
 
   std::shared_ptr<const config::Config> startup_config_;
   Options options_;
@@ -88,6 +93,7 @@ class Server {
   boost::asio::io_context control_{1};  // signals, reloads, the file watcher
   std::mutex reload_mutex_;
   std::unique_ptr<FileWatcher> watcher_;
+  std::unique_ptr<metrics::Registry> metrics_;
 };
 
 }  // namespace gatehouse::server

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "admin/admin.hpp"
+#include "admin/metrics_page.hpp"
 #include "http/headers.hpp"
 #include "logging/log.hpp"
 #include "router/normalize.hpp"
@@ -381,6 +382,10 @@ net::Task<void> Session::route_and_forward() {
       co_await handle_admin();
       co_return;
     }
+    if (path_ == "/metrics") {
+      co_await handle_metrics();
+      co_return;
+    }
     co_await send_error(ErrorCode::no_route, "no route for this path");
     co_return;
   }
@@ -394,6 +399,7 @@ net::Task<void> Session::route_and_forward() {
   }
   const auto& ep = snap.endpoints[match.endpoint];
   ex_.endpoint = ep.config->id;
+  ex_.metrics = ep.metrics.get();
   if (match.kind == router::RouteMatch::Kind::method_not_allowed) {
     std::string allow = "Allow: ";
     allow.append(match.allow);
@@ -474,6 +480,30 @@ net::Task<void> Session::handle_admin() {
   }
 }
 
+net::Task<void> Session::handle_metrics() {
+  if (req_.method != "GET" && req_.method != "HEAD") {
+    co_await send_error(ErrorCode::method_not_allowed, "method not allowed", {},
+                        "Allow: GET, HEAD\r\n");
+    co_return;
+  }
+  snap_ = w_.server.snapshot(w_);
+  const auto& snap = *snap_;
+  const std::string& scope = snap.config->auth.scopes.metrics;
+  // "" = open. A scope needs a token, checked like the stats API's; without auth.jwt it
+  // cannot be checked, and the API is absent as the stats API is (--insecure-admin: open).
+  if (!scope.empty() && !w_.server.options().insecure_admin) {
+    if (!snap.verifier) {
+      co_await send_error(ErrorCode::no_route, "no route for this path");
+      co_return;
+    }
+    const bool allowed = co_await admit_admin(snap, scope);
+    if (!allowed) co_return;
+  }
+  const admin::ProcessMetrics process{
+      w_.server.connections_open.load(std::memory_order_relaxed), GATEHOUSE_VERSION};
+  co_await send_reply(admin::metrics_reply(snap, w_.server.metrics(), process));
+}
+
 net::Task<bool> Session::admit_admin(const registry::Snapshot& snap, const std::string& scope) {
   if (scope.empty()) co_return true;  // "" = this API needs no token (auth.scopes)
   const std::string required[] = {scope};
@@ -492,6 +522,7 @@ void Session::log_auth_refusal(const admin::AuthOutcome& outcome) {
 }
 
 net::Task<void> Session::send_reply(const admin::Reply& reply, std::string_view endpoint) {
+  if (reply.problem) ex_.error = reply.problem;
   if (reply.is_error) {
     co_await send_error(reply.code, reply.detail, endpoint, reply.extra_headers);
   } else {
@@ -534,6 +565,7 @@ net::Task<void> Session::send_response(int status, std::string_view content_type
 
 net::Task<void> Session::send_error(ErrorCode code, std::string_view detail,
                                     std::string_view endpoint, std::string_view extra) {
+  ex_.error = code;
   const std::string body = problem_json(code, detail, request_id_, endpoint);
   co_await send_response(status_of(code), "application/problem+json", body, extra);
 }
@@ -552,8 +584,19 @@ void Session::release_buffers() {
 }
 
 void Session::log_access() {
+  // Metrics are recorded for every request, whether or not the access log is on.
+  const auto end = Clock::now();
+  metrics::RequestSample sample;
+  sample.method = metrics::method_of(req_.method);
+  sample.status = ex_.status != 0 ? ex_.status : 499;  // no response sent: client closed
+  sample.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - ex_.start).count();
+  sample.upstream_ns = ex_.upstream_ns;
+  sample.error = ex_.error;
+  sample.fallback = metrics::fallback_of(ex_.fallback);
+  w_.server.metrics().record(ex_.metrics, w_.index, sample);
+
   if (!logging::access_log_enabled() || !logging::enabled(logging::Level::info)) return;
-  const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - ex_.start);
+  const auto elapsed = std::chrono::duration<double, std::milli>(end - ex_.start);
   logging::AccessRecord r;
   r.request_id = request_id_;
   r.client = client_ip_;

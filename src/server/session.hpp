@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,6 +49,11 @@ class Session : public std::enable_shared_from_this<Session> {
     bool close = false;         // close the connection after this exchange
     std::string_view fallback;  // fallback strategy that answered, "" when none
     health::EndpointState* state = nullptr;
+    // Metrics: the endpoint's (null = counted under endpoint ""), the gateway-made error
+    // this request was answered with, and the upstream exchange's duration (< 0: none).
+    metrics::EndpointMetrics* metrics = nullptr;
+    std::optional<ErrorCode> error;
+    std::int64_t upstream_ns = -1;
   };
 
   net::Task<bool> read_head();
@@ -59,6 +65,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> handle_request();
   net::Task<void> route_and_forward();
   net::Task<void> handle_admin();
+  net::Task<void> handle_metrics();  // GET /metrics
   net::Task<void> send_reply(const admin::Reply& reply, std::string_view endpoint = {});
   void log_auth_refusal(const admin::AuthOutcome& outcome);
   // Checks the bearer token for an admin API needing `scope`; false when it answered
