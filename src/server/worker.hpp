@@ -43,7 +43,7 @@ struct Worker {
   // holds none of them. The request buffer is lent too, and given back once the
   // connection has been idle for a moment (Session::trim_if_idle).
   static constexpr std::size_t kReadBuffer = 1024;
-  static constexpr std::size_t kHeadBuffer = 16 * 1024;
+  static constexpr std::size_t kHeadBuffer = 4 * 1024;
   static constexpr std::size_t kRelayBuffer = 32 * 1024;
 
   // A free list that keeps as many buffers as the load needs: every sweep (about once
