@@ -1,4 +1,5 @@
 // The forward phase of a session: upstream connection, request, response, pool return.
+#include <sys/socket.h>
 #include <boost/asio/write.hpp>
 #include <charconv>
 
@@ -385,13 +386,30 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
     if (ahead_len > first) up_len_ = ahead_len - first;  // extra bytes: do not reuse
     capture(std::string_view(up_in_.data() + ahead_off, first));
     if (first == remaining) body_complete();
+    remaining -= first;
+    // A larger body: take what the upstream has already sent along into the same
+    // write as the head (one non-blocking look, plain connections), instead of a small
+    // write now and another after the next read.
+    std::size_t more = 0;
+    if (remaining > 0) {
+      ensure_relay();
+      if (net::Socket* plain = conn.plain()) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(relay_.size(), remaining));
+        const ssize_t got = ::recv(plain->native_handle(), relay_.data(), want, MSG_DONTWAIT);
+        if (got > 0) {
+          more = static_cast<std::size_t>(got);
+          remaining -= more;
+          capture(std::string_view(relay_.data(), more));
+          if (remaining == 0) body_complete();
+        }
+        // Nothing yet, EOF or an error: the read in the loop below meets it again.
+      }
+    }
     const asio::const_buffer parts[] = {asio::buffer(head_out_),
-                                        asio::buffer(up_in_.data() + ahead_off, first)};
+                                        asio::buffer(up_in_.data() + ahead_off, first),
+                                        asio::buffer(relay_.data(), more)};
     auto ec = co_await write_client(parts);
     if (ec) co_return RelayResult::client_failed;
-    remaining -= first;
-    if (remaining == 0) co_return RelayResult::ok;
-    ensure_relay();
     while (remaining > 0) {
       if (upstream_deadline_->fired()) co_return RelayResult::upstream_failed;
       const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(relay_.size(), remaining));

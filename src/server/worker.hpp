@@ -44,7 +44,7 @@ struct Worker {
   // connection has been idle for a moment (Session::trim_if_idle).
   static constexpr std::size_t kReadBuffer = 1024;
   static constexpr std::size_t kHeadBuffer = 4 * 1024;
-  static constexpr std::size_t kRelayBuffer = 32 * 1024;
+  static constexpr std::size_t kRelayBuffer = 64 * 1024;
 
   // A free list that keeps as many buffers as the load needs: every sweep (about once
   // a second) frees the ones that stayed unused since the previous sweep.
