@@ -11,6 +11,25 @@ from gh_gateway import endpoint
 from gh_raw import RawConn, build_request
 
 
+def raise_nofile(needed):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        pytest.skip(f"open-file limit {hard} too low for this test")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+def assert_closed_after_idle_timeout(port):
+    """One request, then the connection must be closed by the 3 s idle timeout."""
+    with RawConn(port, timeout=8) as c:
+        c.send(build_request("GET", "/a/one", close=False))
+        assert c.read_response().status == 200
+        t0 = time.monotonic()
+        assert c.wait_closed(7)
+        assert 2.5 <= time.monotonic() - t0 < 6
+
+
 def test_request_after_long_idle_is_served(start_gateway, upstream):
     gw = start_gateway({"endpoints": [endpoint(upstream.url(), name="a")]})
     with RawConn(gw.port, timeout=5) as c:
@@ -40,22 +59,13 @@ def test_request_split_across_a_long_idle_gap_is_served(start_gateway, upstream)
 def test_idle_timeout_still_closes_a_trimmed_connection(start_gateway, upstream):
     gw = start_gateway({"endpoints": [endpoint(upstream.url(), name="a")],
                         "limits": {"idle_timeout": "3s"}})
-    with RawConn(gw.port, timeout=8) as c:
-        c.send(build_request("GET", "/a/one", close=False))
-        assert c.read_response().status == 200
-        t0 = time.monotonic()
-        assert c.wait_closed(7)
-        assert 2.5 <= time.monotonic() - t0 < 6
+    assert_closed_after_idle_timeout(gw.port)
 
 
 def test_connections_beyond_1024_on_a_thread_park_at_once_and_keep_working(start_gateway,
                                                                              upstream):
     count = 1100  # the last ~76 connections park as soon as they have answered
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < count + 200:
-        if hard != resource.RLIM_INFINITY and hard < count + 200:
-            pytest.skip(f"open-file limit {hard} too low for {count} connections")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 200, hard))
+    raise_nofile(count + 200)
     gw = start_gateway({"threads": 1, "endpoints": [endpoint(upstream.url(), name="a")],
                         "limits": {"idle_timeout": "30s"}})
     conns = []
@@ -87,23 +97,14 @@ def test_connections_beyond_1024_on_a_thread_park_at_once_and_keep_working(start
 
 
 def test_a_parked_connection_still_times_out(start_gateway, upstream):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < 1300:
-        if hard != resource.RLIM_INFINITY and hard < 1300:
-            pytest.skip(f"open-file limit {hard} too low")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (1300, hard))
+    raise_nofile(1300)
     gw = start_gateway({"threads": 1, "endpoints": [endpoint(upstream.url(), name="a")],
                         "limits": {"idle_timeout": "3s"}})
     conns = []
     try:
         for _ in range(1030):  # idle, no request: they only need to be open
             conns.append(RawConn(gw.port, timeout=10))
-        with RawConn(gw.port, timeout=8) as c:
-            c.send(build_request("GET", "/a/one", close=False))
-            assert c.read_response().status == 200
-            t0 = time.monotonic()
-            assert c.wait_closed(7)
-            assert 2.5 <= time.monotonic() - t0 < 6
+        assert_closed_after_idle_timeout(gw.port)  # above 1,024: parks at once
     finally:
         for c in conns:
             c.sock.close()
