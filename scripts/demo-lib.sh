@@ -24,6 +24,7 @@ demo_requests() {
 404|"no_route"|a disabled endpoint is not routed|curl -i $GW/legacy
 200|"ok"|liveness|curl -i $GW/healthz
 200||readiness|curl -i $GW/readyz
+200|gatehouse_requests_total{endpoint="users@v1"|Prometheus metrics (open in the demo)|curl $GW/metrics
 EOF
 }
 

@@ -71,7 +71,9 @@ class UpstreamPool {
     }
   }
 
-  static constexpr std::size_t kMaxIdlePerKey = 256;
+  // Per thread and upstream; as many as a busy thread has requests in flight, so a
+  // steady load never closes and reopens upstream connections.
+  static constexpr std::size_t kMaxIdlePerKey = 1024;
   static constexpr std::chrono::seconds kMaxIdleTime{30};
 
  private:
