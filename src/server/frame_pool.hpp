@@ -60,6 +60,7 @@ struct SessionFrame : boost::asio::detail::awaitable_frame<T, net::Executor> {
 template <class T, class... Args>
 struct std::coroutine_traits<gatehouse::net::Task<T>, gatehouse::server::Session&, Args...> {
   using promise_type = gatehouse::server::SessionFrame<T>;
-  static_assert(sizeof(promise_type) == sizeof(boost::asio::detail::awaitable_frame<T, gatehouse::net::Executor>));
-  static_assert(alignof(promise_type) == alignof(boost::asio::detail::awaitable_frame<T, gatehouse::net::Executor>));
+  using asio_promise = typename promise_type::Base;
+  static_assert(sizeof(promise_type) == sizeof(asio_promise));
+  static_assert(alignof(promise_type) == alignof(asio_promise));
 };

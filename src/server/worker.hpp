@@ -24,7 +24,10 @@ struct Worker {
   // post to it), so the reactor's per-descriptor locks are switched off; posting still
   // locks the scheduler.
   explicit Worker(Server& s, unsigned idx)
-      : server(s), index(idx), ctx(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), pool(ctx.get_executor()) {}
+      : server(s),
+        index(idx),
+        ctx(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+        pool(ctx.get_executor()) {}
   ~Worker() { pool.close_all(); }
 
   // Declaration order matters: `ctx` is destroyed after the objects that use it, and
