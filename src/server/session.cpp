@@ -80,19 +80,10 @@ void Session::trim() {
   s.up_path = std::move(up_path_);
   s.request_id = std::move(request_id_);
   w_.spare_scratch.give(std::move(s));
-  // Moving out of a string leaves its buffer behind when the string is short; swapping
-  // with an empty one frees it.
-  const auto release = [](auto& x) { std::remove_reference_t<decltype(x)>().swap(x); };
-  release(req_.fields);
-  release(res_.fields);
-  release(req_.connection_tokens);
-  release(res_.connection_tokens);
-  release(head_out_);
-  release(path_);
-  release(up_path_);
-  release(request_id_);
-  release(chunk_out_);
-  release(capture_);
+  // The moved-from containers own nothing now. These two are not pooled: swapping with
+  // an empty string frees them (assigning one would keep the capacity).
+  std::string().swap(chunk_out_);
+  std::string().swap(capture_);
 }
 
 void Session::adopt_scratch() {
@@ -209,12 +200,8 @@ net::Task<net::error_code> Session::write_client(std::span<const asio::const_buf
 }
 
 net::Task<net::error_code> Session::write_client(std::string_view data) {
-  const auto limits = current_limits();
-  client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                                            net::use_task);
-  client_deadline_->disarm();
-  ex_.bytes_out += n;
+  const asio::const_buffer b(data.data(), data.size());
+  const auto ec = co_await write_client(std::span<const asio::const_buffer>(&b, 1));
   co_return ec;
 }
 

@@ -3,6 +3,7 @@
 // except through asio::post onto its io_context.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,30 +50,41 @@ struct Worker {
   static constexpr std::size_t kHeadBuffer = 4 * 1024;
   static constexpr std::size_t kRelayBuffer = 64 * 1024;
 
-  // A free list that keeps as many buffers as the load needs: every sweep (about once
-  // a second) frees the ones that stayed unused since the previous sweep.
-  struct Spares {
-    std::vector<std::vector<char>> free;
-    std::size_t low_water = 0;  // fewest free buffers seen since the last sweep
+  // A LIFO free list that keeps as many entries as the load needs: every sweep (about
+  // once a second) frees the ones that stayed unused since the previous sweep, the
+  // oldest (coldest) first; the hot end of the stack stays. At most Max are kept.
+  template <class T, std::size_t Max = SIZE_MAX>
+  struct FreeList {
+    std::vector<T> free;
+    std::size_t low_water = 0;  // fewest free entries seen since the last sweep
 
-    void take(std::vector<char>& out, std::size_t size) {
+    bool take(T& out) {
       if (free.empty()) {
-        out.resize(size);
         low_water = 0;
-        return;
+        return false;
       }
       out = std::move(free.back());
       free.pop_back();
       if (free.size() < low_water) low_water = free.size();
+      return true;
     }
-    void give(std::vector<char>& buf, std::size_t size) {
-      if (buf.size() == size) free.push_back(std::move(buf));
-      buf = std::vector<char>();
+    void give(T&& x) {
+      if (free.size() < Max) free.push_back(std::move(x));
     }
     void sweep() {
-      // The oldest (coldest) ones go first; the hot end of the stack stays.
       free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(low_water));
       low_water = free.size();
+    }
+  };
+  // Buffers of one size: a new one when none is free; one of another size (grown) is
+  // freed rather than kept.
+  struct Spares : FreeList<std::vector<char>> {
+    void take(std::vector<char>& out, std::size_t size) {
+      if (!FreeList::take(out)) out.resize(size);
+    }
+    void give(std::vector<char>& buf, std::size_t size) {
+      if (buf.size() == size) FreeList::give(std::move(buf));
+      buf = std::vector<char>();
     }
   };
   // The growable per-request containers of a connection (header field lists, the
@@ -84,29 +96,7 @@ struct Worker {
     std::vector<std::string_view> req_tokens, res_tokens;
     std::string head_out, path, up_path, request_id;
   };
-  struct ScratchPool {
-    std::vector<Scratch> free;
-    std::size_t low_water = 0;
-    bool take(Scratch& out) {
-      if (free.empty()) {
-        low_water = 0;
-        return false;
-      }
-      out = std::move(free.back());
-      free.pop_back();
-      if (free.size() < low_water) low_water = free.size();
-      return true;
-    }
-    void give(Scratch&& s) {
-      if (free.size() < kMaxSpareScratch) free.push_back(std::move(s));
-    }
-    void sweep() {
-      free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(low_water));
-      low_water = free.size();
-    }
-    static constexpr std::size_t kMaxSpareScratch = 4096;
-  };
-  ScratchPool spare_scratch;
+  FreeList<Scratch, 4096> spare_scratch;
 
   Spares spare_reads;  // connections lend theirs back while idle
   Spares spare_heads;
