@@ -8,6 +8,11 @@
 
 namespace gatehouse::net {
 
+static_assert(std::is_same_v<std::coroutine_traits<Task<error_code>, UpstreamConn&,
+                                                   std::span<const asio::const_buffer>>::promise_type,
+                             PooledFrame<error_code>>,
+              "UpstreamConn's coroutines take their frames from the pool");
+
 Task<std::tuple<error_code, std::size_t>> UpstreamConn::read_some(char* data, std::size_t size) {
   if (tls_) {
     auto [ec, n] = co_await tls_->async_read_some(asio::buffer(data, size), use_task);

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/frame_pool.hpp"
 #include "proxy/io.hpp"
 #include "registry/snapshot.hpp"
 
@@ -20,9 +21,6 @@ class UpstreamConn {
   explicit UpstreamConn(Executor ex) : socket_(ex) {}
 
   Socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
-  // The socket to use directly when the connection is plain (null for TLS): the hot
-  // path awaits Asio operations on it without a wrapper coroutine frame per call.
-  Socket* plain() { return tls_ ? nullptr : &socket_; }
   bool is_tls() const { return tls_ != nullptr; }
 
   // Reads some bytes at the end of buf(); returns the count (0 with an error).
@@ -37,6 +35,10 @@ class UpstreamConn {
   Socket socket_;
   std::unique_ptr<TlsStream> tls_;
 };
+
+// Reads and writes on the request path: their frames come from the per-thread pool.
+template <>
+inline constexpr bool pooled_coroutines<UpstreamConn> = true;
 
 enum class ConnectError { none, refused, timeout, tls, resolve };
 

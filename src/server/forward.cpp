@@ -194,13 +194,7 @@ net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
 
   if (req_.body == http::BodyKind::none) {
     const asio::const_buffer b = asio::buffer(head_out_);
-    net::error_code ec;
-    if (net::Socket* plain = conn.plain()) {
-      auto [e, n] = co_await asio::async_write(*plain, b, net::use_task);
-      ec = e;
-    } else {
-      ec = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
-    }
+    const auto ec = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
     if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
     co_return SendResult::ok;
   }
@@ -319,18 +313,7 @@ net::Task<Session::HeadResult> Session::read_response_head(net::UpstreamConn& co
       up_in_.resize(up_in_.size() * 2);
     }
     if (upstream_deadline_->fired()) co_return HeadResult::timeout;
-    net::error_code ec;
-    std::size_t n = 0;
-    if (net::Socket* plain = conn.plain()) {
-      auto [e, got] = co_await plain->async_read_some(
-          asio::buffer(up_in_.data() + up_len_, up_in_.size() - up_len_), net::use_task);
-      ec = e;
-      n = got;
-    } else {
-      auto [e, got] = co_await conn.read_some(up_in_.data() + up_len_, up_in_.size() - up_len_);
-      ec = e;
-      n = got;
-    }
+    auto [ec, n] = co_await conn.read_some(up_in_.data() + up_len_, up_in_.size() - up_len_);
     if (ec) {
       if (upstream_deadline_->fired()) co_return HeadResult::timeout;
       co_return received_any ? HeadResult::failed : HeadResult::empty;
@@ -393,9 +376,9 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
     std::size_t more = 0;
     if (remaining > 0) {
       ensure_relay();
-      if (net::Socket* plain = conn.plain()) {
+      if (!conn.is_tls()) {
         const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(relay_.size(), remaining));
-        const ssize_t got = ::recv(plain->native_handle(), relay_.data(), want, MSG_DONTWAIT);
+        const ssize_t got = ::recv(conn.socket().native_handle(), relay_.data(), want, MSG_DONTWAIT);
         if (got > 0) {
           more = static_cast<std::size_t>(got);
           remaining -= more;

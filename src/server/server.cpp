@@ -9,7 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "logging/log.hpp"
-#include "server/frame_pool.hpp"
+#include "proxy/frame_pool.hpp"
 #include "server/session.hpp"
 
 namespace gatehouse::server {
@@ -155,7 +155,7 @@ net::Task<void> Server::flush_loop(Worker& w) {
       // After a peak (many connections trimmed or gone) the frames and buffers it
       // needed go back to the allocator, and free pages to the kernel.
       if (trimmed >= 256 || sessions_before >= w.sessions.size() + 256) {
-        frame_pool::release_unused();
+        net::frame_pool::release_unused();
         trim_heap_soon = true;
       }
       trimmed = 0;

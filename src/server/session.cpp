@@ -17,6 +17,10 @@ namespace gatehouse::server {
 namespace asio = boost::asio;
 using net::Clock;
 
+static_assert(std::is_same_v<std::coroutine_traits<net::Task<bool>, Session&>::promise_type,
+                             net::PooledFrame<bool>>,
+              "Session's coroutines take their frames from the pool");
+
 namespace {
 // Most request heads fit; the buffer grows for larger ones and shrinks back when the
 // connection goes idle.

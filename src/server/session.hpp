@@ -13,11 +13,11 @@
 #include "http/chunked.hpp"
 #include "http/message.hpp"
 #include "proxy/deadline.hpp"
+#include "proxy/frame_pool.hpp"
 #include "proxy/io.hpp"
 #include "proxy/upstream.hpp"
 #include "registry/snapshot.hpp"
 #include "router/route_table.hpp"
-#include "server/frame_pool.hpp"
 
 namespace gatehouse::server {
 
@@ -158,3 +158,7 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 }  // namespace gatehouse::server
+
+// The request pipeline's coroutine frames come from the per-thread pool.
+template <>
+inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::server::Session> = true;

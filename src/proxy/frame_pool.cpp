@@ -1,9 +1,9 @@
-#include "server/frame_pool.hpp"
+#include "proxy/frame_pool.hpp"
 
 #include <array>
 #include <new>
 
-namespace gatehouse::server::frame_pool {
+namespace gatehouse::net::frame_pool {
 
 namespace {
 
@@ -78,4 +78,4 @@ void release_unused() noexcept {
   if (kPooling && !pool_gone) pool.release();
 }
 
-}  // namespace gatehouse::server::frame_pool
+}  // namespace gatehouse::net::frame_pool

@@ -4,9 +4,9 @@
 #include <thread>
 #include <vector>
 
-#include "server/frame_pool.hpp"
+#include "proxy/frame_pool.hpp"
 
-namespace gatehouse::server {
+namespace gatehouse::net {
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -103,4 +103,4 @@ TEST(FramePool, ManyLiveFramesStayDistinct) {
 }
 
 }  // namespace
-}  // namespace gatehouse::server
+}  // namespace gatehouse::net
