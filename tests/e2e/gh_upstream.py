@@ -284,18 +284,7 @@ class Upstream:
         included): connects to the port are refused until accept_connections()."""
         self.listener.close()
         self._thread.join(2)
-        with self.lock:
-            socks = list(self._socks)
-            self._socks.clear()
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            try:
-                s.close()
-            except OSError:
-                pass
+        self._close_accepted(forget=True)
 
     def accept_connections(self) -> None:
         """Listens again on the same port after refuse_connections()."""
@@ -313,8 +302,17 @@ class Upstream:
             self.listener.close()
         except OSError:
             pass
+        self._close_accepted(forget=False)
+        self._thread.join(2)
+
+    # ---- server internals ------------------------------------------------
+    def _close_accepted(self, forget: bool) -> None:
+        """Shuts down and closes every accepted connection; `forget` also empties the
+        set (the server goes on running)."""
         with self.lock:
             socks = list(self._socks)
+            if forget:
+                self._socks.clear()
         for s in socks:
             try:
                 s.shutdown(socket.SHUT_RDWR)
@@ -324,9 +322,7 @@ class Upstream:
                 s.close()
             except OSError:
                 pass
-        self._thread.join(2)
 
-    # ---- server internals ------------------------------------------------
     def _accept_loop(self) -> None:
         while not self.stopped.is_set():
             try:
