@@ -50,7 +50,7 @@ int cmd_run(const std::string& file, const std::string& cli_level, bool insecure
   if (insecure_admin)
     logging::warning("--insecure-admin: the stats and reload APIs answer without a token");
 
-  server::Server srv(cfg, server::Options{insecure_admin, override_level});
+  server::Server srv(std::move(cfg), server::Options{insecure_admin, override_level});
   const int code = srv.run();
   logging::flush();
   return code;

@@ -10,7 +10,8 @@ namespace gatehouse::http {
 
 // Feed bytes with decode(); it reports spans of body data through the callback and
 // stops at the end of the message (last chunk and trailers consumed; trailers are
-// validated and dropped). Chunk extensions are validated and dropped.
+// validated and dropped). Chunk extensions are validated against RFC 9112's grammar and
+// dropped.
 class ChunkedDecoder {
  public:
   enum class Result { need_more, done, error };
@@ -58,12 +59,20 @@ class ChunkedDecoder {
   std::uint64_t body_bytes() const { return body_bytes_; }
   bool done() const { return state_ == State::finished; }
 
+  // Extensions are dropped, so their bytes are bounded per chunk line: a client cannot
+  // keep a connection busy with a line that never ends.
+  static constexpr std::size_t kMaxExtensionBytes = 4096;
+
  private:
+  // The ext_* states follow RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS name
+  // [ BWS "=" BWS ( token / quoted-string ) ] ).
   enum class State {
-    size_first, size, ext, size_lf, data, data_cr, data_lf,
+    size_first, size, ext_bws, ext_name_start, ext_name, ext_after_name, ext_value_start,
+    ext_token, ext_quoted, ext_quoted_pair, ext_after_value, size_lf, data, data_cr, data_lf,
     trailer_start, trailer_line, trailer_lf, end_lf, finished
   };
   Result step(unsigned char c);
+  Result step_ext(unsigned char c);
 
   State state_ = State::size_first;
   std::uint64_t size_ = 0;
@@ -71,6 +80,7 @@ class ChunkedDecoder {
   std::uint64_t body_bytes_ = 0;
   unsigned digits_ = 0;
   std::size_t trailer_bytes_ = 0;
+  std::size_t ext_bytes_ = 0;  // of the current chunk line's extensions
   std::size_t max_trailer_bytes_;
 };
 

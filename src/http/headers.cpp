@@ -24,6 +24,12 @@ bool named_by_connection(std::string_view name, std::span<const std::string_view
   return false;
 }
 
+bool is_idempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+    if (method == m) return true;
+  return false;
+}
+
 bool is_sane_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {

@@ -15,6 +15,9 @@ bool is_hop_by_hop(std::string_view name);
 // True when `name` is one of the field names listed in a Connection header.
 bool named_by_connection(std::string_view name, std::span<const std::string_view> tokens);
 
+// RFC 9110 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE (methods are case-sensitive).
+bool is_idempotent(std::string_view method);
+
 // An X-Request-Id the gateway keeps: 1-128 characters of [A-Za-z0-9._:-].
 bool is_sane_request_id(std::string_view id);
 

@@ -30,6 +30,7 @@ enum class HeadError {
   uri_too_long,     // 414
   headers_too_large,// 431
   not_implemented,  // 501 (unknown transfer coding)
+  connect,          // 501 (CONNECT: no tunnels)
 };
 
 struct RequestHead {

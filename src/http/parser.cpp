@@ -1,6 +1,7 @@
 #include <array>
 #include <cstring>
 
+#include "http/authority.hpp"
 #include "http/message.hpp"
 
 namespace gatehouse::http {
@@ -190,6 +191,66 @@ void ResponseHead::clear() {
   connection_tokens.clear();
 }
 
+namespace {
+
+// method SP request-target SP HTTP-version, checked as soon as the line is complete so
+// that a broken line (HTTP/0.9 included) is answered at once, not after header_timeout.
+// The target must be origin-form or absolute-form http(s); CONNECT is refused as
+// unsupported before its authority-form target is looked at.
+bool parse_request_line(std::string_view line, RequestHead& out, HeadError& err) {
+  err = HeadError::malformed;
+  const std::size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return false;
+  out.method = line.substr(0, sp1);
+  for (char c : out.method)
+    if (!is_tchar(static_cast<unsigned char>(c))) return false;
+  const std::size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return false;
+  out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  for (char c : out.target)
+    if (!is_target_byte(static_cast<unsigned char>(c))) return false;
+  const std::string_view version = line.substr(sp2 + 1);
+  if (version == "HTTP/1.1") out.minor = 1;
+  else if (version == "HTTP/1.0") out.minor = 0;
+  else return false;
+  if (out.method == "CONNECT") {
+    err = HeadError::connect;
+    return false;
+  }
+
+  std::string_view path_query = out.target;
+  if (path_query.front() != '/') {
+    // absolute-form: http(s)://authority[/path][?query]; its path is routed, and the
+    // Host field still decides the host (RFC 9112 3.2.2).
+    const std::size_t scheme_end = path_query.find("://");
+    if (scheme_end == std::string_view::npos ||
+        !(iequals(path_query.substr(0, scheme_end), "http") ||
+          iequals(path_query.substr(0, scheme_end), "https")))
+      return false;  // authority-form, asterisk-form, other schemes, relative paths
+    const std::string_view rest = path_query.substr(scheme_end + 3);
+    const std::size_t end = rest.find_first_of("/?");
+    const std::string_view authority = rest.substr(0, end);
+    if (authority.empty() || !is_valid_authority(authority)) return false;
+    if (end == std::string_view::npos) path_query = "/";
+    else if (rest[end] == '?') return false;  // "http://h?q": no path to route
+    else path_query = rest.substr(end);
+  }
+  const std::size_t q = path_query.find('?');
+  out.path = path_query.substr(0, q);
+  if (q != std::string_view::npos) {
+    out.has_query = true;
+    out.query = path_query.substr(q + 1);
+  }
+  // A fragment is never sent in a request target.
+  if (out.path.find('#') != std::string_view::npos ||
+      out.query.find('#') != std::string_view::npos)
+    return false;
+  err = HeadError::none;
+  return true;
+}
+
+}  // namespace
+
 ParseStatus parse_request(std::string_view buf, const HeadLimits& limits, RequestHead& out,
                           HeadError& err) {
   err = HeadError::none;
@@ -215,6 +276,8 @@ ParseStatus parse_request(std::string_view buf, const HeadLimits& limits, Reques
     err = HeadError::uri_too_long;
     return ParseStatus::error;
   }
+  out.clear();
+  if (!parse_request_line(buf.substr(0, line_len), out, err)) return ParseStatus::error;
   const std::size_t head_end = find_head_end(buf.substr(line_len));
   if (head_end == 0) {
     // Headers not complete yet: refuse early if they are already too large, or if a
@@ -233,68 +296,10 @@ ParseStatus parse_request(std::string_view buf, const HeadLimits& limits, Reques
     }
     return ParseStatus::incomplete;
   }
-  out.clear();
   out.head_size = line_len + head_end;
-  const std::string_view line = buf.substr(0, line_len);
   const std::string_view block = buf.substr(lf + 1, out.head_size - (lf + 1) - 2);
   if (block.size() > limits.max_header_bytes) {
     err = HeadError::headers_too_large;
-    return ParseStatus::error;
-  }
-
-  // method SP request-target SP HTTP-version
-  const std::size_t sp1 = line.find(' ');
-  if (sp1 == std::string_view::npos || sp1 == 0) {
-    err = HeadError::malformed;
-    return ParseStatus::error;
-  }
-  out.method = line.substr(0, sp1);
-  for (char c : out.method)
-    if (!is_tchar(static_cast<unsigned char>(c))) {
-      err = HeadError::malformed;
-      return ParseStatus::error;
-    }
-  const std::size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) {
-    err = HeadError::malformed;
-    return ParseStatus::error;
-  }
-  out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  for (char c : out.target)
-    if (!is_target_byte(static_cast<unsigned char>(c))) {
-      err = HeadError::malformed;
-      return ParseStatus::error;
-    }
-  const std::string_view version = line.substr(sp2 + 1);
-  if (version == "HTTP/1.1") out.minor = 1;
-  else if (version == "HTTP/1.0") out.minor = 0;
-  else {
-    err = HeadError::malformed;
-    return ParseStatus::error;
-  }
-
-  // Target: origin-form, or absolute-form (whose path is used; Host still decides).
-  std::string_view path_query = out.target;
-  if (path_query.front() != '/') {
-    const std::size_t scheme_end = path_query.find("://");
-    if (scheme_end != std::string_view::npos &&
-        (iequals(path_query.substr(0, scheme_end), "http") ||
-         iequals(path_query.substr(0, scheme_end), "https"))) {
-      const std::size_t slash = path_query.find('/', scheme_end + 3);
-      path_query = slash == std::string_view::npos ? std::string_view("/")
-                                                  : path_query.substr(slash);
-    }
-    // Anything else (authority-form, "*") is left for routing to refuse.
-  }
-  const std::size_t q = path_query.find('?');
-  out.path = path_query.substr(0, q);
-  if (q != std::string_view::npos) {
-    out.has_query = true;
-    out.query = path_query.substr(q + 1);
-  }
-  const std::size_t hash = out.path.find('#');
-  if (hash != std::string_view::npos || out.query.find('#') != std::string_view::npos) {
-    err = HeadError::malformed;  // a fragment is never sent in a request target
     return ParseStatus::error;
   }
 
@@ -308,6 +313,7 @@ ParseStatus parse_request(std::string_view buf, const HeadLimits& limits, Reques
           case 4:
             if (iequals(name, "host")) {
               if (out.has_host) return false;  // duplicate Host
+              if (!is_valid_authority(value)) return false;
               out.has_host = true;
               out.host = value;
             }
@@ -389,6 +395,12 @@ ParseStatus parse_response(std::string_view buf, std::size_t max_head, bool requ
     // A status line must start like one; refuse garbage without waiting for more.
     const std::string_view prefix = buf.substr(0, std::min<std::size_t>(buf.size(), 5));
     if (std::string_view("HTTP/").substr(0, prefix.size()) != prefix) return ParseStatus::error;
+    // A bare LF or CR means the head will never end as HTTP/1.1 requires: a broken
+    // upstream, answered 502 now rather than 504 at the timeout.
+    for (std::size_t i = 0; i < buf.size(); ++i) {
+      if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')) return ParseStatus::error;
+      if (buf[i] == '\r' && i + 1 < buf.size() && buf[i + 1] != '\n') return ParseStatus::error;
+    }
     return ParseStatus::incomplete;
   }
   if (head_end > max_head) return ParseStatus::error;

@@ -59,6 +59,9 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
     const auto name = f.name;
     if (http::is_hop_by_hop(name) || http::named_by_connection(name, req.connection_tokens))
       continue;
+    // Never forwarded (as nginx's default): an upstream that folds "_" into "-" would
+    // read Transfer_Encoding or Content_Length as framing we did not check.
+    if (name.find('_') != std::string_view::npos) continue;
     if (is_one_of(name, {"host", "content-length", "expect", "x-request-id", "x-forwarded-proto",
                          "x-forwarded-host", "x-forwarded-prefix"})) {
       if (http::iequals(name, "content-length")) has_content_length = true;

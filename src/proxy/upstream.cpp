@@ -3,14 +3,18 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include "proxy/deadline.hpp"
 
 namespace gatehouse::net {
 
-static_assert(std::is_same_v<std::coroutine_traits<Task<error_code>, UpstreamConn&,
+static_assert(std::is_same_v<std::coroutine_traits<Task<std::tuple<error_code, std::size_t>>,
+                                                   UpstreamConn&,
                                                    std::span<const asio::const_buffer>>::promise_type,
-                             PooledFrame<error_code>>,
+                             PooledFrame<std::tuple<error_code, std::size_t>>>,
               "UpstreamConn's coroutines take their frames from the pool");
 
 Task<std::tuple<error_code, std::size_t>> UpstreamConn::read_some(char* data, std::size_t size) {
@@ -22,13 +26,55 @@ Task<std::tuple<error_code, std::size_t>> UpstreamConn::read_some(char* data, st
   co_return std::tuple{ec, n};
 }
 
-Task<error_code> UpstreamConn::write(std::span<const asio::const_buffer> buffers) {
+Task<std::tuple<error_code, std::size_t>> UpstreamConn::write(
+    std::span<const asio::const_buffer> buffers) {
   if (tls_) {
     auto [ec, n] = co_await asio::async_write(*tls_, buffers, use_task);
-    co_return ec;
+    co_return std::tuple{ec, n};
   }
   auto [ec, n] = co_await asio::async_write(socket_, buffers, use_task);
-  co_return ec;
+  co_return std::tuple{ec, n};
+}
+
+bool UpstreamConn::has_unexpected_input() {
+  if (tls_) {
+    // Decrypted bytes nobody read, or raw bytes the TLS layer took in and did not process.
+    SSL* ssl = tls_->native_handle();
+    if (SSL_pending(ssl) > 0) return true;
+    if (BIO* rbio = SSL_get_rbio(ssl); rbio && BIO_pending(rbio) > 0) return true;
+  }
+  char byte;
+  const ssize_t r = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r >= 0) return true;  // data, or EOF (0)
+  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;  // a reset, say
+}
+
+void UpstreamPool::watch(UpstreamConn& conn) {
+  auto& w = *conn.watch_;
+  w.idle = true;
+  const std::uint64_t generation = ++w.generation;
+  conn.socket().async_wait(Socket::wait_read,
+                           [this, token = conn.watch_, generation](const error_code& ec) {
+                             // Cancelled by acquire(), or the connection is gone.
+                             if (ec || !token->conn || !token->idle ||
+                                 token->generation != generation)
+                               return;
+                             // Bytes, EOF or an error on a connection nobody asked for.
+                             drop_idle(token->conn);
+                           });
+}
+
+void UpstreamPool::drop_idle(UpstreamConn* conn) {
+  auto it = idle_.find(conn->key);
+  if (it == idle_.end()) return;
+  auto& stack = it->second;
+  for (auto c = stack.begin(); c != stack.end(); ++c) {
+    if (c->get() != conn) continue;
+    error_code ignored;
+    conn->socket().close(ignored);
+    stack.erase(c);  // destroys it
+    break;
+  }
 }
 
 std::unique_ptr<UpstreamConn> UpstreamPool::acquire(const std::string& key) {
@@ -39,14 +85,21 @@ std::unique_ptr<UpstreamConn> UpstreamPool::acquire(const std::string& key) {
   while (!stack.empty()) {
     auto conn = std::move(stack.back());
     stack.pop_back();
-    if (now - conn->idle_since < kMaxIdleTime) return conn;
+    auto& w = *conn->watch_;
+    w.idle = false;
+    ++w.generation;
     error_code ignored;
-    conn->socket().close(ignored);  // too old: the upstream may be about to close it
+    conn->socket().cancel(ignored);  // ends the readability wait
+    // Too old (the upstream may be about to close it), or readable while idle: bytes
+    // that arrived since the last look of the event loop are caught here.
+    if (now - conn->idle_since < kMaxIdleTime && !conn->has_unexpected_input()) return conn;
+    conn->socket().close(ignored);
   }
   return nullptr;
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
+  if (conn->has_unexpected_input()) return;  // closed as it goes out of scope
   auto& stack = idle_[conn->key];
   if (stack.size() >= kMaxIdlePerKey) {
     error_code ignored;
@@ -54,6 +107,7 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
     stack.erase(stack.begin());
   }
   conn->idle_since = Clock::now();
+  watch(*conn);
   stack.push_back(std::move(conn));
 }
 

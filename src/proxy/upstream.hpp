@@ -14,26 +14,44 @@
 
 namespace gatehouse::net {
 
-// One connection to an upstream, plain or TLS. Owns its read buffer so bytes that
-// arrive ahead (never expected from a well-behaved upstream) are not lost or mixed up.
+// One connection to an upstream, plain or TLS.
 class UpstreamConn {
  public:
-  explicit UpstreamConn(Executor ex) : socket_(ex) {}
+  explicit UpstreamConn(Executor ex) : socket_(ex), watch_(std::make_shared<IdleWatch>()) {
+    watch_->conn = this;
+  }
+  ~UpstreamConn() { watch_->conn = nullptr; }
+  UpstreamConn(const UpstreamConn&) = delete;
+  UpstreamConn& operator=(const UpstreamConn&) = delete;
 
   Socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
   bool is_tls() const { return tls_ != nullptr; }
 
   // Reads some bytes at the end of buf(); returns the count (0 with an error).
   Task<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
-  Task<error_code> write(std::span<const asio::const_buffer> buffers);
+  // Writes everything; returns the bytes written before an error too.
+  Task<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
 
   std::string key;                 // pool key
   Clock::time_point idle_since{};
 
+  // True when bytes (or EOF, or an error) are waiting that no exchange asked for: in the
+  // socket, or already read into the TLS layer. Such a connection is out of step with
+  // its upstream and is never reused.
+  bool has_unexpected_input();
+
  private:
   friend class UpstreamPool;
+  // What a pending readability wait on an idle connection refers to. It outlives the
+  // connection when the wait is still queued after the connection is gone.
+  struct IdleWatch {
+    UpstreamConn* conn = nullptr;
+    std::uint64_t generation = 0;  // bumped on every release and acquire
+    bool idle = false;
+  };
   Socket socket_;
   std::unique_ptr<TlsStream> tls_;
+  std::shared_ptr<IdleWatch> watch_;
 };
 
 // Reads and writes on the request path: their frames come from the per-thread pool.
@@ -43,12 +61,16 @@ inline constexpr bool pooled_coroutines<UpstreamConn> = true;
 enum class ConnectError { none, refused, timeout, tls, resolve };
 
 // Per-thread pool: idle connections by key, most recently used first out (LIFO keeps
-// the hottest connections in use and lets the others age out).
+// the hottest connections in use and lets the others age out). An idle connection is
+// watched for readability (as nginx's keepalive module does): anything an upstream
+// sends on it, or its EOF, closes it; acquire() looks once more before handing it out,
+// so no request ever reads bytes meant for, or left over from, another exchange.
 class UpstreamPool {
  public:
   explicit UpstreamPool(Executor ex) : ex_(ex) {}
 
   std::unique_ptr<UpstreamConn> acquire(const std::string& key);
+  // Keeps `conn` for reuse unless it already holds unexpected input.
   void release(std::unique_ptr<UpstreamConn> conn);
 
   // Opens a new connection (TCP, then the TLS handshake for https upstreams) within
@@ -79,6 +101,8 @@ class UpstreamPool {
   static constexpr std::chrono::seconds kMaxIdleTime{30};
 
  private:
+  void watch(UpstreamConn& conn);
+  void drop_idle(UpstreamConn* conn);  // closes and forgets one idle connection
   Executor ex_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
 };

@@ -62,6 +62,8 @@ struct RouteTable::Impl {
   struct VersionRoute {
     std::vector<std::pair<std::string, std::uint32_t>> by_version;  // -> target
     std::uint32_t newest = kNone;                                   // target
+    std::string name;
+    std::string available;  // "v1, v2": every version, in natural order
   };
 
   struct Entry {
@@ -187,6 +189,18 @@ RouteTable::RouteTable(const std::vector<config::Endpoint>& endpoints)
         route.newest = t;
       }
     }
+    route.name = std::string(name);
+    {
+      std::vector<std::string_view> natural;
+      for (const auto& [version, t] : route.by_version) natural.push_back(version);
+      std::stable_sort(natural.begin(), natural.end(), [](std::string_view a, std::string_view b) {
+        return compare_versions(a, b) < 0;
+      });
+      for (const auto v : natural) {
+        if (!route.available.empty()) route.available.append(", ");
+        route.available.append(v);
+      }
+    }
     // Sorted by bytes for exact X-API-Version lookup; a repeated version keeps the
     // first endpoint (the loader rejects repeated ids anyway).
     std::stable_sort(route.by_version.begin(), route.by_version.end(),
@@ -239,7 +253,12 @@ RouteMatch RouteTable::match(std::string_view method, std::string_view path,
                            api_version, [](const auto& candidate, std::string_view v) {
                              return candidate.first < v;
                            });
-      if (it == route.by_version.end() || it->first != api_version) return result;
+      if (it == route.by_version.end() || it->first != api_version) {
+        result.kind = RouteMatch::Kind::unknown_version;
+        result.name = route.name;
+        result.versions = route.available;
+        return result;
+      }
       target = it->second;
     }
   }

@@ -12,7 +12,9 @@
 namespace gatehouse::router {
 
 struct RouteMatch {
-  enum class Kind { found, no_route, method_not_allowed };
+  // unknown_version: the bare "/{name}" route, with an X-API-Version no endpoint of
+  // that name has (a 404 that lists the versions there are).
+  enum class Kind { found, no_route, method_not_allowed, unknown_version };
   Kind kind = Kind::no_route;
   // Index into the endpoint vector the table was built from (valid when found or
   // method_not_allowed).
@@ -22,6 +24,9 @@ struct RouteMatch {
   std::string_view matched_prefix;
   // For method_not_allowed: the value of the Allow header, e.g. "GET, HEAD, POST".
   std::string_view allow;
+  // For unknown_version: the endpoint name and its versions, e.g. "v1, v2".
+  std::string_view name;
+  std::string_view versions;
 };
 
 // Immutable after construction; safe to share between threads.

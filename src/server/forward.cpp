@@ -152,8 +152,13 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
     }
     if (head == HeadResult::ok) break;
     upstream_deadline_->disarm();
+    // The stale keep-alive retry (SPEC 13): a reused connection that the upstream had
+    // closed before answering gets one fresh try, but only when sending the request
+    // twice is harmless: an idempotent method, or none of its bytes were written. A
+    // POST the upstream may have read is never sent again.
     const bool can_retry = reused && attempt == 0 && req_.body == http::BodyKind::none &&
-                           (head == HeadResult::empty || sent == SendResult::upstream_failed);
+                           (head == HeadResult::empty || sent == SendResult::upstream_failed) &&
+                           (http::is_idempotent(req_.method) || nothing_sent_);
     conn.reset();  // a broken connection is never reused
     if (can_retry) continue;
     record_outcome(health::Outcome::failure);
@@ -194,7 +199,8 @@ net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
 
   if (req_.body == http::BodyKind::none) {
     const asio::const_buffer b = asio::buffer(head_out_);
-    const auto ec = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
+    const auto [ec, n] = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
+    nothing_sent_ = n == 0;
     if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
     co_return SendResult::ok;
   }
@@ -203,7 +209,8 @@ net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
     std::uint64_t remaining = req_.content_length;
     const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(ahead.size(), remaining));
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(ahead.data(), first)};
-    auto ec = co_await conn.write(parts);
+    auto [ec, sent] = co_await conn.write(parts);
+    nothing_sent_ = sent == 0;
     if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
     in_used_ += first;
     ex_.bytes_in += first;
@@ -220,7 +227,7 @@ net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
       remaining -= n;
       if (upstream_deadline_->fired()) co_return SendResult::timeout;
       const asio::const_buffer b = asio::buffer(relay_.data(), n);
-      ec = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
+      std::tie(ec, sent) = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
       if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
     }
     co_return SendResult::ok;
@@ -231,7 +238,8 @@ net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
   // dropped), with the body limit enforced as it grows.
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(chunk_out_)};
-    const auto ec = co_await conn.write(parts);
+    const auto [ec, sent] = co_await conn.write(parts);
+    nothing_sent_ = sent == 0;
     if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
   }
   ensure_relay();
@@ -255,7 +263,7 @@ net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
     if (upstream_deadline_->fired()) co_return SendResult::timeout;
     if (chunk_out_.empty()) continue;
     const asio::const_buffer b = asio::buffer(chunk_out_);
-    const auto ec = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
+    const auto [ec, sent] = co_await conn.write(std::span<const asio::const_buffer>(&b, 1));
     if (ec) co_return upstream_deadline_->fired() ? SendResult::timeout : SendResult::upstream_failed;
   }
   co_return SendResult::ok;

@@ -38,7 +38,7 @@ void Server::set_watch(bool on) {
     return;
   }
   if (watcher_) return;
-  watcher_ = std::make_unique<FileWatcher>(control_, startup_config_->path, [this] {
+  watcher_ = std::make_unique<FileWatcher>(control_, config_path_, [this] {
     reload("watch");
   });
   std::string error;
@@ -59,7 +59,7 @@ ReloadOutcome Server::reload(std::string_view trigger) {
 
 ReloadOutcome Server::reload_locked(std::string_view trigger) {
   ReloadOutcome out;
-  auto loaded = config::load_from_file(startup_config_->path);
+  auto loaded = config::load_from_file(config_path_);
   auto old = current_.load();
   out.config_version = old->config_version;
   if (!loaded.errors.empty()) {
@@ -111,8 +111,14 @@ ReloadOutcome Server::reload_locked(std::string_view trigger) {
   auto keys = std::make_shared<std::unordered_set<std::string>>();
   for (const auto& ep : snap->endpoints)
     if (!ep.config->disabled) keys->insert(ep.pool_key);
+  // Each worker takes the new snapshot now, even one that serves no request for a
+  // while, so the old one is freed as soon as its last in-flight request ends.
   for (auto& w : workers_)
-    asio::post(w->ctx, [wp = w.get(), keys] { wp->pool.retain_only(*keys); });
+    asio::post(w->ctx, [wp = w.get(), keys] {
+      wp->pool.retain_only(*keys);
+      wp->server.snapshot(*wp);
+    });
+  retired_.push_back(old);
 
   logging::info("config reloaded",
                 {{"trigger", trigger},

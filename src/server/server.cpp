@@ -29,7 +29,7 @@ void raise_fd_limit() {
 }  // namespace
 
 Server::Server(std::shared_ptr<const config::Config> cfg, Options options)
-    : startup_config_(std::move(cfg)), options_(options) {
+    : startup_config_(std::move(cfg)), config_path_(startup_config_->path), options_(options) {
   // One line per transition (SPEC section 9). Opening is a warning; recovering is info.
   callbacks_.on_breaker = [](const std::string& id, const health::BreakerTransition& t) {
     const logging::Level level =
@@ -184,6 +184,15 @@ void Server::start_draining() {
   }
 }
 
+void Server::trim_after_retired() {
+  if (retired_.empty()) return;
+  const auto before = retired_.size();
+  std::erase_if(retired_, [](const auto& weak) { return weak.expired(); });
+  // A snapshot of a large config is gone (its last request finished, every worker took
+  // the new one): hand its memory back to the kernel now, not at some later peak.
+  if (retired_.size() < before) ::malloc_trim(0);
+}
+
 int Server::run() {
   raise_fd_limit();
   const auto& cfg = *startup_config_;
@@ -244,9 +253,16 @@ int Server::run() {
                  {"endpoints", static_cast<std::int64_t>(snap->routes->size())},
                  {"config", std::string_view(cfg.path)},
                  {"version", GATEHOUSE_VERSION}});
+  // current_ owns the first snapshot and its config from now on, so a reload that
+  // replaces them frees them (a large first config is not kept for the process's life).
+  snap.reset();
+  startup_config_.reset();
 
   // Wait for a signal, then for in-flight requests to finish (up to shutdown_grace).
-  while (!draining()) control_.run_one_for(std::chrono::milliseconds(200));
+  while (!draining()) {
+    control_.run_one_for(std::chrono::milliseconds(200));
+    trim_after_retired();
+  }
   set_watch(false);
   const auto grace_end = net::Clock::now() + current_.load()->config->shutdown_grace;
   while (requests_active.load() > 0 && net::Clock::now() < grace_end)

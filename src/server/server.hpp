@@ -80,8 +80,11 @@ class Server {
   net::Task<void> accept_loop(Worker& w);
   net::Task<void> flush_loop(Worker& w);
   ReloadOutcome reload_locked(std::string_view trigger);  // reload() under reload_mutex_
+  // Control thread: returns freed memory to the kernel once a replaced snapshot is gone.
+  void trim_after_retired();
 
-  std::shared_ptr<const config::Config> startup_config_;
+  std::shared_ptr<const config::Config> startup_config_;  // until run() has started
+  std::string config_path_;
   Options options_;
   std::atomic<std::shared_ptr<const registry::Snapshot>> current_;
   std::atomic<std::uint64_t> generation_{0};
@@ -94,6 +97,7 @@ class Server {
   std::mutex reload_mutex_;
   std::unique_ptr<FileWatcher> watcher_;
   std::unique_ptr<metrics::Registry> metrics_;
+  std::vector<std::weak_ptr<const registry::Snapshot>> retired_;  // replaced by a reload
 };
 
 }  // namespace gatehouse::server

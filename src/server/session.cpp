@@ -2,6 +2,8 @@
 
 #include <boost/asio/write.hpp>
 #include <charconv>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "admin/admin.hpp"
@@ -31,10 +33,38 @@ constexpr auto kTrimAfter = std::chrono::milliseconds(100);
 // With this many connections on a thread, a connection gives its buffers back as soon
 // as it has answered (memory first: the connections are mostly idle).
 constexpr std::size_t kParkAtOnceAbove = 1024;
+// Writes up to this size go out under one idle_timeout deadline (every proxied piece
+// does); larger ones in slices, each with its own.
+constexpr std::size_t kWholeWrite = 256 * 1024;
+constexpr std::size_t kSlice = 64 * 1024;
 
 bool is_under(std::string_view path, std::string_view prefix) {
   return path.size() >= prefix.size() && path.substr(0, prefix.size()) == prefix &&
          (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+// A client-sent value quoted in a message: printable ASCII as is, other bytes as \xNN
+// (so the JSON stays valid UTF-8), cut at `max` bytes of input.
+void append_printable(std::string& out, std::string_view v, std::size_t max) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.append("\\x");
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  if (v.size() > max) out.append("...");
+}
+
+// Bytes written to a socket that its peer has not acknowledged yet (SIOCOUTQ).
+std::int64_t unsent_bytes(net::Socket& socket) {
+  int queued = 0;
+  if (::ioctl(socket.native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
+  return queued;
 }
 
 bool is_reserved(std::string_view path) {
@@ -196,11 +226,38 @@ net::Task<std::tuple<net::error_code, std::size_t>> Session::read_client(char* d
 
 net::Task<net::error_code> Session::write_client(std::span<const asio::const_buffer> buffers) {
   const config::Limits limits = current_limits();
-  client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
-  auto [ec, n] = co_await asio::async_write(socket_, buffers, net::use_task);
-  client_deadline_->disarm();
-  ex_.bytes_out += n;
-  co_return ec;
+  std::size_t total = 0;
+  for (const auto& b : buffers) total += b.size();
+  if (total <= kWholeWrite) {
+    client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
+    auto [ec, n] = co_await asio::async_write(socket_, buffers, net::use_task);
+    client_deadline_->disarm();
+    ex_.bytes_out += n;
+    co_return ec;
+  }
+  // A large answer of the gateway's own (stats of many endpoints, metrics, a long error
+  // list) goes out in slices, and its deadline moves with progress: what counts is the
+  // bytes the client has acknowledged, not the writes (with megabytes of socket buffer a
+  // write can wait longer than idle_timeout for a client that reads steadily). A client
+  // that acknowledges nothing for idle_timeout is cut off.
+  // (Signed: the queue may still hold bytes of an earlier answer on this connection.)
+  std::int64_t written = 0;
+  for (const auto& b : buffers) {
+    const char* data = static_cast<const char*>(b.data());
+    for (std::size_t off = 0; off < b.size();) {
+      const std::size_t len = std::min(kSlice, b.size() - off);
+      const std::int64_t acked_before = written - unsent_bytes(socket_);
+      client_deadline_->arm(Clock::now() + limits.idle_timeout, &socket_);
+      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data + off, len), net::use_task);
+      const bool timed_out = client_deadline_->fired();
+      client_deadline_->disarm();
+      ex_.bytes_out += n;
+      written += static_cast<std::int64_t>(n);
+      off += n;
+      if (ec && !(timed_out && written - unsent_bytes(socket_) > acked_before)) co_return ec;
+    }
+  }
+  co_return net::error_code{};
 }
 
 net::Task<net::error_code> Session::write_client(std::string_view data) {
@@ -245,6 +302,9 @@ net::Task<bool> Session::read_head() {
             break;
           case http::HeadError::not_implemented:
             co_await send_error(ErrorCode::not_implemented, "transfer coding not supported");
+            break;
+          case http::HeadError::connect:
+            co_await send_error(ErrorCode::not_implemented, "CONNECT is not supported");
             break;
           default:
             co_await send_error(ErrorCode::bad_request, "malformed request");
@@ -338,16 +398,13 @@ net::Task<void> Session::handle_request() {
 }
 
 net::Task<void> Session::route_and_forward() {
-  if (req_.method == "CONNECT") {
-    co_await send_error(ErrorCode::not_implemented, "CONNECT is not supported");
-    co_return;
-  }
   if (req_.upgrade) {
     co_await send_error(ErrorCode::not_implemented, "protocol upgrades are not supported");
     co_return;
   }
   auto normalised = router::normalize_path(req_.path);
   if (!normalised) {
+    ex_.close = true;  // a bad request target ends the connection (SPEC 4)
     co_await send_error(ErrorCode::bad_request, "invalid request path");
     co_return;
   }
@@ -386,6 +443,13 @@ net::Task<void> Session::route_and_forward() {
   const auto match = snap.routes->match(req_.method, path_, req_.api_version);
   if (match.kind == router::RouteMatch::Kind::no_route) {
     co_await send_error(ErrorCode::no_route, "no route for this path");
+    co_return;
+  }
+  if (match.kind == router::RouteMatch::Kind::unknown_version) {
+    std::string detail = "no version \"";
+    append_printable(detail, req_.api_version, 60);
+    detail.append("\" of \"").append(match.name).append("\"; available: ").append(match.versions);
+    co_await send_error(ErrorCode::no_route, detail);
     co_return;
   }
   const auto& ep = snap.endpoints[match.endpoint];

@@ -142,6 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool capturing_ = false;
   health::Admission admission_;
   bool recorded_ = true;
+  bool nothing_sent_ = false;     // the last upstream write failed before its first byte
   net::Clock::time_point upstream_started_{};
   std::string request_id_;
   std::string path_;              // normalised path

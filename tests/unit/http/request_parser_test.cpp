@@ -201,3 +201,61 @@ TEST(RequestParser, ValuesAreTrimmed) {
   EXPECT_EQ(p.head.host, "a.example");
   EXPECT_EQ(p.head.fields[1].value, "");
 }
+
+TEST(RequestLine, BrokenLineIsRefusedBeforeTheHeadEnds) {
+  // Complete request lines that can never start a valid request: no waiting for headers.
+  for (std::string_view raw : {"GET /x\r\n", "GARBAGE\r\n", "GET /x HTTP/2.0\r\n",
+                               "GET  /x HTTP/1.1\r\n", "GET /x HTTP/1.1 \r\n", "G@T /x HTTP/1.1\r\n",
+                               "GET /x HTTP/1.1\r\nHost: a\r\n"}) {
+    if (raw.find("Host") != std::string_view::npos) continue;
+    expect_error(raw, HeadError::malformed);
+  }
+  const auto p = parse("GET /x HTTP/1.1\r\nHost: a\r\n");
+  EXPECT_EQ(p.status, ParseStatus::incomplete);  // a good line: headers may follow
+}
+
+TEST(RequestLine, TargetMustBeOriginOrAbsoluteForm) {
+  for (std::string_view target : {"api/x", "*", "ftp://h/x", "http:/x", "example.com:80",
+                                  "http://", "http://a@b/x", "http://a b/", "http://h?q",
+                                  "//h/x#frag", "mailto:x"}) {
+    const std::string raw = "GET " + std::string(target) + " HTTP/1.1\r\nHost: a\r\n\r\n";
+    if (target.find(' ') != std::string_view::npos) continue;  // a space splits the line
+    expect_error(raw, HeadError::malformed);
+  }
+  const auto abs = parse("GET http://h.example:8080/a/b?q=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(abs.status, ParseStatus::done);
+  EXPECT_EQ(abs.head.path, "/a/b");
+  EXPECT_EQ(abs.head.query, "q=1");
+  const auto bare = parse("GET HTTPS://h.example HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(bare.status, ParseStatus::done);
+  EXPECT_EQ(bare.head.path, "/");
+  const auto origin = parse("GET //a/b HTTP/1.1\r\nHost: a\r\n\r\n");  // empty first segment
+  ASSERT_EQ(origin.status, ParseStatus::done);
+  EXPECT_EQ(origin.head.path, "//a/b");
+}
+
+TEST(RequestLine, ConnectIsNotImplemented) {
+  expect_error("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+               HeadError::connect);
+  expect_error("CONNECT example.com:443 HTTP/1.1\r\n", HeadError::connect);  // at once
+}
+
+TEST(RequestHost, MustBeHostAndOptionalPort) {
+  for (std::string_view host : {"a/b", "a b", "a@b", "[::1", "a\tb", "\"x\"", "a\\b", "a:b:c",
+                                "a:99999", "a:123456", "[::1]x", "[zz::1]", "[::1]:", "a%zz",
+                                "a%4", "a#b", "a?b", "[::1]:8080:1", "[::1%25eth0]", "[v1]",
+                                "a:-1", "a,b\x7f"}) {
+    const std::string raw = "GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n";
+    if (host == "[::1]:") continue;  // an empty port is allowed by RFC 3986 (checked below)
+    expect_error(raw, HeadError::malformed);
+  }
+  for (std::string_view host : {"example.com", "example.com:8080", "127.0.0.1", "[::1]",
+                                "[::1]:8080", "[2001:db8::a:1]", "[::ffff:1.2.3.4]", "a=b",
+                                "a!$&'()*+,;=b", "a%41b", "[v1.x:y]", "", "h:", "[::1]:",
+                                "a-b.c_d~e", "h:65535"}) {
+    const std::string raw = "GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n";
+    const auto p = parse(raw);
+    EXPECT_EQ(p.status, ParseStatus::done) << host;
+    EXPECT_EQ(p.head.host, host);
+  }
+}

@@ -68,3 +68,16 @@ TEST(ResponseParser, Http10KeepAlive) {
             ParseStatus::done);
   EXPECT_TRUE(r.keep_alive);
 }
+
+TEST(ResponseParser, BareLineEndsAreRefusedBeforeTheHeadEnds) {
+  // No CRLFCRLF will ever come: refused at once, not left waiting for the timeout.
+  for (std::string_view raw : {"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+                               "HTTP/1.1 200 OK\r\nContent-Length: 2\n\nok",
+                               "HTTP/1.1 200 OK\rContent-Length: 2\r\n", "HTTP/1.1 200 OK\n"}) {
+    ResponseHead r;
+    EXPECT_EQ(parse(raw, r), ParseStatus::error) << raw;
+  }
+  ResponseHead r;
+  EXPECT_EQ(parse("HTTP/1.1 200 OK\r", r), ParseStatus::incomplete);  // CR, LF may follow
+  EXPECT_EQ(parse("HTTP/1.1 200 OK\r\nA: b\r\n", r), ParseStatus::incomplete);
+}

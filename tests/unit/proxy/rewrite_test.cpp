@@ -135,3 +135,23 @@ TEST(ClientHead, ChunkedFramingAndClose) {
   EXPECT_TRUE(has_line(out, "Transfer-Encoding: chunked"));
   EXPECT_TRUE(has_line(out, "Connection: close"));
 }
+
+TEST(UpstreamHead, DropsFieldNamesWithUnderscores) {
+  // An upstream that folds "_" into "-" would read these as framing we never checked.
+  const auto req = parse_req(
+      "GET /x HTTP/1.1\r\nHost: gw.example\r\nTransfer_Encoding: chunked\r\n"
+      "Content_Length: 5\r\nX_Forwarded_For: 6.6.6.6\r\nX-Kept: 1\r\n\r\n");
+  proxy::ForwardInfo info;
+  info.path = "/x";
+  info.host = "up";
+  info.client_ip = "10.0.0.1";
+  info.prefix = "/";
+  info.request_id = "r";
+  std::string out;
+  proxy::build_upstream_head(req, info, out);
+  EXPECT_EQ(out.find('_'), std::string::npos) << out;
+  EXPECT_TRUE(has_line(out, "X-Kept: 1"));
+  EXPECT_TRUE(has_line(out, "X-Forwarded-For: 10.0.0.1")) << out;
+  EXPECT_FALSE(has_field(out, "Transfer-Encoding"));
+  EXPECT_FALSE(has_field(out, "Content-Length"));
+}

@@ -75,7 +75,7 @@ TEST(RouterAllocations, MatchDoesNotAllocate) {
   EXPECT_EQ(m1.kind, RouteMatch::Kind::found);
   EXPECT_EQ(m2.kind, RouteMatch::Kind::method_not_allowed);
   EXPECT_EQ(m3.endpoint, eps.size() - 1);
-  EXPECT_EQ(m4.kind, RouteMatch::Kind::no_route);
+  EXPECT_EQ(m4.kind, RouteMatch::Kind::unknown_version);
   EXPECT_EQ(m5.kind, RouteMatch::Kind::no_route);
 }
 

@@ -70,13 +70,15 @@ TEST(VersionRoute, HeaderSelectsExactVersion) {
   EXPECT_EQ(match(t, "/users", "v10").endpoint, 2u);
 }
 
-TEST(VersionRoute, UnknownHeaderVersionIsNoRoute) {
-  const RouteTable t({versioned("users", "v1"), versioned("users", "v2")});
-  EXPECT_EQ(match(t, "/users/42", "v3").kind, Kind::no_route);
-  EXPECT_EQ(match(t, "/users/42", "V1").kind, Kind::no_route);
-  EXPECT_EQ(match(t, "/users/42", "v01").kind, Kind::no_route);
-  EXPECT_EQ(match(t, "/users/42", "v").kind, Kind::no_route);
-  EXPECT_EQ(match(t, "/users/42", "v10").kind, Kind::no_route);
+TEST(VersionRoute, UnknownHeaderVersionListsTheVersions) {
+  const RouteTable t({versioned("users", "v10"), versioned("users", "v1"),
+                      versioned("users", "v2")});
+  for (const char* v : {"v3", "V1", "v01", "v", "v100"}) {
+    const RouteMatch m = match(t, "/users/42", v);
+    EXPECT_EQ(m.kind, Kind::unknown_version) << v;
+    EXPECT_EQ(m.name, "users");
+    EXPECT_EQ(m.versions, "v1, v2, v10");  // natural order
+  }
 }
 
 TEST(VersionRoute, HeaderDoesNotAffectOtherRoutes) {
@@ -129,7 +131,7 @@ TEST(VersionRoute, DisabledVersionsAreSkipped) {
   const RouteMatch newest = match(t, "/users");
   EXPECT_EQ(newest.kind, Kind::found);
   EXPECT_EQ(newest.endpoint, 2u);
-  EXPECT_EQ(match(t, "/users", "v3").kind, Kind::no_route);
+  EXPECT_EQ(match(t, "/users", "v3").kind, Kind::unknown_version);
   EXPECT_EQ(match(t, "/users/v3/x").kind, Kind::found);  // falls back to /users -> v2
   EXPECT_EQ(match(t, "/users/v3/x").endpoint, 2u);
 }
@@ -173,7 +175,8 @@ TEST(VersionRoute, SeveralNamesAreIndependent) {
                       versioned("b", "v4")});
   EXPECT_EQ(match(t, "/a").endpoint, 2u);
   EXPECT_EQ(match(t, "/b").endpoint, 1u);
-  EXPECT_EQ(match(t, "/a", "v5").kind, Kind::no_route);
+  EXPECT_EQ(match(t, "/a", "v5").kind, Kind::unknown_version);
+  EXPECT_EQ(match(t, "/a", "v5").versions, "v1, v3");
 }
 
 TEST(CompareVersions, NaturalOrder) {
