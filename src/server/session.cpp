@@ -43,13 +43,14 @@ bool is_under(std::string_view path, std::string_view prefix) {
          (path.size() == prefix.size() || path[prefix.size()] == '/');
 }
 
-// A client-sent value quoted in a message: printable ASCII as is, other bytes as \xNN
+// A client-sent value quoted in a message: printable ASCII as is, quotes, backslashes
+// and other bytes as \xNN
 // (so the JSON stays valid UTF-8), cut at `max` bytes of input.
 void append_printable(std::string& out, std::string_view v, std::size_t max) {
   static constexpr char hex[] = "0123456789abcdef";
   for (std::size_t i = 0; i < v.size() && i < max; ++i) {
     const auto c = static_cast<unsigned char>(v[i]);
-    if (c >= 0x20 && c < 0x7f) {
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
       out.push_back(static_cast<char>(c));
     } else {
       out.append("\\x");

@@ -52,7 +52,13 @@ def test_bare_name_honours_x_api_version(gw_versions):
 
 def test_unknown_api_version_is_404(gw_versions):
     gw, up = gw_versions
-    assert_problem(gw.get("/orders/7", {"X-API-Version": "v3"}), 404, "no_route")
+    body = assert_problem(gw.get("/orders/7", {"X-API-Version": "v3"}), 404, "no_route")
+    assert body["detail"] == 'no version "v3" of "orders"; available: v1, v2, v10'
+    # A hostile value is quoted escaped and cut, and the answer stays valid JSON.
+    odd = assert_problem(gw.get("/orders/7", {"X-API-Version": "\xff\"" + "x" * 100}),
+                         404, "no_route")
+    assert odd["detail"].startswith('no version "\\xff\\x22xxx'), odd["detail"]
+    assert "x" * 61 not in odd["detail"]
     assert up.snapshot() == []
 
 
