@@ -36,13 +36,17 @@ Task<std::tuple<error_code, std::size_t>> UpstreamConn::write(
   co_return std::tuple{ec, n};
 }
 
+bool UpstreamConn::has_buffered_input() {
+  if (!tls_) return false;
+  // Decrypted bytes nobody read, or raw bytes the TLS layer took in and did not process.
+  SSL* ssl = tls_->native_handle();
+  if (SSL_pending(ssl) > 0) return true;
+  BIO* rbio = SSL_get_rbio(ssl);
+  return rbio && BIO_pending(rbio) > 0;
+}
+
 bool UpstreamConn::has_unexpected_input() {
-  if (tls_) {
-    // Decrypted bytes nobody read, or raw bytes the TLS layer took in and did not process.
-    SSL* ssl = tls_->native_handle();
-    if (SSL_pending(ssl) > 0) return true;
-    if (BIO* rbio = SSL_get_rbio(ssl); rbio && BIO_pending(rbio) > 0) return true;
-  }
+  if (has_buffered_input()) return true;
   char byte;
   const ssize_t r = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (r >= 0) return true;  // data, or EOF (0)
@@ -99,7 +103,9 @@ std::unique_ptr<UpstreamConn> UpstreamPool::acquire(const std::string& key) {
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
-  if (conn->has_unexpected_input()) return;  // closed as it goes out of scope
+  // Bytes already in the socket are found by acquire(); here only what the TLS layer
+  // holds, which no readability wait would report.
+  if (conn->has_buffered_input()) return;  // closed as it goes out of scope
   auto& stack = idle_[conn->key];
   if (stack.size() >= kMaxIdlePerKey) {
     error_code ignored;

@@ -39,6 +39,8 @@ class UpstreamConn {
   // socket, or already read into the TLS layer. Such a connection is out of step with
   // its upstream and is never reused.
   bool has_unexpected_input();
+  // The part of that check that needs no system call: bytes inside the TLS layer.
+  bool has_buffered_input();
 
  private:
   friend class UpstreamPool;
