@@ -161,6 +161,16 @@ if [ "${#tour[@]}" -gt "${#steps[@]}" ]; then
   fail "README tour lines with no expectation in scripts/run-check.sh:"
   printf '      %s\n' "${tour[@]:${#steps[@]}}"
 fi
+
+# The README's next step in words: remove `disabled: true` from legacy, reload again.
+if grep -qx '    disabled: true' "$DEMO_RUN_CONFIG"; then
+  sed -i '/^    disabled: true$/d' "$DEMO_RUN_CONFIG"      # the copy on free ports
+  reload='curl -X POST -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/reload'
+  run_tour_line "$(with_ports "$reload")" "(legacy enabled in the file) $(with_ports "$reload")" \
+    200 '"result":"applied"' '"config_version":2' '"added":\["legacy"\]'
+else
+  fail "no 'disabled: true' line in $DEMO_CONFIG for the README's reload example"
+fi
 unset -f curl
 
 # --- graceful stop -----------------------------------------------------------------
