@@ -191,8 +191,10 @@ GATEWAY_PID=""
 stop_pid "$UPSTREAMS_PID"; UPSTREAMS_PID=""
 
 # --- Ctrl-C on `make run`, on a terminal ---------------------------------------------
+# make run reconfigures its build folder: keep the type it was built with (build-asan, ...).
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$DEMO_DIR/CMakeCache.txt" 2>/dev/null || true)
 if "$PYTHON" scripts/interrupt-check.py -- make --no-print-directory run BUILD_DIR="$DEMO_DIR" \
-     >"$tmp/interrupt.out" 2>&1; then
+     BUILD_TYPE="${build_type:-Release}" >"$tmp/interrupt.out" 2>&1; then
   pass "$(tail -n 1 "$tmp/interrupt.out")"
 else
   fail "Ctrl-C on make run:"; sed 's/^/      /' "$tmp/interrupt.out"
