@@ -132,3 +132,9 @@ def test_systemd_analyze_verifies_the_installed_unit(tmp_path):
                        timeout=60)
     # Unknown keys and bad values are only warnings (exit 0): any output is a failure.
     assert p.returncode == 0 and not (p.stdout + p.stderr).strip(), p.stdout + p.stderr
+
+    # systemd's own hardening score (0 best, 10 worst): 1.5 today; an option dropped by
+    # mistake pushes it over 2.0.
+    p = subprocess.run([analyze, "security", "--offline=yes", "--threshold=20", unit],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
