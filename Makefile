@@ -5,7 +5,8 @@
 #   make build      configure and build; the binary is build/gatehouse
 #   make test       unit tests (ctest) and end-to-end tests (pytest); fails if either fails
 #   make run        the demo: upstreams + gatehouse with examples/gatehouse.yaml
-#   make run-check  the demo, non-interactive, asserting every request it prints
+#   make run-check  the README's tour, unattended: runs its command lines, asserts each answer
+#   make install    binary, example config, docs, systemd unit into $(DESTDIR)$(PREFIX)
 #   make sanitize   make test with ASan+UBSan, in build-asan/
 #   make bench      side-by-side benchmark against nginx and HAProxy (bench/README.md)
 #   make fuzz       libFuzzer run of the JWT verifier under ASan+UBSan (clang-14), in build-fuzz/
@@ -13,7 +14,8 @@
 #
 # Variables: BUILD_DIR (build), BUILD_TYPE (Release), CMAKE_ARGS (extra -D options),
 #            BENCH_ARGS (options of bench/proxy.py, e.g. BENCH_ARGS=--quick),
-#            FUZZ_SECONDS (how long `make fuzz` runs, default 60).
+#            FUZZ_SECONDS (how long `make fuzz` runs, default 60),
+#            PREFIX (/usr/local) and DESTDIR (staging root) for `make install`.
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
@@ -21,8 +23,10 @@ CMAKE_ARGS ?=
 PYTHON     := /usr/bin/python3
 JOBS       := $(shell nproc)
 BENCH_ARGS ?=
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all deps build test test-tsan test-unit test-e2e run run-check sanitize bench fuzz clean
+.PHONY: all deps build test test-tsan test-unit test-e2e run run-check install sanitize bench fuzz clean
 
 all: build
 
@@ -64,6 +68,12 @@ run: build
 
 run-check: build
 	GATEHOUSE_BIN=$(BUILD_DIR)/gatehouse bash scripts/run-check.sh
+
+# PREFIX/bin/gatehouse, PREFIX/share/doc/gatehouse/ (docs, examples/gatehouse.yaml),
+# PREFIX/lib/systemd/system/gatehouse.service and PREFIX/lib/sysusers.d/gatehouse.conf,
+# all under DESTDIR when set (packaging: make install PREFIX=/usr DESTDIR=/tmp/stage).
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
 
 # Unit and end-to-end suites against an ASan+UBSan build (CI runs it after make test).
 sanitize: deps

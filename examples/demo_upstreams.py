@@ -14,6 +14,13 @@ Every service answers JSON describing itself and the request it saw:
     POST /api (with body) -> 201 {"service": "orders", "received_bytes": 15, ...}
     GET  /health, /ping   -> 200 {"status": "ok", "service": ...}
     ANY  .../status/503   -> 503 (any status 200-599), to try out the circuit breaker
+
+Each service has a switch, to watch gatehouse's health checks and circuit breaker at work:
+
+    POST /_demo/fail      -> from now on this service answers 503 to everything else,
+                             its health paths included (?status=502 picks another 5xx)
+    POST /_demo/recover   -> back to normal
+    GET  /_demo           -> {"service": ..., "failing": null or the status}
 """
 
 import argparse
@@ -21,10 +28,11 @@ import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 BASE_PATH = "/api"
 HEALTH_PATHS = ("/health", "/ping")
+SWITCH_PATH = "/_demo"
 SHOWN_HEADERS = (
     "Host", "User-Agent", "Content-Type", "Content-Length", "Transfer-Encoding",
     "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix",
@@ -37,6 +45,7 @@ class DemoHandler(BaseHTTPRequestHandler):
     server_version = "demo-upstream/1.0"
     service = "demo"                # set per port by make_handler
     verbose = False
+    switch = None                   # the service's FailSwitch, set by make_handler
 
     def do_GET(self):
         self.handle_any()
@@ -47,6 +56,14 @@ class DemoHandler(BaseHTTPRequestHandler):
         body = self.read_body()
         url = urlsplit(self.path)
         path = url.path
+
+        if path == SWITCH_PATH or path.startswith(SWITCH_PATH + "/"):
+            return self.handle_switch(path, url.query)
+        failing = self.switch.status()
+        if failing is not None:
+            return self.reply(failing, {
+                "service": self.service, "status": failing,
+                "error": "failing on purpose; POST /_demo/recover to undo"})
 
         if path in HEALTH_PATHS:
             return self.reply(200, {"status": "ok", "service": self.service})
@@ -72,6 +89,25 @@ class DemoHandler(BaseHTTPRequestHandler):
         if body is not None:
             doc["received_bytes"] = len(body)
         self.reply(201 if self.command == "POST" else 200, doc)
+
+    def handle_switch(self, path, query):
+        action = path[len(SWITCH_PATH):]
+        if action in ("", "/") and self.command in ("GET", "HEAD"):
+            pass
+        elif action == "/fail" and self.command == "POST":
+            params = parse_qs(query)
+            status = params.get("status", ["503"])[0]
+            if not status.isdigit() or not 500 <= int(status) <= 599:
+                return self.reply(400, {"service": self.service,
+                                        "error": "status must be 500-599"})
+            self.switch.fail(int(status))
+        elif action == "/recover" and self.command == "POST":
+            self.switch.recover()
+        else:
+            return self.reply(404, {
+                "service": self.service,
+                "error": "POST /_demo/fail[?status=5xx], POST /_demo/recover or GET /_demo"})
+        self.reply(200, {"service": self.service, "failing": self.switch.status()})
 
     def read_body(self):
         """Reads the whole request body (Content-Length or chunked); None if there is none."""
@@ -104,8 +140,29 @@ class DemoHandler(BaseHTTPRequestHandler):
             sys.stderr.write(f"[{self.service}] {self.address_string()} {fmt % args}\n")
 
 
+class FailSwitch:
+    """Whether a service fails on purpose, and with which status (None: it does not)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._status = None
+
+    def fail(self, status):
+        with self._lock:
+            self._status = status
+
+    def recover(self):
+        with self._lock:
+            self._status = None
+
+    def status(self):
+        with self._lock:
+            return self._status
+
+
 def make_handler(service, verbose):
-    return type(f"Handler_{service}", (DemoHandler,), {"service": service, "verbose": verbose})
+    return type(f"Handler_{service}", (DemoHandler,),
+                {"service": service, "verbose": verbose, "switch": FailSwitch()})
 
 
 def parse_service(spec):

@@ -1,48 +1,15 @@
 # Shared by scripts/run-demo.sh (interactive) and scripts/run-check.sh (asserting):
-# the demo's upstreams, the tour's requests and the helpers that start things.
-# Source it from the repository root.
+# the demo's upstreams and ports, the README tour's command lines, the demo's JWT key
+# and the helpers that start things. Source it from the repository root.
 
 PYTHON=/usr/bin/python3                       # Debian's, never a pyenv shim
 GATEHOUSE_BIN=${GATEHOUSE_BIN:-build/gatehouse}
+DEMO_DIR=${DEMO_DIR:-$(dirname "$GATEHOUSE_BIN")}   # the build folder; the README says build/
 DEMO_CONFIG=examples/gatehouse.yaml
+DEMO_README=README.md
 DEMO_LISTEN=127.0.0.1:8080                    # as in examples/gatehouse.yaml
 DEMO_UPSTREAMS=(users-v1=9001 users-v2=9002 orders=9003)
-
-# The tour, one request a line: expected status | text the response must contain
-# (case-insensitive, headers included) | what it shows | the command. $GW stands for
-# the gateway's address. run-demo.sh prints these lines; run-check.sh runs them.
-demo_requests() {
-  cat <<'EOF'
-200|"service": "users-v1"|route by prefix to users v1|curl -i '$GW/users/v1/42?x=1'
-200|"service": "users-v2"|route by prefix to users v2|curl -i $GW/users/v2/42
-200|"service": "users-v1"|pick the version with a header|curl -H 'X-API-Version: v1' $GW/users/42
-200|"service": "users-v2"|no header: the newest version|curl $GW/users/42
-404|application/problem+json|an unknown version|curl -i -H 'X-API-Version: v9' $GW/users/42
-201|"received_bytes": 15|POST passes through to orders|curl -i -d '{"item":"book"}' -H 'Content-Type: application/json' $GW/orders
-405|allow:|orders allows only GET and POST|curl -i -X DELETE $GW/orders/7
-404|"no_route"|no endpoint owns the path|curl -i $GW/nowhere
-404|"no_route"|a disabled endpoint is not routed|curl -i $GW/legacy
-200|"ok"|liveness|curl -i $GW/healthz
-200||readiness|curl -i $GW/readyz
-200|gatehouse_requests_total{endpoint="users@v1"|Prometheus metrics (open in the demo)|curl $GW/metrics
-EOF
-}
-
-# Requests for the stats API, listed once `gatehouse token` exists ($TOKEN set).
-demo_stats_requests() {
-  cat <<'EOF'
-401|www-authenticate: bearer|the stats API wants a token|curl -i $GW/endpoints/stats
-200|"endpoints"|stats with a token (scope gatehouse:stats)|curl -H "Authorization: Bearer $TOKEN" $GW/endpoints/stats
-200|"health"|one endpoint's state|curl -H "Authorization: Bearer $TOKEN" $GW/endpoints/stats/users@v1
-200|"result"|reload the config file (scope gatehouse:admin)|curl -X POST -H "Authorization: Bearer $TOKEN" $GW/endpoints/reload
-EOF
-}
-
-# The broken copy of the demo config that the README's tour feeds to `gatehouse check`.
-demo_broken_config() {
-  sed -e 's/version: v2/version: v1/' -e 's/max_body:/max_bdy:/' \
-      -e 's|http://127.0.0.1:9003|ftp://127.0.0.1:9003|' "$DEMO_CONFIG"
-}
+DEMO_SECRET_FILE=$DEMO_DIR/demo-secret
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
@@ -50,21 +17,50 @@ require_binary() {
   [ -x "$GATEHOUSE_BIN" ] || die "$GATEHOUSE_BIN not found: run 'make build' first"
 }
 
-# The JWT secret the demo config reads (HS256 needs at least 32 bytes).
-ensure_jwt_secret() {
-  if [ -z "${GATEHOUSE_JWT_SECRET:-}" ]; then
-    GATEHOUSE_JWT_SECRET=$(openssl rand -hex 32)
-    export GATEHOUSE_JWT_SECRET
-  fi
+# The README's tour: every line of the ```sh blocks that follow a `<!-- tour -->` line,
+# in order, as "BLOCK<TAB>LINE" (BLOCK counts from 1; lines continued with a trailing
+# backslash are joined). Blank lines and whole-line comments are left out.
+readme_tour_lines() {
+  awk '
+    /^<!-- tour -->[[:space:]]*$/ { armed = 1; next }
+    armed && /^```sh[[:space:]]*$/ { armed = 0; inblock = 1; block++; next }
+    { armed = 0 }
+    inblock && /^```/ { inblock = 0; next }
+    inblock {
+      line = pending $0; pending = ""
+      if (line ~ /\\$/) { sub(/\\$/, "", line); pending = line; next }
+      if (line ~ /^[[:space:]]*(#|$)/) next
+      print block "\t" line
+    }
+  ' "$DEMO_README"
 }
 
-# Mints an admin token into TOKEN if this build has `gatehouse token`; else leaves it empty.
-# (`token --help` is not proof: CLI11 prints the main help for an unknown subcommand.)
-mint_demo_token() {
-  TOKEN=$("$GATEHOUSE_BIN" token --secret-env GATEHOUSE_JWT_SECRET \
-            --scope "gatehouse:stats gatehouse:admin" --ttl 1h 2>/dev/null) || TOKEN=""
-  [[ "$TOKEN" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || TOKEN=""
+# The JWT key the demo config reads from GATEHOUSE_JWT_SECRET (HS256 wants >= 32 bytes).
+# It is kept in build/demo-secret (mode 0600), so that the README's
+# `export GATEHOUSE_JWT_SECRET=$(cat build/demo-secret)` works in any terminal and tokens
+# stay valid across restarts. A GATEHOUSE_JWT_SECRET already set wins and is written there.
+ensure_demo_secret() {
+  mkdir -p "$DEMO_DIR"
+  if [ -n "${GATEHOUSE_JWT_SECRET:-}" ]; then
+    :
+  elif [ -s "$DEMO_SECRET_FILE" ]; then
+    GATEHOUSE_JWT_SECRET=$(cat "$DEMO_SECRET_FILE")
+  else
+    GATEHOUSE_JWT_SECRET=$(openssl rand -hex 32)
+  fi
+  export GATEHOUSE_JWT_SECRET
+  if [ ! -s "$DEMO_SECRET_FILE" ] || [ "$(cat "$DEMO_SECRET_FILE")" != "$GATEHOUSE_JWT_SECRET" ]; then
+    (umask 077 && printf '%s\n' "$GATEHOUSE_JWT_SECRET" >"$DEMO_SECRET_FILE.tmp")
+    mv -f "$DEMO_SECRET_FILE.tmp" "$DEMO_SECRET_FILE"
+  fi
+  chmod 600 "$DEMO_SECRET_FILE"
 }
+
+free_port() {
+  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start_upstreams OUTFILE NAME=PORT...: starts examples/demo_upstreams.py in the
 # background (pid in UPSTREAMS_PID) and waits until every port is bound.
@@ -80,9 +76,59 @@ start_upstreams() {
   done
 }
 
+# start_demo_upstreams DIR FREE: starts the demo upstreams, on the README's ports (FREE=0)
+# or on free ones (FREE=1). Fills PORT_MAP (README port -> port in use), DEMO_RUN_CONFIG
+# (the config gatehouse is to run: the demo's own, or a copy in DIR on the ports in use)
+# and DEMO_GW (host:port gatehouse listens on).
+declare -A PORT_MAP=()
+PORT_SED=(-e '')
+start_demo_upstreams() {
+  local dir=$1 free=$2 spec name port actual specs=()
+  for spec in "${DEMO_UPSTREAMS[@]}"; do
+    if [ "$free" = 1 ]; then specs+=("${spec%=*}=0"); else specs+=("$spec"); fi
+  done
+  start_upstreams "$dir/upstreams.out" "${specs[@]}"
+  for spec in "${DEMO_UPSTREAMS[@]}"; do
+    name=${spec%=*} port=${spec#*=}
+    actual=$(awk -v n="$name" '$1 == "listening" && $2 == n {print $4}' "$dir/upstreams.out")
+    PORT_MAP[$port]=$actual
+  done
+  if [ "$free" = 1 ]; then PORT_MAP[${DEMO_LISTEN##*:}]=$(free_port); else
+    PORT_MAP[${DEMO_LISTEN##*:}]=${DEMO_LISTEN##*:}; fi
+  DEMO_GW=127.0.0.1:${PORT_MAP[${DEMO_LISTEN##*:}]}
+  PORT_SED=(-e "")
+  for port in "${!PORT_MAP[@]}"; do
+    [ "$port" = "${PORT_MAP[$port]}" ] ||
+      PORT_SED+=(-e "s/(localhost|127\\.0\\.0\\.1):$port\\b/\\1:${PORT_MAP[$port]}/g")
+  done
+  DEMO_RUN_CONFIG=$DEMO_CONFIG
+  if [ "$free" = 1 ]; then
+    DEMO_RUN_CONFIG=$dir/gatehouse.yaml
+    sed -E "${PORT_SED[@]}" "$DEMO_CONFIG" >"$DEMO_RUN_CONFIG"
+  fi
+}
+
+# with_ports LINE: LINE with the README's ports (localhost:8080, 127.0.0.1:9003, ...)
+# replaced by the ones in use, and build/ by the build folder in use.
+with_ports() {
+  local line=$1
+  line=$(sed -E "${PORT_SED[@]}" <<<"$line")
+  if [ "$DEMO_DIR" != build ]; then
+    line=$(sed -E "s#(^|[[:space:]\"'=(])build/#\\1$DEMO_DIR/#g" <<<"$line")
+  fi
+  printf '%s\n' "$line"
+}
+
 stop_pid() {  # stop_pid PID: SIGTERM, then wait for it
   local pid=$1
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+}
+
+# The broken copy of the demo config that the README's "A config error" feeds to
+# `gatehouse check`.
+demo_broken_config() {
+  sed -e 's/version: v2/version: v1/' -e 's/max_body:/max_bdy:/' \
+      -e 's|http://127.0.0.1:9003|ftp://127.0.0.1:9003|' "$DEMO_CONFIG"
 }

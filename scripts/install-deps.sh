@@ -11,6 +11,7 @@ packages=(
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-jwt python3-cryptography python3-yaml python3-requests
+  systemd                   # systemd-analyze verify of deploy/systemd/gatehouse.service
   # demo and tools used by the README tour
   curl ca-certificates openssl procps
 )

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# `make run-check`: the demo of `make run`, non-interactive. Starts the demo upstreams
-# and gatehouse (on free ports, so it works beside a running `make run`), runs every
-# request the demo prints, asserts the status codes, checks the README's `gatehouse
-# check` examples, stops everything and exits non-zero if anything was off.
+# `make run-check`: the README's tour, unattended. Starts the demo upstreams and gatehouse
+# on free ports (so it works beside a running `make run`), runs every command line of the
+# README's tour blocks (the ```sh blocks after a `<!-- tour -->` line), taken from
+# README.md with only the ports changed, in order, and asserts what each one gives. Also
+# checks the README's `gatehouse check` examples, a clean SIGTERM exit, and Ctrl-C on
+# `make run` under a terminal. Exits non-zero if anything was off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/demo-lib.sh
 
 require_binary
-ensure_jwt_secret
+unset GATEHOUSE_JWT_SECRET      # the README reads the key from build/demo-secret; so do we
+ensure_demo_secret
 
 tmp=$(mktemp -d)
 UPSTREAMS_PID=""
@@ -19,6 +22,45 @@ trap cleanup EXIT
 failures=0
 pass() { echo "ok    $*"; }
 fail() { echo "FAIL  $*"; failures=$((failures + 1)); }
+
+# What each line of the README's tour must give, in the README's order:
+#   the line's command (the README line must start with it, then a blank or its end)
+#   @@ for curl, the HTTP status; else exit=N, the command's exit status
+#   @@ extended regexes, one per field, that must match its output (headers included;
+#      for an assignment, the value assigned); a leading ! means must not match.
+# A README tour line without an entry here, or an entry without its line, fails the check.
+tour_expectations() {
+  cat <<'EOF'
+curl -i 'localhost:8080/users/v1/42?x=1' @@ 200 @@ "service": "users-v1" @@ "path": "/api/42" @@ "query": "x=1" @@ "X-Request-Id": "[0-9a-f]{32}" @@ "X-Forwarded-For": "127.0.0.1"
+curl -i localhost:8080/users/v2/42 @@ 200 @@ "service": "users-v2" @@ "path": "/api/42"
+curl -H 'X-API-Version: v1' localhost:8080/users/42 @@ 200 @@ "service": "users-v1"
+curl localhost:8080/users/42 @@ 200 @@ "service": "users-v2"
+curl -i -H 'X-API-Version: v9' localhost:8080/users/42 @@ 404 @@ application/problem\+json
+curl -i -d '{"item":"book"}' -H 'Content-Type: application/json' localhost:8080/orders @@ 201 @@ "service": "orders" @@ "received_bytes": 15
+curl -i -X DELETE localhost:8080/orders/7 @@ 405 @@ ^Allow: GET, HEAD, POST @@ "code":"method_not_allowed"
+curl -i localhost:8080/nowhere @@ 404 @@ "code":"no_route"
+curl -i localhost:8080/legacy @@ 404 @@ "code":"no_route"
+curl -i localhost:8080/healthz @@ 200 @@ "status":"ok"
+curl -i localhost:8080/readyz @@ 200 @@ "status":"ready"
+curl localhost:8080/metrics @@ 200 @@ gatehouse_requests_total\{endpoint="users@v1"
+export GATEHOUSE_JWT_SECRET=$(cat build/demo-secret) @@ exit=0 @@ ^.{32,}$
+TOKEN=$(build/gatehouse token --secret-env GATEHOUSE_JWT_SECRET --scope "gatehouse:stats gatehouse:admin" --ttl 1h) @@ exit=0 @@ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$
+curl -i localhost:8080/endpoints/stats @@ 401 @@ ^WWW-Authenticate: Bearer realm="gatehouse"
+curl -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/stats @@ 200 @@ "id":"users@v1" @@ "id":"users@v2" @@ "id":"orders" @@ "id":"legacy"
+curl -H "Authorization: Bearer $TOKEN" 'localhost:8080/endpoints/stats?status=disabled' @@ 200 @@ "id":"legacy" @@ !"id":"users@v1"
+curl -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/stats/users@v1 @@ 200 @@ "id":"users@v1" @@ "circuit_breaker":\{"state":"closed"
+curl -X POST localhost:9003/_demo/fail @@ 200 @@ "failing": 503
+curl -i localhost:8080/orders/7 @@ 503 @@ "error": "failing on purpose @@ !circuit_open
+sleep 3 @@ exit=0
+curl -i localhost:8080/orders/7 @@ 503 @@ "code":"circuit_open" @@ ^Retry-After: [1-5]\s*$ @@ !failing on purpose
+curl -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/stats/orders @@ 200 @@ "health":"down" @@ "state":"open" @@ "consecutive_failures":[1-9] @@ "fallbacks":[1-9]
+curl -X POST localhost:9003/_demo/recover @@ 200 @@ "failing": null
+sleep 6 @@ exit=0
+curl -i localhost:8080/orders/7 @@ 200 @@ "service": "orders" @@ "path": "/api/7"
+curl -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/stats/orders @@ 200 @@ "state":"closed" @@ "consecutive_failures":0
+curl -X POST -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/reload @@ 200 @@ "result":"unchanged" @@ "disabled":\["legacy"\]
+EOF
+}
 
 # expect_exit CODE DESCRIPTION COMMAND...: runs COMMAND, output in $tmp/cmd.out
 expect_exit() {
@@ -37,26 +79,13 @@ expect_exit 1 "gatehouse check rejects the README's broken config" \
   "$GATEHOUSE_BIN" check -c "$tmp/broken.yaml"
 if grep -qi 'line' "$tmp/cmd.out"; then pass "config errors name their line"; else
   fail "config errors do not name their line:"; sed 's/^/      /' "$tmp/cmd.out"; fi
+if [ "$(stat -c %a "$DEMO_SECRET_FILE")" = 600 ]; then pass "$DEMO_SECRET_FILE is mode 0600"; else
+  fail "$DEMO_SECRET_FILE is mode $(stat -c %a "$DEMO_SECRET_FILE"), expected 0600"; fi
 
 # --- the demo, on free ports ---------------------------------------------------------
-free_port() {
-  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-zero_ports=()
-for spec in "${DEMO_UPSTREAMS[@]}"; do zero_ports+=("${spec%=*}=0"); done
-start_upstreams "$tmp/upstreams.out" "${zero_ports[@]}"
-
-gw_port=$(free_port)
-sed_args=(-e "s/${DEMO_LISTEN//./\\.}/127.0.0.1:$gw_port/")
-for spec in "${DEMO_UPSTREAMS[@]}"; do
-  name=${spec%=*} port=${spec#*=}
-  actual=$(awk -v n="$name" '$1 == "listening" && $2 == n {print $4}' "$tmp/upstreams.out")
-  sed_args+=(-e "s/127\\.0\\.0\\.1:$port\\b/127.0.0.1:$actual/g")
-done
-sed "${sed_args[@]}" "$DEMO_CONFIG" >"$tmp/gatehouse.yaml"
-GW=127.0.0.1:$gw_port
-
-"$GATEHOUSE_BIN" run -c "$tmp/gatehouse.yaml" >"$tmp/gateway.log" 2>&1 &
+start_demo_upstreams "$tmp" 1
+GW=$DEMO_GW
+"$GATEHOUSE_BIN" run -c "$DEMO_RUN_CONFIG" >"$tmp/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 deadline=$((SECONDS + 20))
 until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$GW/readyz" || true)" = 200 ]; do
@@ -69,30 +98,80 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$GW/ready
 done
 pass "gatehouse ready on $GW"
 
-show_response() { { cat "$tmp/curl.err" "$tmp/headers" "$tmp/body"; echo; } | sed 's/^/      /'; }
+# The README's curl lines run as printed; this wrapper only records what they got.
+curl() {
+  command curl -sS --max-time 10 -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' "$@" \
+    >"$tmp/status"
+}
 
-run_requests() {
-  local status expect what cmd line got
-  while IFS='|' read -r status expect what cmd; do
-    line=${cmd//\$GW/$GW}
-    run=${line/#curl -i /curl }             # headers go to -D, not into the body
-    : >"$tmp/headers"; : >"$tmp/body"
-    got=$(eval "$run -sS --max-time 10 -o '$tmp/body' -D '$tmp/headers' -w '%{http_code}'" \
-          2>"$tmp/curl.err" </dev/null) || true
-    if [ "$got" != "$status" ]; then
-      fail "$line -> $got, expected $status ($what)"; show_response
-    elif [ -n "$expect" ] && ! grep -qiF -- "$expect" "$tmp/headers" "$tmp/body"; then
-      fail "$line -> $got but the response lacks '$expect' ($what)"; show_response
-    else
-      pass "$line -> $got"
+show_output() { sed 's/^/      /' "$tmp/out"; echo; }
+
+# run_tour_line LINE SHOWN STATUS REGEX...: runs one README line (ports already
+# substituted); SHOWN is how the report names it.
+run_tour_line() {
+  local line=$1 shown=$2 want=$3 got re var; shift 3
+  : >"$tmp/headers"; : >"$tmp/body"; : >"$tmp/status"
+  if [[ $line == curl\ * ]]; then
+    eval "$line" 2>"$tmp/err" </dev/null || true
+    got=$(cat "$tmp/status")
+    cat "$tmp/err" "$tmp/headers" "$tmp/body" | tr -d '\r' >"$tmp/out"
+  else
+    got=0
+    eval "$line" >"$tmp/out" 2>&1 </dev/null || got=$?
+    got="exit=$got"
+    if [[ $line =~ ^(export\ )?([A-Za-z_][A-Za-z0-9_]*)= ]]; then
+      var=${BASH_REMATCH[2]}
+      printf '%s\n' "${!var:-}" >"$tmp/out"
+    fi
+  fi
+  if [ "$got" != "$want" ]; then
+    fail "$shown -> $got, expected $want"; show_output; return
+  fi
+  for re in "$@"; do
+    if [[ $re == !* ]]; then
+      if grep -qE -- "${re#!}" "$tmp/out"; then
+        fail "$shown -> $got, but the output matches '${re#!}'"; show_output; return
+      fi
+    elif ! grep -qE -- "$re" "$tmp/out"; then
+      fail "$shown -> $got, but the output does not match '$re'"; show_output; return
     fi
   done
+  pass "$shown -> $got"
 }
-run_requests < <(demo_requests)
 
-mint_demo_token
-[ -n "$TOKEN" ] || die "gatehouse token did not mint a token for the stats API"
-run_requests < <(demo_stats_requests)
+mapfile -t tour < <(readme_tour_lines | cut -f2-)
+mapfile -t steps < <(tour_expectations)
+[ "${#tour[@]}" -gt 0 ] || fail "no tour lines found in $DEMO_README (<!-- tour --> before a \`\`\`sh block)"
+for i in "${!steps[@]}"; do
+  IFS=$'\x1f' read -r -a fields <<<"${steps[$i]// @@ /$'\x1f'}"
+  cmd=${fields[0]}
+  if [ "$i" -ge "${#tour[@]}" ]; then
+    fail "the check expects README tour line $((i + 1)) to be: $cmd; the README has no such line"
+    break
+  fi
+  readme_line=${tour[$i]}
+  if [ "$readme_line" != "$cmd" ] && [[ $readme_line != "$cmd"[[:space:]]* ]]; then
+    fail "README tour line $((i + 1)) is: $readme_line"
+    echo "      but scripts/run-check.sh expects: $cmd (update one to match the other)"
+    break
+  fi
+  run_tour_line "$(with_ports "$readme_line")" "$(with_ports "$cmd")" "${fields[@]:1}"
+done
+if [ "${#tour[@]}" -gt "${#steps[@]}" ]; then
+  fail "README tour lines with no expectation in scripts/run-check.sh:"
+  printf '      %s\n' "${tour[@]:${#steps[@]}}"
+fi
+
+# The README's next step in words: remove `disabled: true` from legacy, reload again.
+if grep -qx '    disabled: true' "$DEMO_RUN_CONFIG"; then
+  sed -i '/^    disabled: true$/d' "$DEMO_RUN_CONFIG"      # the copy on free ports
+  reload='curl -X POST -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/reload'
+  run_tour_line "$(with_ports "$reload")" "(legacy enabled in the file) $(with_ports "$reload")" \
+    200 '"result":"applied"' '"config_version":2' '"added":\["legacy"\]'
+else
+  fail "no 'disabled: true' line in $DEMO_CONFIG for the README's reload example"
+fi
+unset -f curl
 
 # --- graceful stop -----------------------------------------------------------------
 kill -TERM "$GATEWAY_PID"
@@ -109,6 +188,17 @@ else
   fail "gatehouse still running 15s after SIGTERM"; kill -KILL "$GATEWAY_PID" 2>/dev/null || true
 fi
 GATEWAY_PID=""
+stop_pid "$UPSTREAMS_PID"; UPSTREAMS_PID=""
+
+# --- Ctrl-C on `make run`, on a terminal ---------------------------------------------
+# make run reconfigures its build folder: keep the type it was built with (build-asan, ...).
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$DEMO_DIR/CMakeCache.txt" 2>/dev/null || true)
+if "$PYTHON" scripts/interrupt-check.py -- make --no-print-directory run BUILD_DIR="$DEMO_DIR" \
+     BUILD_TYPE="${build_type:-Release}" >"$tmp/interrupt.out" 2>&1; then
+  pass "$(tail -n 1 "$tmp/interrupt.out")"
+else
+  fail "Ctrl-C on make run:"; sed 's/^/      /' "$tmp/interrupt.out"
+fi
 
 if [ "$failures" -gt 0 ]; then
   echo "run-check: $failures check(s) failed; gatehouse's log:"

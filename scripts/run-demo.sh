@@ -1,60 +1,76 @@
 #!/usr/bin/env bash
-# `make run`: starts the demo upstreams in the background, prints requests to try,
-# then runs gatehouse with examples/gatehouse.yaml in the foreground (Ctrl-C stops all).
+# `make run`: starts the demo upstreams, prints the README tour's command lines, then runs
+# gatehouse with examples/gatehouse.yaml until Ctrl-C, which stops everything (exit 0).
+# DEMO_FREE_PORTS=1 runs it all on free ports instead of 8080 and 9001-9003 (the lines
+# printed say which).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/demo-lib.sh
 
+# Ctrl-C sends SIGINT to the terminal's foreground process group. Left there, make gets
+# it too and reports "Interrupt" (exit 130) whatever this script does. So on a terminal
+# the demo runs as a job of its own (`set -m`: its own process group, given the
+# terminal while it runs): Ctrl-C reaches only the demo, make sees it exit 0.
+if [ -t 0 ] && [ -z "${DEMO_FOREGROUND_JOB:-}" ]; then
+  set -m
+  status=0
+  DEMO_FOREGROUND_JOB=1 bash "$0" "$@" || status=$?
+  exit "$status"
+fi
+
+source scripts/demo-lib.sh
 require_binary
-ensure_jwt_secret
+ensure_demo_secret
+free=${DEMO_FREE_PORTS:-0}
 
 tmp=$(mktemp -d)
 UPSTREAMS_PID=""
-cleanup() { stop_pid "$UPSTREAMS_PID"; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-for port in ${DEMO_LISTEN##*:} "${DEMO_UPSTREAMS[@]##*=}"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "port $port is already in use (another 'make run'?); stop that first"
-  fi
-done
-
-start_upstreams "$tmp/upstreams.out" "${DEMO_UPSTREAMS[@]}"
-echo "Demo upstreams: ${DEMO_UPSTREAMS[*]}  (examples/demo_upstreams.py)"
-
-GW=localhost:${DEMO_LISTEN##*:}
-print_requests() {
-  local status expect what cmd
-  while IFS='|' read -r status expect what cmd; do
-    printf '  %-78s # %s -> %s\n' "${cmd//\$GW/$GW}" "$what" "$status"
-  done
+GATEWAY_PID=""
+cleanup() {
+  stop_pid "$GATEWAY_PID"; GATEWAY_PID=""
+  stop_pid "$UPSTREAMS_PID"; UPSTREAMS_PID=""
+  rm -rf "$tmp"
 }
+stop_demo() {  # Ctrl-C: gatehouse drains (SIGTERM, waited for), then the upstreams stop
+  trap '' INT TERM     # a second Ctrl-C must not cut the cleanup short
+  echo
+  echo "Stopping the demo."
+  cleanup
+  exit 0
+}
+trap cleanup EXIT
+trap stop_demo INT TERM
 
-cat <<EOF
-
-gatehouse will listen on $GW. In another terminal, try:
-
-EOF
-demo_requests | print_requests
-
-mint_demo_token
-echo
-if [ -n "$TOKEN" ]; then
-  echo "  Stats API: first paste the token (scopes gatehouse:stats gatehouse:admin, valid 1h):"
-  echo "  TOKEN=$TOKEN"
-  demo_stats_requests | print_requests
-else
-  echo "  (gatehouse token could not mint a token for the stats API: is GATEHOUSE_JWT_SECRET at least 32 bytes?)"
+if [ "$free" != 1 ]; then
+  for port in ${DEMO_LISTEN##*:} "${DEMO_UPSTREAMS[@]##*=}"; do
+    port_in_use "$port" && die "port $port is already in use (another 'make run'?); stop that first"
+  done
 fi
-cat <<EOF
+start_demo_upstreams "$tmp" "$free"
+upstreams=()
+for spec in "${DEMO_UPSTREAMS[@]}"; do upstreams+=("${spec%=*}=${PORT_MAP[${spec#*=}]}"); done
+echo "Demo upstreams: ${upstreams[*]}  (examples/demo_upstreams.py)"
 
-  Check a config file (exit 0 when valid):
-  GATEHOUSE_JWT_SECRET=$GATEHOUSE_JWT_SECRET $GATEHOUSE_BIN check -c $DEMO_CONFIG
+cat <<EOT
 
-Starting: $GATEHOUSE_BIN run -c $DEMO_CONFIG   (Ctrl-C to stop)
+gatehouse will listen on $DEMO_GW. In another terminal, from $(pwd),
+try the README's tour:
+EOT
+last=""
+while IFS=$'\t' read -r block line; do
+  [ "$block" = "$last" ] || echo
+  last=$block
+  echo "  $(with_ports "$line")"
+done < <(readme_tour_lines)
 
-EOF
+cat <<EOT
 
+Starting: $GATEHOUSE_BIN run -c $DEMO_RUN_CONFIG   (Ctrl-C stops gatehouse and the upstreams)
+
+EOT
+
+"$GATEHOUSE_BIN" run -c "$DEMO_RUN_CONFIG" &
+GATEWAY_PID=$!
 status=0
-"$GATEHOUSE_BIN" run -c "$DEMO_CONFIG" || status=$?
+wait "$GATEWAY_PID" || status=$?
+GATEWAY_PID=""
 exit "$status"
