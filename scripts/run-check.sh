@@ -35,7 +35,7 @@ curl -i 'localhost:8080/users/v1/42?x=1' @@ 200 @@ "service": "users-v1" @@ "pat
 curl -i localhost:8080/users/v2/42 @@ 200 @@ "service": "users-v2" @@ "path": "/api/42"
 curl -H 'X-API-Version: v1' localhost:8080/users/42 @@ 200 @@ "service": "users-v1"
 curl localhost:8080/users/42 @@ 200 @@ "service": "users-v2"
-curl -i -H 'X-API-Version: v9' localhost:8080/users/42 @@ 404 @@ application/problem\+json
+curl -i -H 'X-API-Version: v9' localhost:8080/users/42 @@ 404 @@ available: v1, v2
 curl -i -d '{"item":"book"}' -H 'Content-Type: application/json' localhost:8080/orders @@ 201 @@ "service": "orders" @@ "received_bytes": 15
 curl -i -X DELETE localhost:8080/orders/7 @@ 405 @@ ^Allow: GET, HEAD, POST @@ "code":"method_not_allowed"
 curl -i localhost:8080/nowhere @@ 404 @@ "code":"no_route"
