@@ -174,7 +174,9 @@ RouteTable::RouteTable(const std::vector<config::Endpoint>& endpoints)
   // Version routes go in after every endpoint, so an endpoint that owns "/{name}"
   // itself always keeps it.
   for (const std::string_view name : names) {
-    auto key = prefix_key("/" + std::string(name));
+    std::string bare = "/";  // appended: "/" + std::string&& trips g++ 12's -Wrestrict
+    bare += name;
+    auto key = prefix_key(bare);
     if (!key || im.node_has_entry(*key)) continue;
 
     Impl::VersionRoute route;
