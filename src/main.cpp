@@ -7,7 +7,9 @@
 #include "auth/mint.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
+#include "config/utf8.hpp"
 #include "logging/log.hpp"
+#include "router/route_listing.hpp"
 #include "server/server.hpp"
 
 using namespace gatehouse;
@@ -15,19 +17,33 @@ using namespace gatehouse;
 namespace {
 
 int print_errors(const config::LoadResult& result) {
-  for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+  // Messages quote values escaped; escaping again keeps every line valid UTF-8 whatever
+  // else a message holds (a file name, an OS error text).
+  for (const auto& e : result.errors) std::cerr << config::escape_invalid_utf8(e.to_string()) << "\n";
   std::cerr << result.errors.size() << (result.errors.size() == 1 ? " error" : " errors") << "\n";
   return 1;
 }
 
-int cmd_check(const std::string& file) {
+std::string count_of(std::size_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+int cmd_check(const std::string& file, bool routes) {
   const auto result = config::load_from_file(file);
   if (!result.errors.empty()) return print_errors(result);
   const auto& cfg = *result.config;
   std::size_t enabled = 0;
   for (const auto& ep : cfg.endpoints) enabled += ep.disabled ? 0 : 1;
-  std::cout << file << ": ok (" << cfg.endpoints.size() << " endpoints, " << enabled
-            << " enabled)\n";
+  std::cout << file << ": ok (" << count_of(cfg.endpoints.size(), "endpoint", "endpoints")
+            << ", " << enabled << " enabled)\n";
+  if (routes) {
+    const router::RouteTable table(cfg.endpoints);
+    if (table.size() == 0) {
+      std::cout << "no routes: no endpoint is enabled\n";
+    } else {
+      std::cout << "\n" << router::format_routes(table, cfg.endpoints);
+    }
+  }
   return 0;
 }
 
@@ -120,9 +136,14 @@ int main(int argc, char** argv) {
 
   auto* check = app.add_subcommand("check", "validate a configuration file");
   std::string check_file;
+  bool check_routes = false;
   check->add_option("-c,--config", check_file, "configuration file")->required();
+  check->add_flag("--routes", check_routes,
+                  "also print the route table (prefix, methods, endpoint, servers)");
 
   auto* version = app.add_subcommand("version", "print the version");
+  app.set_version_flag("--version", std::string("gatehouse ") + GATEHOUSE_VERSION,
+                       "print the version and exit");
 
   auto* token = app.add_subcommand("token", "mint a JWT; prints only the token");
   TokenArgs targs;
@@ -147,7 +168,7 @@ int main(int argc, char** argv) {
     std::cout << "gatehouse " << GATEHOUSE_VERSION << "\n";
     return 0;
   }
-  if (*check) return cmd_check(check_file);
+  if (*check) return cmd_check(check_file, check_routes);
   if (*token) return cmd_token(targs);
   if (*run) return cmd_run(run_file, run_level.empty() ? level : run_level,
                            run_insecure || insecure_admin);

@@ -65,8 +65,13 @@ Reply stats_all(const registry::Snapshot& snap, const ConfigInfo& info, std::str
 // GET /endpoints/stats/{id}; `encoded_id` is the path segment (percent-encoded).
 Reply stats_one(const registry::Snapshot& snap, std::string_view encoded_id);
 
+// A 422 lists at most this many errors (the first ones by position); `error_count` is
+// the total.
+inline constexpr std::size_t kMaxListedErrors = 1000;
+
 // POST /endpoints/reload: 200 with the report of SPEC section 7, or 422 invalid_config
-// (problem+json with every error) when the file was refused and the old config kept.
+// (problem+json with the errors and error_count) when the file was refused and the old
+// config kept.
 Reply reload_reply(bool ok, bool applied, std::uint64_t config_version,
                    const config::ConfigDiff& diff, const std::vector<config::ConfigError>& errors,
                    std::string_view request_id);

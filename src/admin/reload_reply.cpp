@@ -1,6 +1,9 @@
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "admin/admin.hpp"
+#include "admin/json_text.hpp"
+#include "config/utf8.hpp"
 
 namespace gatehouse::admin {
 
@@ -22,18 +25,24 @@ Reply reload_reply(bool ok, bool applied, std::uint64_t config_version,
     json::value problem = json::parse(problem_json(
         ErrorCode::invalid_config, "the new configuration is invalid; the running one is kept",
         request_id));
+    // The loader quotes values escaped; escaping again here keeps the body valid UTF-8
+    // JSON whatever a message holds (a file name, an OS error text).
     json::array list;
-    for (const auto& e : errors) {
-      list.emplace_back(json::object{{"path", e.path},
+    const std::size_t listed = std::min(errors.size(), kMaxListedErrors);
+    list.reserve(listed);
+    for (std::size_t i = 0; i < listed; ++i) {
+      const auto& e = errors[i];
+      list.emplace_back(json::object{{"path", config::escape_invalid_utf8(e.path)},
                                      {"line", e.line},
                                      {"column", e.column},
-                                     {"message", e.message}});
+                                     {"message", config::escape_invalid_utf8(e.message)}});
     }
     problem.as_object()["errors"] = std::move(list);
+    problem.as_object()["error_count"] = errors.size();
     r.status = status_of(ErrorCode::invalid_config);
     r.content_type = "application/problem+json";
     r.problem = ErrorCode::invalid_config;
-    r.body = json::serialize(problem);
+    r.body = to_json(problem);
     return r;
   }
   json::object report;
@@ -45,7 +54,7 @@ Reply reload_reply(bool ok, bool applied, std::uint64_t config_version,
   report["unchanged"] = to_array(diff.unchanged);
   report["disabled"] = to_array(diff.disabled);
   report["restart_required"] = to_array(diff.restart_required);
-  r.body = json::serialize(report);
+  r.body = to_json(report);
   return r;
 }
 

@@ -1,6 +1,7 @@
 #include <boost/json.hpp>
 
 #include "admin/admin.hpp"
+#include "admin/json_text.hpp"
 #include "common/time_format.hpp"
 
 namespace gatehouse::admin {
@@ -162,7 +163,7 @@ Reply stats_all(const registry::Snapshot& snap, const ConfigInfo& info, std::str
                                 {"sha256", info.sha256}};
   root["endpoints"] = std::move(endpoints);
   Reply r;
-  r.body = json::serialize(root);
+  r.body = to_json(root);
   return r;
 }
 
@@ -172,7 +173,7 @@ Reply stats_one(const registry::Snapshot& snap, std::string_view encoded_id) {
   for (const auto& ep : snap.endpoints) {
     if (ep.config->id != id) continue;
     Reply r;
-    r.body = json::serialize(entry(snap, ep));
+    r.body = to_json(entry(snap, ep));
     return r;
   }
   return error_reply(ErrorCode::no_route, "no endpoint with id '" + id + "'");

@@ -83,7 +83,7 @@ std::string parse_listen(std::string_view text, std::string& host, std::uint16_t
     port_part = rest.substr(1);
     in6_addr addr{};
     if (::inet_pton(AF_INET6, std::string(host_part).c_str(), &addr) != 1) {
-      return "has an invalid IPv6 address " + std::string(host_part);
+      return "has an invalid IPv6 address";
     }
   } else {
     const auto colon = text.rfind(':');
@@ -99,13 +99,13 @@ std::string parse_listen(std::string_view text, std::string& host, std::uint16_t
     bool numeric = true;
     for (char c : host_part) {
       if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-') {
-        return "has an invalid host " + std::string(host_part);
+        return "has an invalid host";
       }
       if (!is_digit(c) && c != '.') numeric = false;
     }
     in_addr addr{};
     if (numeric && ::inet_pton(AF_INET, std::string(host_part).c_str(), &addr) != 1) {
-      return "has an invalid IPv4 address " + std::string(host_part);
+      return "has an invalid IPv4 address";
     }
   }
   if (!parse_port(port_part, port)) return "port must be from 1 to 65535";

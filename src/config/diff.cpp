@@ -38,8 +38,9 @@ ConfigDiff diff(const Config& before, const Config& after) {
   }
   for (const auto& e : before.endpoints) {
     if (new_by_id.count(e.id)) continue;
+    // Deleted from the file: removed, disabled or not (SPEC section 7).
     if (e.disabled) d.disabled_changed = true;
-    else d.removed.push_back(e.id);
+    d.removed.push_back(e.id);
   }
   if (before.listen != after.listen) d.restart_required.push_back("listen");
   if (before.threads != after.threads) d.restart_required.push_back("threads");

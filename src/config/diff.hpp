@@ -13,7 +13,7 @@ bool same_endpoint(const Endpoint& a, const Endpoint& b);
 
 struct ConfigDiff {
   std::vector<std::string> added;      // enabled now, absent or disabled before
-  std::vector<std::string> removed;    // enabled before, absent now
+  std::vector<std::string> removed;    // in the file before (enabled or not), absent now
   std::vector<std::string> updated;    // enabled in both, settings changed
   std::vector<std::string> unchanged;  // enabled in both, same settings
   std::vector<std::string> disabled;   // disabled now

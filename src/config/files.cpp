@@ -5,14 +5,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 
 namespace gatehouse::config::detail {
 
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
+std::optional<std::string> read_file(const std::string& path, std::string& error,
+                                     std::size_t max_bytes, bool& too_large) {
+  too_large = false;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = std::strerror(errno);
@@ -24,10 +29,17 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
     error = "is a directory";
     return std::nullopt;
   }
+  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    too_large = true;
+    error = std::to_string(st.st_size) + " bytes";
+    return std::nullopt;
+  }
   std::string out;
   char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+  while (out.size() <= max_bytes) {
+    const std::size_t want = std::min(sizeof buf, max_bytes + 1 - out.size());
+    const ssize_t n = ::read(fd, buf, want);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -38,7 +50,17 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
     out.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
+  if (out.size() > max_bytes) {  // grew since fstat, or not a regular file
+    too_large = true;
+    error = "more than " + std::to_string(max_bytes) + " bytes";
+    return std::nullopt;
+  }
   return out;
+}
+
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  bool too_large = false;
+  return read_file(path, error, std::numeric_limits<std::size_t>::max() - 1, too_large);
 }
 
 std::string resolve_path(std::string_view config_path, std::string_view file) {

@@ -2,6 +2,7 @@
 // hashing. Internal to config/.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,12 @@ namespace gatehouse::config::detail {
 // Reads the whole file. On failure returns nullopt and sets `error` to the reason
 // (strerror text, or "is a directory").
 std::optional<std::string> read_file(const std::string& path, std::string& error);
+
+// As above for a file of at most `max_bytes`: a larger one is not read (its size is
+// checked first, and no more than max_bytes + 1 bytes are read in case it grows
+// meanwhile); `too_large` is set and `error` says how large it is.
+std::optional<std::string> read_file(const std::string& path, std::string& error,
+                                     std::size_t max_bytes, bool& too_large);
 
 // `file` as written in the config, resolved against the directory of `config_path`
 // when relative.

@@ -4,7 +4,9 @@
 
 #include "config/config.hpp"
 #include "config/files.hpp"
+#include "config/prescan.hpp"
 #include "config/sections.hpp"
+#include "config/utf8.hpp"
 
 namespace gatehouse::config {
 
@@ -68,6 +70,83 @@ void load_tree(Context& ctx, const YAML::Node& doc, Config& cfg) {
 
 }  // namespace
 
+namespace {
+
+Pos pos_of_offset(std::string_view text, std::size_t offset) {
+  const std::string_view before = text.substr(0, offset);
+  const auto line = 1 + std::count(before.begin(), before.end(), '\n');
+  const std::size_t nl = before.rfind('\n');
+  const std::size_t column = nl == std::string_view::npos ? offset + 1 : offset - nl;
+  return {static_cast<int>(line), static_cast<int>(column)};
+}
+
+std::string too_large_message(const std::string& size) {
+  return "the file is " + size + ", over the limit of 64 MiB (" +
+         std::to_string(kMaxConfigBytes) + " bytes); it is not read";
+}
+
+// Checks on the raw bytes; each one refuses the file before YAML parsing.
+bool refuse_text(const std::string& text, const Prescan& scan, Errors& errors) {
+  if (auto bad = first_invalid_utf8(text)) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    const auto b = static_cast<unsigned char>(text[*bad]);
+    errors.add("", pos_of_offset(text, *bad),
+               std::string("the file is not UTF-8: the byte 0x") + hex[b >> 4] + hex[b & 0x0f] +
+                   " at offset " + std::to_string(*bad) +
+                   " (counted from 0) does not start a valid UTF-8 character");
+    return true;
+  }
+  if (scan.too_deep.line > 0) {
+    errors.add("", scan.too_deep,
+               "the file is nested deeper than " + std::to_string(kMaxNesting) +
+                   " levels (mappings and sequences inside each other); it is refused");
+    return true;
+  }
+  if (scan.unclosed.open.line > 0) {
+    errors.add("", scan.unclosed.open,
+               std::string("invalid YAML: the ") +
+                   (scan.unclosed.quote == '"' ? "double" : "single") +
+                   " quote opened here is never closed: it swallows the rest of the file");
+    return true;
+  }
+  return false;
+}
+
+void parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Config& cfg) {
+  Errors& errors = ctx.errors;
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& ex) {
+    const Pos pos = ex.mark.is_null() ? Pos{} : Pos{ex.mark.line + 1, ex.mark.column + 1};
+    Pos where;
+    const std::string cause = syntax_error_cause(text, scan, pos, where);
+    if (cause.empty()) {
+      errors.add("", pos, "invalid YAML: " + ex.msg);
+    } else {
+      errors.add("", where,
+                 "invalid YAML: " + cause + " (the parser stopped at line " +
+                     std::to_string(pos.line) + ", col " + std::to_string(pos.column) + ": " +
+                     ex.msg + ")");
+    }
+    return;
+  }
+  if (docs.size() > 1) {
+    errors.add("", pos_of(docs[1]), "the file holds more than one YAML document");
+  }
+  load_tree(ctx, docs.empty() ? YAML::Node() : docs.front(), cfg);
+  // Valid YAML whose settings are wrong may still be a quote closed lines too late.
+  if (errors.size() > 0 && scan.swallowing.open.line > 0) {
+    const QuoteSpan& q = scan.swallowing;
+    errors.add("", q.open,
+               std::string("note: the ") + (q.quote == '"' ? "double" : "single") +
+                   " quote opened here runs to line " + std::to_string(q.close.line) +
+                   " and takes in what look like keys; is its closing quote missing?");
+  }
+}
+
+}  // namespace
+
 LoadResult load_from_string(const std::string& yaml_text, const std::string& path) {
   LoadResult result;
   Errors errors;
@@ -75,19 +154,14 @@ LoadResult load_from_string(const std::string& yaml_text, const std::string& pat
   Config cfg;
   cfg.path = path;
   try {
-    cfg.sha256 = sha256_hex(yaml_text);
-    std::vector<YAML::Node> docs;
-    try {
-      docs = YAML::LoadAll(yaml_text);
-    } catch (const YAML::Exception& ex) {
-      const Pos pos = ex.mark.is_null() ? Pos{} : Pos{ex.mark.line + 1, ex.mark.column + 1};
-      errors.add("", pos, "invalid YAML: " + ex.msg);
-    }
-    if (errors.size() == 0) {
-      if (docs.size() > 1) {
-        errors.add("", pos_of(docs[1]), "the file holds more than one YAML document");
+    if (yaml_text.size() > kMaxConfigBytes) {
+      errors.add("", {}, too_large_message(std::to_string(yaml_text.size()) + " bytes"));
+    } else {
+      const Prescan scan = prescan_yaml(yaml_text);
+      if (!refuse_text(yaml_text, scan, errors)) {
+        cfg.sha256 = sha256_hex(yaml_text);
+        parse_yaml(yaml_text, scan, ctx, cfg);
       }
-      load_tree(ctx, docs.empty() ? YAML::Node() : docs.front(), cfg);
     }
   } catch (const std::exception& ex) {
     errors.add("", {}, std::string("internal error while loading the configuration: ") + ex.what());
@@ -105,10 +179,13 @@ LoadResult load_from_string(const std::string& yaml_text, const std::string& pat
 
 LoadResult load_from_file(const std::string& path) {
   std::string error;
-  auto text = detail::read_file(path, error);
+  bool too_large = false;
+  auto text = detail::read_file(path, error, detail::kMaxConfigBytes, too_large);
   if (!text) {
     LoadResult result;
-    result.errors.push_back(ConfigError{"", 0, 0, "cannot read " + path + ": " + error});
+    result.errors.push_back(ConfigError{
+        "", 0, 0, too_large ? path + ": " + too_large_message(error)
+                            : "cannot read " + path + ": " + error});
     return result;
   }
   return load_from_string(*text, path);

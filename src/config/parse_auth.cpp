@@ -39,18 +39,18 @@ std::vector<AlgItem> parse_algorithms(Context& ctx, const MapReader& m) {
     std::string lower = alg;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower == "none") {
-      ctx.errors.add(value.path, value.pos, "\"none\" is never accepted");
+      ctx.errors.add(value, "is never accepted: a token signed with it carries no signature");
       continue;
     }
     if (!is_supported_algorithm(alg)) {
-      std::string message = "unsupported algorithm " + quoted(alg);
+      std::string message = "unsupported algorithm";
       if (auto hint = suggest(alg, supported_algorithms()); !hint.empty()) {
         message += "; did you mean " + quoted(hint) + "?";
       } else {
         message += "; expected one of HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 "
                    "ES256 ES384 ES512 EdDSA";
       }
-      ctx.errors.add(value.path, value.pos, std::move(message));
+      ctx.errors.add(value, std::move(message));
       continue;
     }
     bool seen = false;
@@ -75,7 +75,7 @@ const Entry* resolve_secret(Context& ctx, const MapReader& m, Jwt& jwt) {
     jwt.hmac_secret_env = *name;
     const char* value = std::getenv(name->c_str());
     if (!value) {
-      ctx.errors.add(env->value.path, env->value.pos, "environment variable " + *name + " is not set");
+      ctx.errors.add(env->value, "environment variable is not set");
       return nullptr;
     }
     jwt.hmac_secret = value;
@@ -185,7 +185,7 @@ void parse_scopes(Context& ctx, const Value& v, Scopes& scopes) {
     auto s = m.string(key, true);
     if (!s) continue;
     if (has_space_or_control(*s)) {
-      ctx.errors.add(m.key_path(key), m.find(key)->value.pos,
+      ctx.errors.add(m.find(key)->value,
                      "must be a single scope (no spaces); \"\" means no token needed");
       continue;
     }

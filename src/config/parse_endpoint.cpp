@@ -26,7 +26,7 @@ std::optional<std::string> id_part(Context& ctx, const MapReader& m, std::string
   if (!s) return std::nullopt;
   if (s->find('/') != std::string::npos || has_space_or_control(*s) ||
       (forbid_at && s->find('@') != std::string::npos)) {
-    ctx.errors.add(m.key_path(key), m.find(key)->value.pos,
+    ctx.errors.add(m.find(key)->value,
                    forbid_at ? "must not contain '/', '@', whitespace or control characters"
                              : "must not contain '/', whitespace or control characters");
     return std::nullopt;
@@ -44,7 +44,7 @@ void parse_methods(Context& ctx, const MapReader& m, Endpoint& ep) {
   }
   for (auto& [method, value] : *items) {
     if (!is_token(method)) {
-      ctx.errors.add(value.path, value.pos, "is not a valid HTTP method token");
+      ctx.errors.add(value, "is not a valid HTTP method token");
       continue;
     }
     std::string upper = method;
@@ -74,8 +74,7 @@ void parse_upstream_tls(Context& ctx, const Entry& entry, Endpoint& ep, bool url
   }
   if (auto name = m.string("server_name")) {
     if (has_space_or_control(*name)) {
-      ctx.errors.add(m.key_path("server_name"), m.find("server_name")->value.pos,
-                     "must be a host name");
+      ctx.errors.add(m.find("server_name")->value, "must be a host name");
     } else {
       ep.tls.server_name = *name;
     }
@@ -88,7 +87,7 @@ void parse_scopes(Context& ctx, const MapReader& m, Endpoint& ep) {
   if (!items) return;
   for (auto& [scope, value] : *items) {
     if (has_space_or_control(scope)) {
-      ctx.errors.add(value.path, value.pos, "must be a single scope (no spaces)");
+      ctx.errors.add(value, "must be a single scope (no spaces)");
       continue;
     }
     ep.scopes.push_back(std::move(scope));
@@ -125,7 +124,7 @@ void resolve_prefix(Context& ctx, const MapReader& m, EndpointDraft& d, bool nam
     auto text = as_string(ctx.errors, e->value);
     if (!text) return;
     if (auto err = normalize_prefix(*text, ep.prefix); !err.empty()) {
-      ctx.errors.add(e->value.path, e->value.pos, err);
+      ctx.errors.add(e->value, err);
       return;
     }
     ep.prefix_explicit = true;
@@ -163,7 +162,7 @@ void parse_health(Context& ctx, const Entry& e, Endpoint& ep) {
   } else if (n.IsMap()) {
     parse_health_check(ctx, e.value, ep.health_check);
   } else {
-    ctx.errors.add(e.value.path, e.value.pos, "must be a mapping, or false to disable checks");
+    ctx.errors.add(e.value, "must be a mapping, or false to disable checks");
   }
 }
 
@@ -189,7 +188,7 @@ EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index, co
   if (const Entry* e = m.find("url")) {
     if (auto text = as_string(ctx.errors, e->value)) {
       if (auto err = parse_upstream_url(*text, ep.url); !err.empty()) {
-        ctx.errors.add(e->value.path, e->value.pos, err);
+        ctx.errors.add(e->value, err);
       } else {
         url_ok = true;
       }

@@ -19,6 +19,8 @@ constexpr std::array<std::string_view, 3> kCacheKeys = {"ttl", "max_entries", "m
 constexpr std::array<std::string_view, 4> kDefaultsKeys = {"connect_timeout", "timeout",
                                                           "health_check", "circuit_breaker"};
 constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+// The breaker counts trial slots in 15 bits of one atomic word (health/breaker.hpp).
+constexpr std::uint64_t kMaxHalfOpenRequests = 32767;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -59,7 +61,7 @@ void parse_expected_status(Context& ctx, const Value& v, HealthCheck& out) {
   std::optional<std::vector<StatusRange>> ranges;
   if (v.node.IsScalar()) ranges = parse_status_ranges(v.node.Scalar());
   if (!ranges) {
-    ctx.errors.add(v.path, v.pos,
+    ctx.errors.add(v,
                    "must be status codes (100-599) or ranges, e.g. 200, \"200-399\" or "
                    "\"200,204,300-399\"");
     return;
@@ -75,7 +77,7 @@ void parse_health_check(Context& ctx, const Value& v, HealthCheck& out) {
   if (!m.ok()) return;
   if (auto path = m.string("path")) {
     if (path->front() != '/' || has_space_or_control(*path) || path->find('#') != std::string::npos) {
-      ctx.errors.add(m.key_path("path"), m.find("path")->value.pos,
+      ctx.errors.add(m.find("path")->value,
                      "must be an absolute path starting with '/', without spaces or '#'");
     } else {
       out.path = *path;
@@ -93,7 +95,8 @@ void parse_circuit_breaker(Context& ctx, const Value& v, CircuitBreaker& out) {
   if (!m.ok()) return;
   MapReader::assign(out.failure_threshold, m.integer("failure_threshold", 1, kMaxU32));
   MapReader::assign(out.reset_timeout, m.duration("reset_timeout"));
-  MapReader::assign(out.half_open_requests, m.integer("half_open_requests", 1, kMaxU32));
+  MapReader::assign(out.half_open_requests,
+                    m.integer("half_open_requests", 1, kMaxHalfOpenRequests));
   if (const Entry* e = m.find("failure_statuses")) {
     if (auto items = as_sequence(ctx.errors, e->value)) {
       std::vector<int> statuses;
@@ -112,8 +115,7 @@ void parse_circuit_breaker(Context& ctx, const Value& v, CircuitBreaker& out) {
     if (*s == "error" || *s == "cached" || *s == "default") {
       out.fallback_strategy = *s;
     } else {
-      ctx.errors.add(m.key_path("fallback_strategy"), m.find("fallback_strategy")->value.pos,
-                     "must be one of error, cached, default");
+      ctx.errors.add(m.find("fallback_strategy")->value, "must be one of error, cached, default");
     }
   }
 }
@@ -127,8 +129,7 @@ void parse_fallback(Context& ctx, const Value& v, Fallback& out) {
     bool bad = false;
     for (unsigned char c : *ct) bad = bad || c < 0x20 || c == 0x7f;
     if (bad) {
-      ctx.errors.add(m.key_path("content_type"), m.find("content_type")->value.pos,
-                     "must not contain control characters");
+      ctx.errors.add(m.find("content_type")->value, "must not contain control characters");
     } else {
       out.content_type = *ct;
     }

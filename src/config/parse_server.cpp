@@ -27,7 +27,7 @@ std::optional<std::string> one_of(const MapReader& m, std::string_view key,
   }
   std::string message = "must be one of";
   for (std::size_t i = 0; i < N; ++i) message += std::string(i == 0 ? " " : ", ") + std::string(allowed[i]);
-  m.errors().add(m.key_path(key), m.find(key)->value.pos, std::move(message));
+  m.errors().add(m.find(key)->value, std::move(message));
   return std::nullopt;
 }
 
@@ -89,7 +89,7 @@ void parse_server(Context& ctx, const MapReader& root, Config& cfg) {
       std::string host;
       std::uint16_t port = 0;
       if (auto err = parse_listen(*text, host, port); !err.empty()) {
-        ctx.errors.add(e->value.path, e->value.pos, err);
+        ctx.errors.add(e->value, err);
       } else {
         cfg.listen = *text;
         cfg.listen_host = std::move(host);

@@ -4,6 +4,7 @@
 
 #include "common/units.hpp"
 #include "config/did_you_mean.hpp"
+#include "config/utf8.hpp"
 
 namespace gatehouse::config::detail {
 
@@ -17,25 +18,82 @@ void Errors::add(std::string path, Pos pos, std::string message) {
   list_.push_back(ConfigError{std::move(path), pos.line, pos.column, std::move(message)});
 }
 
+void Errors::add(const Value& v, std::string message) {
+  if (v.node.IsScalar() && !v.node.Scalar().empty()) {
+    message = quoted(v.node.Scalar()) + ": " + message;
+  }
+  add(v.path, v.pos, std::move(message));
+}
+
+namespace {
+
+// A key goes into a path as written unless it would make the path ambiguous or break
+// the line it is printed on.
+bool plain_key(std::string_view key) {
+  if (key.empty() || key.size() > kQuoteLimit) return false;
+  for (unsigned char c : key) {
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string join_path(std::string_view parent, std::string_view key) {
-  if (parent.empty()) return std::string(key);
   std::string out(parent);
-  out += '.';
-  out += key;
+  if (!out.empty()) out += '.';
+  if (plain_key(key)) {
+    out += key;
+  } else {
+    out += quoted(key);
+  }
   return out;
 }
 
 std::string index_path(std::string_view parent, std::size_t index) {
-  return std::string(parent) + "[" + std::to_string(index) + "]";
+  std::string out(parent);
+  out += '[';
+  out += std::to_string(index);
+  out += ']';
+  return out;
 }
 
 std::string quoted(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
   std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+  std::size_t i = 0;
+  for (std::size_t chars = 0; i < text.size() && chars < kQuoteLimit; ++chars) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t len = utf8_sequence_length(text, i);
+    if (len == 0) {  // not UTF-8: the byte's value
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0x0f];
+      ++i;
+      continue;
+    }
+    if (len > 1) {
+      out.append(text.substr(i, len));
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 0x0f];
+    } else {
+      out += static_cast<char>(c);
+    }
+    i += len;
   }
   out += '"';
+  if (i < text.size()) out += "...";  // cut: outside the quotes, so never mistaken for text
   return out;
 }
 
@@ -67,11 +125,11 @@ std::string integer_expectation(std::uint64_t min, std::uint64_t max) {
 
 std::optional<std::string> as_string(Errors& errors, const Value& v, bool allow_empty) {
   if (!v.node.IsScalar()) {
-    errors.add(v.path, v.pos, std::string("must be a string, got ") + describe(v.node));
+    errors.add(v, std::string("must be a string, got ") + describe(v.node));
     return std::nullopt;
   }
   if (!allow_empty && v.node.Scalar().empty()) {
-    errors.add(v.path, v.pos, "must not be empty");
+    errors.add(v, "must not be empty");
     return std::nullopt;
   }
   return v.node.Scalar();
@@ -82,7 +140,7 @@ std::optional<bool> as_bool(Errors& errors, const Value& v) {
     if (v.node.Scalar() == "true") return true;
     if (v.node.Scalar() == "false") return false;
   }
-  errors.add(v.path, v.pos, "must be true or false");
+  errors.add(v, "must be true or false");
   return std::nullopt;
 }
 
@@ -90,7 +148,7 @@ std::optional<std::uint64_t> as_integer(Errors& errors, const Value& v, std::uin
                                         std::uint64_t max) {
   const std::string expectation = integer_expectation(min, max);
   if (!is_plain(v.node)) {
-    errors.add(v.path, v.pos,
+    errors.add(v,
                expectation + (v.node.IsScalar() ? ", not a quoted string"
                                                 : std::string(", got ") + describe(v.node)));
     return std::nullopt;
@@ -111,7 +169,7 @@ std::optional<std::uint64_t> as_integer(Errors& errors, const Value& v, std::uin
     value = value * 10 + digit;
   }
   if (!ok || value < min || value > max) {
-    errors.add(v.path, v.pos, expectation);
+    errors.add(v, expectation);
     return std::nullopt;
   }
   return value;
@@ -121,12 +179,12 @@ std::optional<Duration> as_duration(Errors& errors, const Value& v, bool allow_z
   std::optional<Duration> d;
   if (v.node.IsScalar()) d = parse_duration(v.node.Scalar());
   if (!d) {
-    errors.add(v.path, v.pos,
+    errors.add(v,
                "must be a duration with a unit: ms, s, m or h (e.g. \"250ms\", \"10s\")");
     return std::nullopt;
   }
   if (!allow_zero && d->count() == 0) {
-    errors.add(v.path, v.pos, "must be greater than 0");
+    errors.add(v, "must be greater than 0");
     return std::nullopt;
   }
   return d;
@@ -136,12 +194,12 @@ std::optional<std::uint64_t> as_size(Errors& errors, const Value& v) {
   std::optional<std::uint64_t> s;
   if (v.node.IsScalar()) s = parse_size(v.node.Scalar());
   if (!s) {
-    errors.add(v.path, v.pos,
+    errors.add(v,
                "must be a size in bytes, or with a unit: B, KiB, MiB or GiB (e.g. \"16KiB\")");
     return std::nullopt;
   }
   if (*s == 0) {
-    errors.add(v.path, v.pos, "must be greater than 0");
+    errors.add(v, "must be greater than 0");
     return std::nullopt;
   }
   return s;
@@ -151,7 +209,7 @@ std::optional<std::vector<Value>> as_sequence(Errors& errors, const Value& v,
                                               bool null_is_empty) {
   if (null_is_empty && v.node.IsNull()) return std::vector<Value>{};
   if (!v.node.IsSequence()) {
-    errors.add(v.path, v.pos, std::string("must be a sequence, got ") + describe(v.node));
+    errors.add(v, std::string("must be a sequence, got ") + describe(v.node));
     return std::nullopt;
   }
   std::vector<Value> items;
@@ -179,7 +237,7 @@ std::optional<std::vector<std::pair<std::string, Value>>> as_string_list(Errors&
 MapReader::MapReader(Errors& errors, const Value& v, std::span<const std::string_view> allowed)
     : errors_(&errors), path_(v.path), pos_(v.pos) {
   if (!v.node.IsMap()) {
-    errors.add(v.path, v.pos, std::string("must be a mapping, got ") + describe(v.node));
+    errors.add(v, std::string("must be a mapping, got ") + describe(v.node));
     return;
   }
   ok_ = true;

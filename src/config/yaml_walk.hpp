@@ -23,9 +23,14 @@ struct Pos {
 
 Pos pos_of(const YAML::Node& node);
 
+struct Value;
+
 class Errors {
  public:
   void add(std::string path, Pos pos, std::string message);
+  // An error about the value itself: the message starts with the value quoted
+  // (`"ftp://x": must be an http:// or https:// URL`) when it is a non-empty scalar.
+  void add(const Value& v, std::string message);
   std::size_t size() const { return list_.size(); }
   std::vector<ConfigError>& list() { return list_; }
 
@@ -35,7 +40,11 @@ class Errors {
 
 std::string join_path(std::string_view parent, std::string_view key);
 std::string index_path(std::string_view parent, std::size_t index);
-std::string quoted(std::string_view text);  // "text" with " and \ escaped
+// Quoted values are cut at this many characters (then "..." follows the closing quote).
+inline constexpr std::size_t kQuoteLimit = 60;
+// "text": at most kQuoteLimit characters, with ", \, control characters and bytes that
+// are not UTF-8 escaped, so a message stays one line of valid UTF-8.
+std::string quoted(std::string_view text);
 
 // A value at a key path: a mapping value or a sequence item.
 struct Value {

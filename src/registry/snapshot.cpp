@@ -11,11 +11,32 @@ namespace gatehouse::registry {
 
 namespace {
 
+// Built by appending: `"literal" + std::string&&` makes g++ 12 warn (-Wrestrict) about
+// an overlap that cannot happen.
 std::string host_header_for(const config::UpstreamUrl& url) {
-  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  const bool v6 = url.host.find(':') != std::string::npos;
+  std::string host;
+  if (v6) host += '[';
+  host += url.host;
+  if (v6) host += ']';
   const bool default_port = url.port == (url.https ? 443 : 80);
-  if (!default_port) host += ":" + std::to_string(url.port);
+  if (!default_port) {
+    host += ':';
+    host += std::to_string(url.port);
+  }
   return host;
+}
+
+std::string tls_pool_suffix(const config::Endpoint& ep, std::uint64_t generation) {
+  std::string out = "|";
+  out += ep.tls.ca_file.value_or("");
+  out += '|';
+  out += ep.tls.server_name.value_or(ep.url.host);
+  out += ep.tls.verify ? "|v|" : "|n|";
+  out += std::to_string(ep.index);
+  out += '@';
+  out += std::to_string(generation);
+  return out;
 }
 
 std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
@@ -100,9 +121,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     if (ep.url.https && !ep.disabled) {
       rt.tls = make_tls(ep, error);
       if (!rt.tls) return nullptr;
-      rt.pool_key += "|" + ep.tls.ca_file.value_or("") + "|" +
-                     ep.tls.server_name.value_or(ep.url.host) + "|" + (ep.tls.verify ? "v" : "n") +
-                     "|" + std::to_string(ep.index) + "@" + std::to_string(generation);
+      rt.pool_key += tls_pool_suffix(ep, generation);
     }
     if (metrics) rt.metrics = metrics->endpoint(ep.id);
     if (!ep.disabled) {

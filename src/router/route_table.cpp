@@ -176,7 +176,9 @@ RouteTable::RouteTable(const std::vector<config::Endpoint>& endpoints)
   // Version routes go in after every endpoint, so an endpoint that owns "/{name}"
   // itself always keeps it.
   for (const std::string_view name : names) {
-    auto key = prefix_key("/" + std::string(name));
+    std::string bare = "/";  // appended: "/" + std::string&& trips g++ 12's -Wrestrict
+    bare += name;
+    auto key = prefix_key(bare);
     if (!key || im.node_has_entry(*key)) continue;
 
     Impl::VersionRoute route;
@@ -276,5 +278,29 @@ RouteMatch RouteTable::match(std::string_view method, std::string_view path,
 }
 
 std::size_t RouteTable::size() const { return impl_->entries_.size(); }
+
+std::vector<RouteInfo> RouteTable::routes() const {
+  const Impl& im = *impl_;
+  std::vector<RouteInfo> out;
+  out.reserve(im.entries_.size());
+  for (const Impl::Entry& entry : im.entries_) {
+    RouteInfo info;
+    info.prefix = std::string(entry.prefix);
+    info.version_route = entry.version_route;
+    if (!entry.version_route) {
+      info.endpoints.push_back(im.targets_[entry.index].endpoint);
+    } else {
+      const Impl::VersionRoute& route = im.version_routes_[entry.index];
+      info.endpoints.push_back(im.targets_[route.newest].endpoint);
+      for (const auto& [version, target] : route.by_version) {
+        if (target != route.newest) info.endpoints.push_back(im.targets_[target].endpoint);
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RouteInfo& a, const RouteInfo& b) { return a.prefix < b.prefix; });
+  return out;
+}
 
 }  // namespace gatehouse::router

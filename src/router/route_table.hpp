@@ -29,6 +29,16 @@ struct RouteMatch {
   std::string_view versions;
 };
 
+// One registered prefix, for listings (`gatehouse check --routes`).
+struct RouteInfo {
+  std::string prefix;
+  // Indexes into the endpoint vector the table was built from: the one endpoint, or for
+  // a bare "/{name}" version route every version, the one used without X-API-Version
+  // (the newest) first.
+  std::vector<std::size_t> endpoints;
+  bool version_route = false;
+};
+
 // Immutable after construction; safe to share between threads.
 class RouteTable {
  public:
@@ -45,6 +55,8 @@ class RouteTable {
                    std::string_view api_version) const;
 
   std::size_t size() const;  // number of registered prefixes
+  // Every registered prefix, sorted by prefix.
+  std::vector<RouteInfo> routes() const;
 
  private:
   struct Impl;

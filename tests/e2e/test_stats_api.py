@@ -4,6 +4,7 @@ a live gateway with enabled, disabled, healthy, down and open-breaker endpoints.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import time
@@ -308,3 +309,18 @@ def test_stats_needs_a_token(live):
         r = live.gw.get(target)
         assert r.status == 401, (target, r)
         assert r.header("www-authenticate") == 'Bearer realm="gatehouse"', r.headers
+
+
+
+def test_numbers_are_plain_decimals(live):
+    """Latencies read like the SPEC example (`"p50": 1.2`), never in exponent form
+    (`9.92E-1`). json calls parse_float for every number with a fraction or an exponent."""
+    s = live
+    for target in (STATS, f"{STATS}/healthy%40v1"):
+        r = s.get(target)
+        assert r.status == 200, r
+        floats = []
+        json.loads(r.body, parse_float=lambda text: floats.append(text) or 0.0)
+        assert floats, f"no fractional number in {target}: {r.body[:500]!r}"
+        for text in floats:
+            assert re.fullmatch(r"-?\d+\.\d+", text), f"{text!r} in {r.body[:2000]!r}"

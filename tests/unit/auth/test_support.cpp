@@ -143,13 +143,19 @@ std::string make_token(std::string_view header, std::string_view payload, std::s
 
 std::string header_json(std::string_view alg, std::string_view extra) {
   std::string h = "{\"alg\":\"" + std::string(alg) + "\"";
-  if (!extra.empty()) h += "," + std::string(extra);
+  if (!extra.empty()) {
+    h += ',';
+    h += extra;
+  }
   return h + "}";
 }
 
 std::string claims_json(std::string_view extra, std::int64_t exp) {
   std::string c = "{\"exp\":" + std::to_string(exp);
-  if (!extra.empty()) c += "," + std::string(extra);
+  if (!extra.empty()) {
+    c += ',';
+    c += extra;
+  }
   return c + "}";
 }
 

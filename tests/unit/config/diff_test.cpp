@@ -330,13 +330,13 @@ endpoints:
     EXPECT_TRUE(d.disabled_changed);
     EXPECT_FALSE(d.effective_unchanged());
   }
-  {  // a disabled endpoint deleted from the file is not "removed" (it was never served)
+  {  // a disabled endpoint deleted from the file is "removed" like any other (SPEC 7)
     const Config b = must_load(R"(
 endpoints:
   - { url: "http://127.0.0.1:9001", name: live }
 )");
     const ConfigDiff d = diff(a, b);
-    EXPECT_THAT(d.removed, IsEmpty());
+    EXPECT_THAT(d.removed, ElementsAre("off"));
     EXPECT_THAT(d.disabled, IsEmpty());
     EXPECT_THAT(d.unchanged, ElementsAre("live"));
     EXPECT_TRUE(d.disabled_changed);

@@ -286,11 +286,11 @@ TEST(CircuitBreaker, Rules) {
                                  "fallback_strategy: retry}"});
   ASSERT_EQ(r.errors.size(), 6u) << testing::dump(r);
   EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_threshold", 4, 42,
-                        "must be a positive integer"));
+                        "\"5s\": must be a positive integer"));
   EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.reset_timeout", 4, 61,
-                        "must be a duration"));
+                        "\"10\": must be a duration"));
   EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.half_open_requests", 4, 85,
-                        "must be a positive integer"));
+                        "\"0\": must be an integer from 1 to 32767"));
   EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_statuses[1]", 4, 112,
                         "must be an integer from 100 to 599"));
   EXPECT_TRUE(has_error(r, "endpoints[0].circuit_breaker.failure_statuses[2]", 4, 115,

@@ -17,6 +17,13 @@ CachedResponse response(std::string body, bool is_public = false) {
   return r;
 }
 
+// "/n", built by appending ("/" + std::string&& trips g++ 12's -Wrestrict).
+std::string path_of(int i) {
+  std::string p = "/";
+  p += std::to_string(i);
+  return p;
+}
+
 config::Cache limits(std::chrono::milliseconds ttl, std::uint64_t entries, std::uint64_t bytes) {
   config::Cache c;
   c.ttl = ttl;
@@ -93,7 +100,7 @@ TEST_F(CacheFixture, MaxBytesEvictsLeastRecentlyUsed) {
   // Each entry: key "GET /n" (6) + header (12 + 10) + body 100 = 128 bytes.
   ResponseCache cache(limits(60s, 100, 8 * 128 + 50), clock);  // room for 8 entries
   for (int i = 0; i < 8; ++i)
-    ASSERT_TRUE(cache.store("GET", "/" + std::to_string(i), "", response(std::string(100, 'x'))));
+    ASSERT_TRUE(cache.store("GET", path_of(i), "", response(std::string(100, 'x'))));
   EXPECT_EQ(cache.entries(), 8u);
   EXPECT_EQ(cache.bytes(), 8u * 128);
   ASSERT_TRUE(cache.lookup("GET", "/0", "", false));
@@ -149,7 +156,7 @@ TEST_F(CacheFixture, EraseAndClear) {
 
 TEST_F(CacheFixture, ShrinkingLimitsEvicts) {
   ResponseCache cache(limits(60s, 10, 1 << 20), clock);
-  for (int i = 0; i < 5; ++i) cache.store("GET", "/" + std::to_string(i), "", response("x"));
+  for (int i = 0; i < 5; ++i) cache.store("GET", path_of(i), "", response("x"));
   cache.store("GET", "/big", "", response(std::string(5000, 'x')));
   cache.set_limits(limits(60s, 3, 8000));  // entries above 1000 bytes go, then LRU to 3
   EXPECT_EQ(cache.entries(), 3u);
