@@ -79,6 +79,14 @@ expect_exit 1 "gatehouse check rejects the README's broken config" \
   "$GATEHOUSE_BIN" check -c "$tmp/broken.yaml"
 if grep -qi 'line' "$tmp/cmd.out"; then pass "config errors name their line"; else
   fail "config errors do not name their line:"; sed 's/^/      /' "$tmp/cmd.out"; fi
+# The README shows that output verbatim: the second code block after "A config error".
+awk '/^\*\*A config error\.\*\*/ {found=1} found && /^```/ {blocks++; next}
+     found && blocks == 3 {print} found && blocks == 4 {exit}' README.md >"$tmp/readme-errors.txt"
+if [ -s "$tmp/readme-errors.txt" ] && diff -u "$tmp/readme-errors.txt" "$tmp/cmd.out" >"$tmp/errors.diff"; then
+  pass "gatehouse check prints the README's sample errors"
+else
+  fail "gatehouse check output differs from the README's sample:"; sed 's/^/      /' "$tmp/errors.diff"
+fi
 if [ "$(stat -c %a "$DEMO_SECRET_FILE")" = 600 ]; then pass "$DEMO_SECRET_FILE is mode 0600"; else
   fail "$DEMO_SECRET_FILE is mode $(stat -c %a "$DEMO_SECRET_FILE"), expected 0600"; fi
 
