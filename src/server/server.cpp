@@ -185,12 +185,21 @@ void Server::start_draining() {
 }
 
 void Server::trim_after_retired() {
+  const auto now = net::Clock::now();
+  if (trim_again_at_ && now >= *trim_again_at_) {
+    // What outlived the snapshot by a moment (endpoint states the health checker let go
+    // of on its own thread, requests that were still finishing) is free by now too.
+    trim_again_at_.reset();
+    ::malloc_trim(0);
+  }
   if (retired_.empty()) return;
   const auto before = retired_.size();
   std::erase_if(retired_, [](const auto& weak) { return weak.expired(); });
+  if (retired_.size() == before) return;
   // A snapshot of a large config is gone (its last request finished, every worker took
   // the new one): hand its memory back to the kernel now, not at some later peak.
-  if (retired_.size() < before) ::malloc_trim(0);
+  ::malloc_trim(0);
+  trim_again_at_ = now + std::chrono::seconds(1);
 }
 
 int Server::run() {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <mutex>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +99,7 @@ class Server {
   std::unique_ptr<FileWatcher> watcher_;
   std::unique_ptr<metrics::Registry> metrics_;
   std::vector<std::weak_ptr<const registry::Snapshot>> retired_;  // replaced by a reload
+  std::optional<net::Clock::time_point> trim_again_at_;
 };
 
 }  // namespace gatehouse::server
