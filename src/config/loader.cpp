@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "config/files.hpp"
 #include "config/sections.hpp"
+#include "config/yaml_documents.hpp"
 
 namespace gatehouse::config {
 
@@ -76,18 +77,22 @@ LoadResult load_from_string(const std::string& yaml_text, const std::string& pat
   cfg.path = path;
   try {
     cfg.sha256 = sha256_hex(yaml_text);
-    std::vector<YAML::Node> docs;
+    Documents docs;
     try {
-      docs = YAML::LoadAll(yaml_text);
+      docs = read_documents(yaml_text);  // not YAML::LoadAll: it can loop forever
     } catch (const YAML::Exception& ex) {
       const Pos pos = ex.mark.is_null() ? Pos{} : Pos{ex.mark.line + 1, ex.mark.column + 1};
       errors.add("", pos, "invalid YAML: " + ex.msg);
     }
-    if (errors.size() == 0) {
-      if (docs.size() > 1) {
-        errors.add("", pos_of(docs[1]), "the file holds more than one YAML document");
+    if (errors.size() == 0 && docs.stuck) {
+      errors.add("", Pos{docs.stuck_at.line + 1, docs.stuck_at.column + 1},
+                 "invalid YAML: unexpected character (a ',' outside [ ] or { }?)");
+    } else if (errors.size() == 0) {
+      if (docs.more) {
+        errors.add("", Pos{docs.second.line + 1, docs.second.column + 1},
+                   "the file holds more than one YAML document");
       }
-      load_tree(ctx, docs.empty() ? YAML::Node() : docs.front(), cfg);
+      load_tree(ctx, docs.first, cfg);
     }
   } catch (const std::exception& ex) {
     errors.add("", {}, std::string("internal error while loading the configuration: ") + ex.what());
