@@ -9,12 +9,13 @@
 #   make install    binary, example config, docs, systemd unit into $(DESTDIR)$(PREFIX)
 #   make sanitize   make test with ASan+UBSan, in build-asan/
 #   make bench      side-by-side benchmark against nginx and HAProxy (bench/README.md)
-#   make fuzz       libFuzzer run of the JWT verifier under ASan+UBSan (clang-14), in build-fuzz/
+#   make fuzz       the libFuzzer targets of tests/fuzz/ under ASan+UBSan (clang-14), in build-fuzz/
 #   make clean      remove the build directory
 #
 # Variables: BUILD_DIR (build), BUILD_TYPE (Release), CMAKE_ARGS (extra -D options),
 #            BENCH_ARGS (options of bench/proxy.py, e.g. BENCH_ARGS=--quick),
-#            FUZZ_SECONDS (how long `make fuzz` runs, default 60),
+#            FUZZ_SECONDS (seconds per fuzzer: 30 in `make test`, 300 in `make fuzz`),
+#            FUZZ_TARGETS (some of: jwt request response config path; default all),
 #            PREFIX (/usr/local) and DESTDIR (staging root) for `make install`.
 
 BUILD_DIR  ?= build
@@ -47,8 +48,8 @@ test: build
 	$(MAKE) --no-print-directory test-tsan || status=1; \
 	echo "== end-to-end tests (pytest)"; \
 	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/e2e || status=1; \
-	echo "== JWT parser fuzzing (libFuzzer, ASan+UBSan, $${FUZZ_SECONDS:-60} s)"; \
-	bash scripts/fuzz.sh || status=1; \
+	echo "== fuzzing (libFuzzer, ASan+UBSan, $${FUZZ_SECONDS:-30} s per fuzzer, two at a time)"; \
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-30} bash scripts/fuzz.sh || status=1; \
 	exit $$status
 
 # The shared-state tests (breaker admission under contention) built with TSan.
@@ -100,10 +101,11 @@ bench:
 	  cat bench/results/micro.txt; exit $$status; \
 	else echo "== no $(BUILD_DIR)/micro_bench (no sources in bench/micro/ yet)"; fi
 
-# Builds tests/fuzz/jwt_fuzz.cpp with clang-14 (ASan+UBSan) and runs it over the seed
-# corpus for FUZZ_SECONDS (default 60); fails on any crash or sanitizer report.
+# Builds the fuzzers of tests/fuzz/ with clang-14 (ASan+UBSan) and runs each over its
+# seed corpus for FUZZ_SECONDS (default 300), two at a time; one summary line per
+# fuzzer, and the report, stack and reproducer of any crash or violated property.
 fuzz:
-	bash scripts/fuzz.sh
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

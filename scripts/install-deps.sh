@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-jwt python3-cryptography python3-yaml python3-requests
   systemd                   # systemd-analyze verify of deploy/systemd/gatehouse.service
+  prometheus   # promtool: tests/e2e/test_metrics.py checks the /metrics output with it
   # demo and tools used by the README tour
   curl ca-certificates openssl procps
 )
@@ -19,7 +20,8 @@ if [ "${GATEHOUSE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light haproxy wrk util-linux)
 fi
 if [ "${GATEHOUSE_FUZZ_DEPS:-0}" = 1 ]; then
-  packages+=(clang-14 libclang-rt-14-dev)   # libFuzzer + ASan/UBSan runtimes (make fuzz)
+  # libFuzzer + ASan/UBSan runtimes, and llvm-symbolizer for readable crash stacks
+  packages+=(clang-14 libclang-rt-14-dev llvm-14)
 fi
 
 missing=()

@@ -7,6 +7,7 @@
 #include "config/prescan.hpp"
 #include "config/sections.hpp"
 #include "config/utf8.hpp"
+#include "config/yaml_documents.hpp"
 
 namespace gatehouse::config {
 
@@ -114,9 +115,9 @@ bool refuse_text(const std::string& text, const Prescan& scan, Errors& errors) {
 
 void parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Config& cfg) {
   Errors& errors = ctx.errors;
-  std::vector<YAML::Node> docs;
+  Documents docs;
   try {
-    docs = YAML::LoadAll(text);
+    docs = read_documents(text);  // not YAML::LoadAll: it can loop forever
   } catch (const YAML::Exception& ex) {
     const Pos pos = ex.mark.is_null() ? Pos{} : Pos{ex.mark.line + 1, ex.mark.column + 1};
     Pos where;
@@ -131,10 +132,16 @@ void parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Conf
     }
     return;
   }
-  if (docs.size() > 1) {
-    errors.add("", pos_of(docs[1]), "the file holds more than one YAML document");
+  if (docs.stuck) {
+    errors.add("", Pos{docs.stuck_at.line + 1, docs.stuck_at.column + 1},
+               "invalid YAML: unexpected character (a ',' outside [ ] or { }?)");
+    return;
   }
-  load_tree(ctx, docs.empty() ? YAML::Node() : docs.front(), cfg);
+  if (docs.more) {
+    errors.add("", Pos{docs.second.line + 1, docs.second.column + 1},
+               "the file holds more than one YAML document");
+  }
+  load_tree(ctx, docs.first, cfg);
   // Valid YAML whose settings are wrong may still be a quote closed lines too late.
   if (errors.size() > 0 && scan.swallowing.open.line > 0) {
     const QuoteSpan& q = scan.swallowing;
