@@ -55,9 +55,9 @@ test: build
 	exit $$status
 
 # Offline checks of deploy/ and .github/; the npm checkers go to deploy/tools/node_modules.
-test-deploy: deps
+test-deploy: build
 	bash deploy/tools/install.sh
-	$(PYTHON) -m pytest -q tests/deploy
+	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/deploy
 
 # The real image, built and run with podman (SPEC 11.1), and the compose stack brought
 # up; slow (minutes), so not part of `make test`.

@@ -16,6 +16,8 @@ packages=(
   # deploy/ checks (tests/deploy, tests/e2e/test_monitoring.py): promtool, amtool, a real
   # Prometheus and Alertmanager, `docker-compose config`
   prometheus prometheus-alertmanager docker-compose
+  # tests/e2e/test_scale_out.py: one network namespace per replica
+  iproute2
 )
 # `kubectl kustomize` renders deploy/k8s: the kubectl on PATH if there is one, else
 # Debian's (the two conflict: never install one over the other).
