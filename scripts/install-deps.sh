@@ -24,6 +24,10 @@ packages=(
 if ! command -v kubectl >/dev/null 2>&1; then
   packages+=(kubernetes-client)
 fi
+# deploy/tools (npm ci): the machine's Node 20 + npm if present, else Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [ "${GATEHOUSE_IMAGE_DEPS:-0}" = 1 ]; then
   # make test-image (deploy/test-image.sh): build and run the image and the compose
   # stack with no registry (SPEC 11.1); netavark needs iptables
