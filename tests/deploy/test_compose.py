@@ -8,7 +8,7 @@ import os
 
 import yaml
 
-from conftest import DEPLOY, REPO, run, tool
+from gh_deploy import DEPLOY, REPO, run, tool
 
 SERVICES = {"gatehouse", "upstream-a", "upstream-b", "alert-sink", "prometheus", "alertmanager", "grafana"}
 

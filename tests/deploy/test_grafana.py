@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 
-from conftest import DEPLOY, NODE_BIN, run, tool
+from gh_deploy import DEPLOY, NODE_BIN, run, tool
 
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "gatehouse.json"
 SCHEMA = "@grafana/schema/dist/esm/raw/composable/{0}/panelcfg/x/{1}PanelCfg_types.gen"

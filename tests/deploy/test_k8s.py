@@ -11,7 +11,7 @@ import re
 import pytest
 import yaml
 
-from conftest import DEPLOY, REPO, run, tool
+from gh_deploy import DEPLOY, REPO, run, tool
 
 K8S = DEPLOY / "k8s"
 LAYERS = ["base", "overlays/production", "overlays/redis"]

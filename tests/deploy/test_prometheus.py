@@ -6,7 +6,7 @@ import shutil
 
 import yaml
 
-from conftest import DEPLOY, run, tool
+from gh_deploy import DEPLOY, run, tool
 
 PROM = DEPLOY / "prometheus"
 

@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO, run, tool
+from gh_deploy import REPO, run, tool
 
 WORKFLOWS = REPO / ".github" / "workflows"
 
