@@ -16,7 +16,8 @@ packages=(
   # deploy/ checks (tests/deploy, tests/e2e/test_monitoring.py): promtool, amtool, a real
   # Prometheus and Alertmanager, `docker-compose config`
   prometheus prometheus-alertmanager docker-compose
-  # tests/e2e/test_scale_out.py: one network namespace per replica
+  # tests/e2e/test_scale_out.py: one network namespace per replica (ip; unshare and
+  # nsenter are util-linux, always there)
   iproute2
 )
 # `kubectl kustomize` renders deploy/k8s: the kubectl on PATH if there is one, else

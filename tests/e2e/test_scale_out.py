@@ -7,8 +7,10 @@ atomic rename of the `..data` symlink). Every replica must serve the new route w
 
 One shared file has one `listen`, so each replica runs in a network namespace of its own
 (as each pod has), on the same 127.0.0.1:8080, with its own sample upstream in that
-namespace: all traffic stays on each namespace's loopback. The test's client threads
-enter a replica's namespace with setns(2), which switches only the calling thread."""
+namespace: all traffic stays on each namespace's loopback. The namespace is made by
+`unshare --net` for the upstream process (no /run/netns mount, nothing left behind if
+the test dies), gatehouse joins it with `nsenter`, and the test's client threads enter
+it with setns(2), which switches only the calling thread."""
 
 from __future__ import annotations
 
@@ -54,8 +56,8 @@ _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 def enter_netns(name: str) -> None:
-    """Moves the calling thread (only) into network namespace `name`."""
-    fd = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
+    """Moves the calling thread (only) into the network namespace file `name`."""
+    fd = os.open(name, os.O_RDONLY)
     try:
         if _libc.setns(fd, CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), f"setns({name})")
@@ -112,26 +114,34 @@ def write_version(cfg: Path, version: str, text: str) -> None:
 def replicas(tmp_path):
     if os.geteuid() != 0:
         pytest.fail("the scale-out test makes network namespaces: run it as root (CI does)")
-    ip = shutil.which("ip")
-    assert ip, "ip (iproute2) not found: run scripts/install-deps.sh"
+    for tool in ("ip", "unshare", "nsenter"):
+        assert shutil.which(tool), f"{tool} not found: run scripts/install-deps.sh"
     cfg = tmp_path / "config"
     cfg.mkdir()
     write_version(cfg, "2026_01_01_00_00_00.1", CONFIG.format(extra=""))
-    names = [f"gh-scale-{os.getpid()}-{i}" for i in range(REPLICAS)]
+    names = []
     procs, logs = [], []
     try:
-        for i, ns in enumerate(names):
-            subprocess.run([ip, "netns", "add", ns], check=True)
-            subprocess.run([ip, "-n", ns, "link", "set", "lo", "up"], check=True)
+        for i in range(REPLICAS):
             up_log = open(tmp_path / f"upstream{i}.log", "wb")
             gw_log = open(tmp_path / f"gatehouse{i}.log", "wb")
             logs += [up_log, gw_log]
+            # the upstream makes the namespace: lo up, then exec into the server
+            up = subprocess.Popen(
+                ["unshare", "--net", "--", "sh", "-c",
+                 'ip link set lo up && exec /usr/bin/python3 "$0" --host 127.0.0.1 --port 9000 --name "$1"',
+                 str(SAMPLE_UPSTREAM), f"replica{i}"],
+                stdout=up_log, stderr=subprocess.STDOUT)
+            procs.append(up)
+            ns = f"/proc/{up.pid}/ns/net"
+            names.append(ns)
+            deadline = time.monotonic() + 10
+            while b"sample upstream" not in (tmp_path / f"upstream{i}.log").read_bytes():
+                assert up.poll() is None and time.monotonic() < deadline, \
+                    (tmp_path / f"upstream{i}.log").read_text()
+                time.sleep(0.02)
             procs.append(subprocess.Popen(
-                [ip, "netns", "exec", ns, "/usr/bin/python3", str(SAMPLE_UPSTREAM),
-                 "--host", "127.0.0.1", "--port", "9000", "--name", f"replica{i}"],
-                stdout=up_log, stderr=subprocess.STDOUT))
-            procs.append(subprocess.Popen(
-                [ip, "netns", "exec", ns, gatehouse_bin(), "run", "-c", str(cfg / "gatehouse.yaml")],
+                ["nsenter", f"--net={ns}", gatehouse_bin(), "run", "-c", str(cfg / "gatehouse.yaml")],
                 stdout=gw_log, stderr=subprocess.STDOUT, cwd=tmp_path))
         for i, ns in enumerate(names):
             def ready():
@@ -163,8 +173,6 @@ def replicas(tmp_path):
             p.wait(5)
         for f in logs:
             f.close()
-        for ns in names:
-            subprocess.run([ip, "netns", "delete", ns], check=False)
     assert rcs == [0] * REPLICAS, f"gatehouse exit codes after SIGTERM: {rcs}"
 
 
