@@ -3,7 +3,12 @@
 #
 #   make deps       install missing Debian packages (apt-get; root or sudo)
 #   make build      configure and build; the binary is build/gatehouse
-#   make test       unit tests (ctest) and end-to-end tests (pytest); fails if either fails
+#   make test       unit tests (ctest), end-to-end tests (pytest, the live Prometheus
+#                   monitoring test included), deploy/ checks; fails if any fails
+#   make test-deploy  deploy/ checks alone: alert rules (promtool), Alertmanager (amtool),
+#                   dashboard schema, kustomize renders + Kubernetes schemas, workflows
+#   make test-image build the image with podman and run it, and bring the compose stack
+#                   up (deploy/test-image.sh; CI runs it after make test)
 #   make run        the demo: upstreams + gatehouse with examples/gatehouse.yaml
 #   make run-check  the README's tour, unattended: runs its command lines, asserts each answer
 #   make install    binary, example config, docs, systemd unit into $(DESTDIR)$(PREFIX)
@@ -27,7 +32,7 @@ BENCH_ARGS ?=
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build test test-tsan test-unit test-e2e run run-check install sanitize bench fuzz clean
+.PHONY: all deps build test test-tsan test-unit test-e2e test-deploy test-image run run-check install sanitize bench fuzz clean
 
 all: build
 
@@ -50,7 +55,20 @@ test: build
 	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/e2e || status=1; \
 	echo "== fuzzing (libFuzzer, ASan+UBSan, $${FUZZ_SECONDS:-30} s per fuzzer, two at a time)"; \
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-30} bash scripts/fuzz.sh || status=1; \
+	echo "== deploy/ checks (rules, dashboard, manifests, workflows)"; \
+	$(MAKE) --no-print-directory test-deploy || status=1; \
 	exit $$status
+
+# Offline checks of deploy/ and .github/; the npm checkers go to deploy/tools/node_modules.
+test-deploy: build
+	bash deploy/tools/install.sh
+	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/deploy
+
+# The real image, built and run with podman (SPEC 11.1), and the compose stack brought
+# up; slow (minutes), so not part of `make test`.
+test-image: build
+	GATEHOUSE_IMAGE_DEPS=1 bash scripts/install-deps.sh
+	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse bash deploy/test-image.sh
 
 # The shared-state tests (breaker admission under contention) built with TSan.
 test-tsan:

