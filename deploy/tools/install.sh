@@ -10,6 +10,11 @@ if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
   exit 0
 fi
 command -v npm >/dev/null || { echo "deploy/tools: npm not found (Node 20 + npm needed)" >&2; exit 1; }
+# Node trusts only its own CA list unless told otherwise: let it use the system's store
+# too, so a registry reached through a proxy the machine trusts works.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 echo "deploy/tools: npm ci" >&2
 npm ci --no-audit --no-fund --loglevel=error >&2
 cp package-lock.json "$stamp"
