@@ -1,5 +1,4 @@
 // The forward phase of a session: upstream connection, request, response, pool return.
-#include <sys/socket.h>
 #include <boost/asio/write.hpp>
 #include <charconv>
 
@@ -96,7 +95,7 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
   health::EndpointState& state = *ep.state;
   const auto exchange_deadline = Clock::now() + cfg.timeout;
   const bool head_request = req_.method == "HEAD";
-  std::unique_ptr<net::UpstreamConn> conn;
+  std::unique_ptr<proxy::UpstreamConn> conn;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
     if (attempt == 0) conn = w_.pool.acquire(ep.pool_key);
@@ -109,10 +108,7 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
         logging::debug("upstream connect failed",
                        {{"endpoint", std::string_view(cfg.id)},
                         {"request_id", std::string_view(request_id_)},
-                        {"reason", cerr == net::ConnectError::timeout ? "timeout"
-                                   : cerr == net::ConnectError::tls   ? "tls"
-                                   : cerr == net::ConnectError::resolve ? "resolve"
-                                                                        : "refused"}});
+                        {"reason", net::to_string(cerr)}});
         // Recorded before the client hears of it, so its next request already sees the
         // breaker's verdict.
         record_outcome(health::Outcome::failure);
@@ -191,7 +187,7 @@ net::Task<health::Outcome> Session::exchange(const registry::EndpointRuntime& ep
                                                  : health::Outcome::success;
 }
 
-net::Task<Session::SendResult> Session::send_request(net::UpstreamConn& conn,
+net::Task<Session::SendResult> Session::send_request(proxy::UpstreamConn& conn,
                                                      const config::Endpoint& ep) {
   const config::Limits limits = current_limits();
   // Body bytes that arrived with the head.
@@ -295,7 +291,7 @@ Session::SendResult Session::prepare_chunked(const config::Endpoint& ep) {
   return r;
 }
 
-net::Task<Session::HeadResult> Session::read_response_head(net::UpstreamConn& conn,
+net::Task<Session::HeadResult> Session::read_response_head(proxy::UpstreamConn& conn,
                                                            bool head_request) {
   if (up_in_.empty()) w_.spare_heads.take(up_in_, Worker::kHeadBuffer);
   up_len_ = 0;
@@ -331,7 +327,7 @@ net::Task<Session::HeadResult> Session::read_response_head(net::UpstreamConn& co
   }
 }
 
-net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn) {
+net::Task<Session::RelayResult> Session::relay_response(proxy::UpstreamConn& conn) {
   // Framing towards the client.
   proxy::ClientFraming framing = proxy::ClientFraming::none;
   bool close_after = ex_.close || w_.server.draining();
@@ -384,16 +380,12 @@ net::Task<Session::RelayResult> Session::relay_response(net::UpstreamConn& conn)
     std::size_t more = 0;
     if (remaining > 0) {
       ensure_relay();
-      if (!conn.is_tls()) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(relay_.size(), remaining));
-        const ssize_t got = ::recv(conn.socket().native_handle(), relay_.data(), want, MSG_DONTWAIT);
-        if (got > 0) {
-          more = static_cast<std::size_t>(got);
-          remaining -= more;
-          capture(std::string_view(relay_.data(), more));
-          if (remaining == 0) body_complete();
-        }
-        // Nothing yet, EOF or an error: the read in the loop below meets it again.
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(relay_.size(), remaining));
+      more = conn.try_read(relay_.data(), want);
+      if (more > 0) {
+        remaining -= more;
+        capture(std::string_view(relay_.data(), more));
+        if (remaining == 0) body_complete();
       }
     }
     const asio::const_buffer parts[] = {asio::buffer(head_out_),

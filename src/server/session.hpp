@@ -12,9 +12,9 @@
 #include "common/problem.hpp"
 #include "http/chunked.hpp"
 #include "http/message.hpp"
-#include "proxy/deadline.hpp"
-#include "proxy/frame_pool.hpp"
-#include "proxy/io.hpp"
+#include "net/deadline.hpp"
+#include "net/frame_pool.hpp"
+#include "net/io.hpp"
 #include "proxy/upstream.hpp"
 #include "registry/snapshot.hpp"
 #include "router/route_table.hpp"
@@ -99,11 +99,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // contacted, so a malformed body is refused without reaching it).
   SendResult prepare_chunked(const config::Endpoint& ep);
   SendResult decode_chunks(std::string_view data, std::size_t& used, const config::Endpoint& ep);
-  net::Task<SendResult> send_request(net::UpstreamConn& conn, const config::Endpoint& ep);
+  net::Task<SendResult> send_request(proxy::UpstreamConn& conn, const config::Endpoint& ep);
   enum class HeadResult { ok, failed, timeout, empty };
-  net::Task<HeadResult> read_response_head(net::UpstreamConn& conn, bool head_request);
+  net::Task<HeadResult> read_response_head(proxy::UpstreamConn& conn, bool head_request);
   enum class RelayResult { ok, upstream_failed, client_failed };
-  net::Task<RelayResult> relay_response(net::UpstreamConn& conn);
+  net::Task<RelayResult> relay_response(proxy::UpstreamConn& conn);
 
   // Gateway-made answers.
   net::Task<void> send_error(ErrorCode code, std::string_view detail,

@@ -4,7 +4,7 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/frame_pool.hpp"
+#include "net/frame_pool.hpp"
 
 namespace gatehouse::net {
 namespace {
