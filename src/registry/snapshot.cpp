@@ -76,6 +76,11 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   for (const auto& ep : cfg->endpoints) {
     EndpointRuntime rt;
     rt.config = &ep;
+    rt.requires_jwt = ep.auth_type == "jwt";
+    const auto& strategy = ep.circuit_breaker.fallback_strategy;
+    rt.fallback = strategy == "cached"    ? Fallback::cached
+                  : strategy == "default" ? Fallback::default_answer
+                                          : Fallback::error;
     rt.host_header = host_header_for(ep.url);
     rt.pool_key = (ep.url.https ? "https://" : "http://") + rt.host_header;
     if (ep.url.https && !ep.disabled) {
