@@ -8,20 +8,12 @@
 #include "auth/signature.hpp"
 #include "auth/strict_json.hpp"
 #include "auth/token_cache.hpp"
+#include "common/ascii.hpp"
 
 namespace gatehouse::auth {
 namespace {
 
 VerifyResult fail(VerifyError e, std::string reason) { return {e, std::move(reason), nullptr}; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view view(const boost::json::string& s) { return {s.data(), s.size()}; }
 

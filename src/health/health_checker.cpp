@@ -1,19 +1,10 @@
 #include "health/health_checker.hpp"
 
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include <atomic>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <optional>
 #include <thread>
@@ -21,25 +12,24 @@
 
 #include "health/probe.hpp"
 #include "http/message.hpp"
+#include "net/connect.hpp"
+#include "net/io.hpp"
+#include "net/tls_client.hpp"
 
 namespace gatehouse::health {
 
 namespace {
 
-// The same shapes as proxy/io.hpp (which health may not include): the concrete
-// io_context executor and error codes as values.
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
-using Executor = asio::io_context::executor_type;
-template <class T = void>
-using Task = asio::awaitable<T, Executor>;
-constexpr auto use_task = asio::as_tuple(asio::use_awaitable_t<Executor>{});
-using Tcp = asio::ip::tcp;
-using Socket = asio::basic_stream_socket<Tcp, Executor>;
-using Resolver = asio::ip::basic_resolver<Tcp, Executor>;
-using SteadyClock = std::chrono::steady_clock;
-using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor>;
-using error_code = boost::system::error_code;
+using net::error_code;
+using net::Executor;
+using net::Resolver;
+using net::Socket;
+using net::Task;
+using net::Timer;
+using net::use_task;
+using SteadyClock = net::Clock;
 
 constexpr std::size_t kMaxHead = 16 * 1024;
 
@@ -70,29 +60,6 @@ struct Loop {
   std::optional<config::UpstreamTls> tls_for;
   std::string tls_error;
 };
-
-std::shared_ptr<ssl::context> make_tls(const config::UpstreamTls& tls, std::string& error) {
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  error_code ec;
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
-                   ec);
-  if (!tls.verify) {
-    ctx->set_verify_mode(ssl::verify_none, ec);
-    return ctx;
-  }
-  ctx->set_verify_mode(ssl::verify_peer, ec);
-  if (tls.ca_file) {
-    ctx->load_verify_file(*tls.ca_file, ec);
-    if (ec) {
-      error = "cannot load tls.ca_file " + *tls.ca_file + ": " + ec.message();
-      return nullptr;
-    }
-  } else {
-    ctx->set_default_verify_paths(ec);
-  }
-  return ctx;
-}
 
 // Writes the request and reads up to the final (non-1xx) status line. Returns an
 // error text, empty when `status` was set.
@@ -206,30 +173,14 @@ Task<CheckRecord> HealthChecker::Impl::probe(Loop& loop) {
 Task<std::string> HealthChecker::Impl::talk(Loop& loop, ProbeIo& io, const config::Endpoint& ep,
                                             int& status) {
   const auto& url = ep.url;
-  std::vector<Tcp::endpoint> targets;
-  error_code ec;
-  const auto addr = asio::ip::make_address(url.host, ec);
-  if (!ec) {
-    targets.emplace_back(addr, url.port);
-  } else {
-    auto [rec, results] =
-        co_await io.resolver.async_resolve(url.host, std::to_string(url.port), use_task);
-    if (rec) co_return "resolve: " + rec.message();
-    for (const auto& entry : results) targets.push_back(entry.endpoint());
-  }
-
-  error_code cec = asio::error::host_unreachable;
-  for (const auto& target : targets) {
-    if (io.timed_out) break;
-    error_code ignored;
-    io.socket.close(ignored);
-    io.socket.open(target.protocol(), ignored);
-    auto [e] = co_await io.socket.async_connect(target, use_task);
-    cec = e;
-    if (!cec) break;
-  }
-  if (cec) co_return "connect: " + cec.message();
-  io.socket.set_option(Tcp::no_delay(true), ec);
+  // The probe's own deadline (in probe()) closes the socket; this one ends the connect
+  // and handshake at the same moment with a typed result.
+  const auto deadline = SteadyClock::now() + ep.health_check.timeout;
+  error_code why;
+  const auto cerr = co_await net::connect(io.resolver, io.socket, url.host, url.port, deadline, &why);
+  if (cerr == net::ConnectError::timeout) io.timed_out = true;
+  if (cerr == net::ConnectError::resolve) co_return "resolve: " + why.message();
+  if (cerr != net::ConnectError::none) co_return "connect: " + why.message();
 
   const std::string request = probe_request(ep);
   if (!url.https) {
@@ -239,24 +190,16 @@ Task<std::string> HealthChecker::Impl::talk(Loop& loop, ProbeIo& io, const confi
 
   if (!loop.tls_for || *loop.tls_for != ep.tls) {
     loop.tls_error.clear();
-    loop.tls = make_tls(ep.tls, loop.tls_error);
+    loop.tls = net::make_client_context(ep.tls.verify, ep.tls.ca_file ? &*ep.tls.ca_file : nullptr,
+                                        loop.tls_error);
     loop.tls_for = ep.tls;
   }
   if (!loop.tls) co_return "tls: " + loop.tls_error;
   ssl::stream<Socket&> stream(io.socket, *loop.tls);
-  SSL* ssl_handle = stream.native_handle();
   const std::string& sni = ep.tls.server_name ? *ep.tls.server_name : url.host;
-  const bool sni_is_ip = (asio::ip::make_address(sni, ec), !ec);
-  if (!sni_is_ip) SSL_set_tlsext_host_name(ssl_handle, sni.c_str());
-  if (ep.tls.verify) {
-    SSL_set_hostflags(ssl_handle, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (sni_is_ip)
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), sni.c_str());
-    else
-      SSL_set1_host(ssl_handle, sni.c_str());
-  }
-  auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, use_task);
-  if (hec) co_return "tls: " + hec.message();
+  const auto herr = co_await net::handshake(stream, sni, ep.tls.verify, deadline, &why);
+  if (herr == net::ConnectError::timeout) io.timed_out = true;
+  if (herr != net::ConnectError::none) co_return "tls: " + why.message();
   std::string err = co_await exchange(stream, request, status);
   co_return err;
 }

@@ -57,7 +57,6 @@ class ChunkedDecoder {
   }
 
   std::uint64_t body_bytes() const { return body_bytes_; }
-  bool done() const { return state_ == State::finished; }
 
   // Extensions are dropped, so their bytes are bounded per chunk line: a client cannot
   // keep a connection busy with a line that never ends.

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ascii.hpp"
+
 namespace gatehouse::http {
 
 struct Field {
@@ -83,8 +85,7 @@ ParseStatus parse_request(std::string_view buf, const HeadLimits& limits, Reques
 ParseStatus parse_response(std::string_view buf, std::size_t max_head, bool request_method_head,
                            ResponseHead& out);
 
-// Case-insensitive ASCII comparison.
-bool iequals(std::string_view a, std::string_view b);
+using gatehouse::iequals;  // common/ascii.hpp
 
 // True for a token character of RFC 9110 5.6.2.
 bool is_tchar(unsigned char c);

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/body.hpp"
 #include "http/message.hpp"
 
 namespace gatehouse::proxy {
@@ -26,7 +27,7 @@ void upstream_path(std::string_view base_path, std::string_view prefix, std::str
 // hop-by-hop fields, X-Forwarded-*, X-Request-Id, the body framing of the request.
 void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, std::string& out);
 
-enum class ClientFraming { none, length, chunked, until_close };
+using ClientFraming = http::Framing;
 
 // The response head sent to the client: the upstream status and end-to-end fields,
 // X-Request-Id, our framing and connection management.

@@ -1,15 +1,14 @@
 #include "proxy/upstream.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
-#include "proxy/deadline.hpp"
+namespace gatehouse::proxy {
 
-namespace gatehouse::net {
+using namespace net;  // this file is the pool's I/O: the Asio aliases throughout
 
 static_assert(std::is_same_v<std::coroutine_traits<Task<std::tuple<error_code, std::size_t>>,
                                                    UpstreamConn&,
@@ -34,6 +33,12 @@ Task<std::tuple<error_code, std::size_t>> UpstreamConn::write(
   }
   auto [ec, n] = co_await asio::async_write(socket_, buffers, use_task);
   co_return std::tuple{ec, n};
+}
+
+std::size_t UpstreamConn::try_read(char* data, std::size_t size) {
+  if (tls_) return 0;
+  const ssize_t got = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+  return got > 0 ? static_cast<std::size_t>(got) : 0;
 }
 
 bool UpstreamConn::has_buffered_input() {
@@ -131,56 +136,16 @@ Task<std::tuple<ConnectError, std::unique_ptr<UpstreamConn>>> UpstreamPool::conn
   const auto& url = ep.config->url;
   auto conn = std::make_unique<UpstreamConn>(ex_);
   conn->key = ep.pool_key;
-
-  std::vector<Tcp::endpoint> targets;
-  error_code ec;
-  const auto addr = asio::ip::make_address(url.host, ec);
-  if (!ec) {
-    targets.emplace_back(addr, url.port);
-  } else {
-    Resolver resolver(ex_);
-    auto [rec, results] =
-        co_await resolver.async_resolve(url.host, std::to_string(url.port), use_task);
-    if (rec) co_return std::tuple{ConnectError::resolve, nullptr};
-    for (const auto& r : results) targets.push_back(r.endpoint());
-  }
-
-  auto guard = std::make_shared<Deadline>(ex_);
-  error_code cec = asio::error::host_unreachable;
-  for (const auto& target : targets) {
-    error_code ignored;
-    conn->socket_.close(ignored);
-    guard->arm(deadline, &conn->socket_);
-    // open() first so the deadline can cancel the connect itself.
-    conn->socket_.open(target.protocol(), ignored);
-    auto [e] = co_await conn->socket_.async_connect(target, use_task);
-    cec = e;
-    if (!cec) break;
-    if (guard->fired()) break;
-  }
-  const bool timed_out = guard->fired();
-  guard->stop();
-  if (cec) co_return std::tuple{timed_out ? ConnectError::timeout : ConnectError::refused, nullptr};
-  conn->socket_.set_option(Tcp::no_delay(true), ec);
-
+  Resolver resolver(ex_);
+  const auto err = co_await net::connect(resolver, conn->socket_, url.host, url.port, deadline);
+  if (err != ConnectError::none) co_return std::tuple{err, nullptr};
   if (ep.tls) {
     conn->tls_ = std::make_unique<TlsStream>(std::move(conn->socket_), *ep.tls);
-    SSL* ssl = conn->tls_->native_handle();
     const std::string& sni = ep.config->tls.server_name ? *ep.config->tls.server_name : url.host;
-    if (asio::ip::make_address(sni, ec), ec) SSL_set_tlsext_host_name(ssl, sni.c_str());
-    if (ep.config->tls.verify) {
-      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      if (asio::ip::make_address(sni, ec), !ec) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sni.c_str());
-      else SSL_set1_host(ssl, sni.c_str());
-    }
-    auto tguard = std::make_shared<Deadline>(ex_);
-    tguard->arm(deadline, &conn->tls_->next_layer());
-    auto [hec] = co_await conn->tls_->async_handshake(asio::ssl::stream_base::client, use_task);
-    const bool tls_timeout = tguard->fired();
-    tguard->stop();
-    if (hec) co_return std::tuple{tls_timeout ? ConnectError::timeout : ConnectError::tls, nullptr};
+    const auto herr = co_await net::handshake(*conn->tls_, sni, ep.config->tls.verify, deadline);
+    if (herr != ConnectError::none) co_return std::tuple{herr, nullptr};
   }
   co_return std::tuple{ConnectError::none, std::move(conn)};
 }
 
-}  // namespace gatehouse::net
+}  // namespace gatehouse::proxy

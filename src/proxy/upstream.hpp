@@ -8,11 +8,21 @@
 #include <unordered_map>
 #include <vector>
 
-#include "proxy/frame_pool.hpp"
-#include "proxy/io.hpp"
+#include "net/connect.hpp"
+#include "net/frame_pool.hpp"
+#include "net/io.hpp"
 #include "registry/snapshot.hpp"
 
-namespace gatehouse::net {
+namespace gatehouse::proxy {
+
+using net::Clock;
+using net::ConnectError;
+using net::error_code;
+using net::Executor;
+using net::Socket;
+using net::Task;
+using net::TlsStream;
+namespace asio = boost::asio;
 
 // One connection to an upstream, plain or TLS.
 class UpstreamConn {
@@ -27,8 +37,11 @@ class UpstreamConn {
   Socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
   bool is_tls() const { return tls_ != nullptr; }
 
-  // Reads some bytes at the end of buf(); returns the count (0 with an error).
+  // Reads some bytes into `data`; returns the count (0 with an error).
   Task<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
+  // What a plain connection already holds, without waiting (0 for TLS, or when nothing
+  // has arrived, or on EOF or an error: the next read_some meets those).
+  std::size_t try_read(char* data, std::size_t size);
   // Writes everything; returns the bytes written before an error too.
   Task<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
 
@@ -56,11 +69,13 @@ class UpstreamConn {
   std::shared_ptr<IdleWatch> watch_;
 };
 
+}  // namespace gatehouse::proxy
+
 // Reads and writes on the request path: their frames come from the per-thread pool.
 template <>
-inline constexpr bool pooled_coroutines<UpstreamConn> = true;
+inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::proxy::UpstreamConn> = true;
 
-enum class ConnectError { none, refused, timeout, tls, resolve };
+namespace gatehouse::proxy {
 
 // Per-thread pool: idle connections by key, most recently used first out (LIFO keeps
 // the hottest connections in use and lets the others age out). An idle connection is
@@ -75,8 +90,8 @@ class UpstreamPool {
   // Keeps `conn` for reuse unless it already holds unexpected input.
   void release(std::unique_ptr<UpstreamConn> conn);
 
-  // Opens a new connection (TCP, then the TLS handshake for https upstreams) within
-  // `deadline`.
+  // Opens a new connection (net::connect, then the TLS handshake for https upstreams)
+  // within `deadline`.
   Task<std::tuple<ConnectError, std::unique_ptr<UpstreamConn>>> connect(
       const registry::EndpointRuntime& ep, Clock::time_point deadline);
 
@@ -109,4 +124,4 @@ class UpstreamPool {
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
 };
 
-}  // namespace gatehouse::net
+}  // namespace gatehouse::proxy

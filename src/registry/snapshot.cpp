@@ -1,11 +1,10 @@
 #include "registry/snapshot.hpp"
 
-#include <openssl/ssl.h>
-
 #include <string_view>
 #include <unordered_map>
 
 #include "config/diff.hpp"
+#include "net/tls_client.hpp"
 
 namespace gatehouse::registry {
 
@@ -41,27 +40,9 @@ std::string tls_pool_suffix(const config::Endpoint& ep, std::uint64_t generation
 
 std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
                                                     std::string& error) {
-  namespace ssl = boost::asio::ssl;
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  boost::system::error_code ec;
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
-                   ec);
-  if (ep.tls.verify) {
-    ctx->set_verify_mode(ssl::verify_peer, ec);
-    if (ep.tls.ca_file) {
-      ctx->load_verify_file(*ep.tls.ca_file, ec);
-      if (ec) {
-        error = "endpoint '" + ep.id + "': cannot load tls.ca_file " + *ep.tls.ca_file + ": " +
-                ec.message();
-        return nullptr;
-      }
-    } else {
-      ctx->set_default_verify_paths(ec);
-    }
-  } else {
-    ctx->set_verify_mode(ssl::verify_none, ec);
-  }
+  std::string why;
+  auto ctx = net::make_client_context(ep.tls.verify, ep.tls.ca_file ? &*ep.tls.ca_file : nullptr, why);
+  if (!ctx) error = "endpoint '" + ep.id + "': " + why;
   return ctx;
 }
 
@@ -116,6 +97,11 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   for (const auto& ep : cfg->endpoints) {
     EndpointRuntime rt;
     rt.config = &ep;
+    rt.requires_jwt = ep.auth_type == "jwt";
+    const auto& strategy = ep.circuit_breaker.fallback_strategy;
+    rt.fallback = strategy == "cached"    ? Fallback::cached
+                  : strategy == "default" ? Fallback::default_answer
+                                          : Fallback::error;
     rt.host_header = host_header_for(ep.url);
     rt.pool_key = (ep.url.https ? "https://" : "http://") + rt.host_header;
     if (ep.url.https && !ep.disabled) {

@@ -16,9 +16,14 @@
 
 namespace gatehouse::registry {
 
+// The config's fallback_strategy, decided once (not compared as text per request).
+enum class Fallback : std::uint8_t { error, cached, default_answer };
+
 // What the request path needs about an endpoint, computed once per snapshot.
 struct EndpointRuntime {
   const config::Endpoint* config = nullptr;
+  bool requires_jwt = false;  // auth_type: jwt
+  Fallback fallback = Fallback::error;
   std::string host_header;   // Host sent upstream: "host" or "host:port", v6 bracketed
   std::string pool_key;      // upstream connections are shared between endpoints by key
   std::shared_ptr<boost::asio::ssl::context> tls;  // null for http:// upstreams

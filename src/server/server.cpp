@@ -9,7 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "logging/log.hpp"
-#include "proxy/frame_pool.hpp"
+#include "net/frame_pool.hpp"
 #include "server/session.hpp"
 
 namespace gatehouse::server {

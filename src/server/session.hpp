@@ -10,11 +10,12 @@
 
 #include "admin/admin.hpp"
 #include "common/problem.hpp"
-#include "http/chunked.hpp"
+#include "http/body.hpp"
 #include "http/message.hpp"
-#include "proxy/deadline.hpp"
-#include "proxy/frame_pool.hpp"
-#include "proxy/io.hpp"
+#include "net/deadline.hpp"
+#include "net/frame_pool.hpp"
+#include "net/io.hpp"
+#include "proxy/gateway_error.hpp"
 #include "proxy/upstream.hpp"
 #include "registry/snapshot.hpp"
 #include "router/route_table.hpp"
@@ -64,6 +65,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<bool> park();
   net::Task<void> handle_request();
   net::Task<void> route_and_forward();
+  net::Task<void> handle_gateway_api();  // the reserved paths (gateway_api.cpp)
   net::Task<void> handle_admin();
   net::Task<void> handle_metrics();  // GET /metrics
   net::Task<void> send_reply(const admin::Reply& reply, std::string_view endpoint = {});
@@ -76,38 +78,46 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<health::Outcome> exchange(const registry::EndpointRuntime& ep);
   net::Task<void> send_fallback(const registry::EndpointRuntime& ep,
                                 const health::Admission& admission);
-  // The `cached` fallback's store: the body is copied while it is relayed, if storable.
+  // The `cached` fallback's store: the body is copied while it is relayed, if storable
+  // (fallback.cpp).
   void start_capture(health::EndpointState& state);
   void capture(std::string_view piece);
   void finish_capture(health::EndpointState& state, bool complete);
-  // The whole response body has been read from the upstream (before its last bytes
-  // are written to the client): stores a captured response.
-  // The outcome is known then too: recording it before the client can send its next
-  // request keeps the breaker's count exact (a late success would reset a newer failure).
-  void body_complete() {
-    if (!ex_.state) return;
-    finish_capture(*ex_.state, true);
-    record_outcome(ex_.state->is_failure_status(res_.status) ? health::Outcome::failure
-                                                             : health::Outcome::success);
-  }
-  // Feeds the breaker exactly once per admitted request.
-  void record_outcome(health::Outcome outcome);
 
-  // Upstream phases (forward.cpp).
-  enum class SendResult { ok, upstream_failed, client_failed, bad_body, too_large, timeout };
-  // Decodes the chunked body bytes that came with the head (before any upstream is
-  // contacted, so a malformed body is refused without reaching it).
-  SendResult prepare_chunked(const config::Endpoint& ep);
-  SendResult decode_chunks(std::string_view data, std::size_t& used, const config::Endpoint& ep);
-  net::Task<SendResult> send_request(net::UpstreamConn& conn, const config::Endpoint& ep);
-  enum class HeadResult { ok, failed, timeout, empty };
-  net::Task<HeadResult> read_response_head(net::UpstreamConn& conn, bool head_request);
-  enum class RelayResult { ok, upstream_failed, client_failed };
-  net::Task<RelayResult> relay_response(net::UpstreamConn& conn);
+  // The owner of the upstream exchange (forward.cpp): connection, retry, the outcome.
+  std::optional<proxy::GatewayError> take_ahead_body();
+  http::BodyReader::Status feed_request_body(std::string_view data, std::size_t& used);
+  static std::optional<proxy::GatewayError> body_error(http::BodyReader::Status st);
+  net::Task<void> run_exchange(const registry::EndpointRuntime& ep);
+  // What the exchange reports: the response head arrived; the whole response body has
+  // been read from the upstream (before its last bytes are written to the client).
+  void on_response_head(health::EndpointState& state);
+  void on_body_complete();
+  // Feeds the breaker; called at exactly one point per admitted request (see
+  // run_exchange).
+  void record_outcome(health::Outcome outcome);
+  // How far the exchange got: which decides where the outcome was recorded.
+  struct Progress {
+    bool head = false;            // a final response head was read
+    bool failure_status = false;  // ... with a status in failure_statuses
+    bool complete = false;        // the response body was read to its end
+  };
+
+  // One exchange on one connection (exchange.cpp); nullopt when the response was relayed
+  // completely.
+  net::Task<std::optional<proxy::GatewayError>> exchange(proxy::UpstreamConn& conn,
+                                                         health::EndpointState& state);
+  net::Task<std::optional<proxy::GatewayError>> send_request(proxy::UpstreamConn& conn,
+                                                             bool& nothing_sent);
+  net::Task<std::optional<proxy::GatewayError>> read_response_head(proxy::UpstreamConn& conn);
+  net::Task<std::optional<proxy::GatewayError>> relay_response(proxy::UpstreamConn& conn);
 
   // Gateway-made answers.
   net::Task<void> send_error(ErrorCode code, std::string_view detail,
                              std::string_view endpoint = {}, std::string_view extra = {});
+  // The answer to a GatewayError, by proxy::dispose() (status, close).
+  net::Task<void> send_gateway_error(const proxy::GatewayError& e, std::string_view endpoint = {},
+                                     std::string_view extra = {});
   net::Task<void> send_response(int status, std::string_view content_type, std::string_view body,
                                 std::string_view extra = {});
   net::Task<net::error_code> write_client(std::span<const boost::asio::const_buffer> buffers);
@@ -131,18 +141,19 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t in_used_ = 0;       // bytes of in_ that belong to the current request
   http::RequestHead req_;
   http::ResponseHead res_;
-  http::ChunkedDecoder decoder_;
-  bool body_done_ = false;        // chunked request body fully decoded
+  http::BodyReader req_body_;     // the request body, as it is read from the client
+  http::BodyWriter req_writer_;   // ... and framed towards the upstream
+  http::BodyReader res_body_;     // the response body, as it is read from the upstream
+  http::BodyWriter res_writer_;   // ... and framed towards the client
   std::vector<char> relay_;       // body relay buffer, allocated on first use
   std::vector<char> up_in_;       // upstream read buffer (response head and ahead bytes)
   std::size_t up_len_ = 0;
-  std::string chunk_out_;
+  std::string body_out_;          // re-framed body bytes on their way out
   std::string capture_;
   std::uint64_t capture_limit_ = 0;
   bool capturing_ = false;
   health::Admission admission_;
-  bool recorded_ = true;
-  bool nothing_sent_ = false;     // the last upstream write failed before its first byte
+  Progress progress_;
   net::Clock::time_point upstream_started_{};
   std::string request_id_;
   std::string path_;              // normalised path

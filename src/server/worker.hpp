@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "http/message.hpp"
-#include "proxy/io.hpp"
+#include "net/io.hpp"
 #include "proxy/upstream.hpp"
 #include "registry/snapshot.hpp"
 
@@ -38,7 +38,7 @@ struct Worker {
   std::unordered_set<Session*> sessions;
   boost::asio::io_context ctx;
   std::unique_ptr<net::Acceptor> acceptor;
-  net::UpstreamPool pool;
+  proxy::UpstreamPool pool;
   std::shared_ptr<const registry::Snapshot> snapshot;  // this thread's copy
   std::uint64_t generation = 0;
 

@@ -1,4 +1,5 @@
-// proxy/: forwarding, header rules, upstream connection pools.
+// net/: the Asio layer under everything that does I/O (aliases, deadlines, the frame
+// pool, TLS client contexts, resolve+connect).
 // io.hpp: the Asio types every networking file uses. Streams are declared with the
 // concrete io_context executor (no any_io_executor type erasure on the hot path) and
 // completion tokens return error codes as values (no exceptions on the request path).

@@ -1,4 +1,4 @@
-#include "proxy/frame_pool.hpp"
+#include "net/frame_pool.hpp"
 
 #include <array>
 #include <new>

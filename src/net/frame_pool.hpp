@@ -1,4 +1,4 @@
-// proxy/: coroutine frames of the request path come from per-thread free lists.
+// net/: coroutine frames of the request path come from per-thread free lists.
 //
 // Every Session member coroutine (read head, route, forward, exchange, relay, ...) and
 // every UpstreamConn read or write is a heap-allocated frame of a hundred bytes to over
@@ -13,7 +13,7 @@
 #include <coroutine>
 #include <cstddef>
 
-#include "proxy/io.hpp"
+#include "net/io.hpp"
 
 namespace gatehouse::net {
 

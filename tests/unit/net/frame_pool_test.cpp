@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/frame_pool.hpp"
+#include "net/frame_pool.hpp"
 
 // The pool's claims are about when it goes to the allocator, so this binary counts the
 // calls of the replaceable global operator new/delete, per thread. Both build modes are

@@ -1,23 +1,29 @@
-// proxy/: a lazily re-armed deadline guarding one socket at a time.
+// net/: a lazily re-armed deadline guarding one cancellable I/O object at a time.
 #pragma once
 
 #include <memory>
 
-#include "proxy/io.hpp"
+#include "net/io.hpp"
 
 namespace gatehouse::net {
 
 // Moving the deadline later is a store, not a timer operation: the timer wakes at its
 // old expiry, sees the new deadline and sleeps again. Only an earlier deadline re-arms
-// it. When the deadline passes, the guarded socket's pending operations are cancelled
+// it. When the deadline passes, the guarded object's pending operations are cancelled
 // and fired() turns true, so the caller can tell a timeout from a peer error.
+//
+// The guarded object is anything with cancel(error_code&) or cancel() (a socket, a
+// resolver, a timer); it is reached through one function pointer, used only when the
+// deadline fires.
 class Deadline : public std::enable_shared_from_this<Deadline> {
  public:
   explicit Deadline(Executor ex) : timer_(ex) {}
 
-  void arm(Clock::time_point when, Socket* target) {
+  template <class Cancellable>
+  void arm(Clock::time_point when, Cancellable* target) {
     when_ = when;
     target_ = target;
+    cancel_ = &cancel_target<Cancellable>;
     fired_ = false;
     if (!waiting_) {
       waiting_ = true;
@@ -42,14 +48,25 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
   bool fired() const { return fired_; }
 
  private:
+  template <class Cancellable>
+  static void cancel_target(void* target) {
+    auto* t = static_cast<Cancellable*>(target);
+    if constexpr (requires(error_code& ec) { t->cancel(ec); }) {
+      error_code ignored;
+      t->cancel(ignored);
+    } else {
+      t->cancel();
+    }
+  }
+
   void on_wait() {
     waiting_ = false;
     if (stopped_ || target_ == nullptr) return;
     if (Clock::now() >= when_) {
       fired_ = true;
-      error_code ignored;
-      target_->cancel(ignored);
+      void* target = target_;
       target_ = nullptr;
+      cancel_(target);
       return;
     }
     waiting_ = true;
@@ -59,7 +76,8 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
 
   Timer timer_;
   Clock::time_point when_{};
-  Socket* target_ = nullptr;
+  void* target_ = nullptr;
+  void (*cancel_)(void*) = nullptr;
   bool waiting_ = false;
   bool fired_ = false;
   bool stopped_ = false;
