@@ -28,6 +28,19 @@ bool has_field(const std::string& head, const std::string& name) {
   return head.find("\r\n" + name + ":") != std::string::npos;
 }
 
+// The upstream head of `req` forwarded to host "up" for client 3.3.3.3.
+std::string forwarded_head(const http::RequestHead& req, std::string_view path = "/") {
+  proxy::ForwardInfo info;
+  info.path = path;
+  info.host = "up";
+  info.client_ip = "3.3.3.3";
+  info.prefix = "/";
+  info.request_id = "new";
+  std::string out;
+  proxy::build_upstream_head(req, info, out);
+  return out;
+}
+
 }  // namespace
 
 TEST(UpstreamPath, StripsPrefixAndJoinsBasePath) {
@@ -80,14 +93,7 @@ TEST(UpstreamHead, AppendsToExistingForwardedFor) {
   const auto req = parse_req(
       "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n"
       "X-Forwarded-Proto: https\r\nX-Request-Id: old\r\n\r\n");
-  proxy::ForwardInfo info;
-  info.path = "/";
-  info.host = "up";
-  info.client_ip = "3.3.3.3";
-  info.prefix = "/";
-  info.request_id = "new";
-  std::string out;
-  proxy::build_upstream_head(req, info, out);
+  const std::string out = forwarded_head(req);
   EXPECT_TRUE(has_line(out, "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3")) << out;
   EXPECT_TRUE(has_line(out, "X-Forwarded-Proto: http"));
   EXPECT_TRUE(has_line(out, "X-Request-Id: new"));
@@ -141,17 +147,10 @@ TEST(UpstreamHead, DropsFieldNamesWithUnderscores) {
   const auto req = parse_req(
       "GET /x HTTP/1.1\r\nHost: gw.example\r\nTransfer_Encoding: chunked\r\n"
       "Content_Length: 5\r\nX_Forwarded_For: 6.6.6.6\r\nX-Kept: 1\r\n\r\n");
-  proxy::ForwardInfo info;
-  info.path = "/x";
-  info.host = "up";
-  info.client_ip = "10.0.0.1";
-  info.prefix = "/";
-  info.request_id = "r";
-  std::string out;
-  proxy::build_upstream_head(req, info, out);
+  const std::string out = forwarded_head(req, "/x");
   EXPECT_EQ(out.find('_'), std::string::npos) << out;
   EXPECT_TRUE(has_line(out, "X-Kept: 1"));
-  EXPECT_TRUE(has_line(out, "X-Forwarded-For: 10.0.0.1")) << out;
+  EXPECT_TRUE(has_line(out, "X-Forwarded-For: 3.3.3.3")) << out;
   EXPECT_FALSE(has_field(out, "Transfer-Encoding"));
   EXPECT_FALSE(has_field(out, "Content-Length"));
 }
