@@ -30,7 +30,12 @@ inline Decoded decode_pieces(std::size_t max_trailer, const std::vector<std::str
     FUZZ_CHECK(used == piece.size());  // need_more means everything was taken
   }
   d.body_bytes = decoder.body_bytes();
-  if (d.result == http::ChunkedDecoder::Result::done) FUZZ_CHECK(decoder.done());
+  if (d.result == http::ChunkedDecoder::Result::done) {
+    // Once done, the decoder stays done and takes nothing more.
+    std::size_t again = 1;
+    const auto r = decoder.decode("0\r\n\r\n", again, [](std::string_view) {});
+    FUZZ_CHECK(r == http::ChunkedDecoder::Result::done && again == 0);
+  }
   return d;
 }
 
