@@ -48,6 +48,9 @@ int cmd_check(const std::string& file, bool routes) {
 }
 
 int cmd_run(const std::string& file, const std::string& cli_level, bool insecure_admin) {
+  // Every thread (the logger's, the workers', the health checker's) inherits these
+  // signals blocked; the server unblocks them on the main thread alone while it serves.
+  server::block_control_signals();
   logging::install_crash_handlers();
   auto result = config::load_from_file(file);
   if (!result.errors.empty()) return print_errors(result);

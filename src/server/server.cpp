@@ -1,6 +1,8 @@
 #include "server/server.hpp"
 
 #include <malloc.h>
+#include <pthread.h>
+#include <csignal>
 #include <sys/resource.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -202,6 +204,19 @@ void Server::trim_after_retired() {
   trim_again_at_ = now + std::chrono::seconds(1);
 }
 
+namespace {
+void set_control_signals(int how) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(how, &set, nullptr);
+}
+}  // namespace
+
+void block_control_signals() { set_control_signals(SIG_BLOCK); }
+
 int Server::run() {
   raise_fd_limit();
   const auto& cfg = *startup_config_;
@@ -254,6 +269,9 @@ int Server::run() {
     });
   }
   checker_ = std::make_unique<health::HealthChecker>(RealClock::instance());
+  // Every thread has been started with the control signals blocked: from now on only
+  // this thread (the control loop's) takes them.
+  set_control_signals(SIG_UNBLOCK);
   checker_->set_endpoints(registry::states_of(*snap));
   ready_.store(true);
   logging::info("gatehouse started",
@@ -272,6 +290,8 @@ int Server::run() {
     control_.run_one_for(std::chrono::milliseconds(200));
     trim_after_retired();
   }
+  // Stopping already: further SIGTERM/SIGINT stay pending until the process has exited.
+  set_control_signals(SIG_BLOCK);
   set_watch(false);
   const auto grace_end = net::Clock::now() + current_.load()->config->shutdown_grace;
   while (requests_active.load() > 0 && net::Clock::now() < grace_end)

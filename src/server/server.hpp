@@ -25,6 +25,12 @@ struct Options {
   std::string log_level_override;  // from --log-level or GATEHOUSE_LOG_LEVEL; "" = config
 };
 
+// SIGTERM, SIGINT and SIGHUP blocked on the calling thread (and the threads it starts
+// afterwards). run() takes them on the main thread only, and blocks them again once it
+// is stopping: a second SIGTERM during the drain (systemd, the kubelet, a script) can
+// neither kill the process (exit 143) nor cut its last log lines.
+void block_control_signals();
+
 class Server {
  public:
   Server(std::shared_ptr<const config::Config> cfg, Options options);

@@ -347,3 +347,24 @@ def test_memory_is_returned_after_a_reload_shrinks_the_config(start_gateway, ups
     while time.monotonic() < deadline and gw.rss_kib() > big_rss / 4:
         time.sleep(0.1)
     assert gw.rss_kib() <= big_rss / 4, (big_rss, gw.rss_kib())
+
+
+def test_repeated_sigterm_during_shutdown_still_exits_0(start_gateway, upstream):
+    """A process manager may signal again while the gateway stops (systemd, the
+    kubelet, a script's cleanup): every extra SIGTERM/SIGINT is ignored, the drain
+    finishes and the exit status is 0, with the last log line written."""
+    import signal as sig
+    for _ in range(10):
+        gw = start_gateway({"endpoints": [endpoint(upstream.url(), name="e")]})
+        assert gw.get("/e/x").status == 200
+        gw.signal(sig.SIGINT)
+        deadline = time.monotonic() + 10
+        while gw.proc.poll() is None and time.monotonic() < deadline:
+            try:
+                gw.signal(sig.SIGTERM)  # about every 100 us: every moment of the stop
+            except ProcessLookupError:
+                break
+            time.sleep(0.0001)
+        assert gw.proc.wait(5) == 0, gw.log_text()
+        gw._close_files()
+        assert "gatehouse stopped" in gw.log_text()
