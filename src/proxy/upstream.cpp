@@ -1,5 +1,7 @@
 #include "proxy/upstream.hpp"
 
+#include "net/readable.hpp"
+
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -51,22 +53,15 @@ bool UpstreamConn::has_buffered_input() {
 }
 
 bool UpstreamConn::has_unexpected_input() {
-  if (has_buffered_input()) return true;
-  char byte;
-  const ssize_t r = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (r >= 0) return true;  // data, or EOF (0)
-  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;  // a reset, say
+  return has_buffered_input() || net::readable_now(socket());
 }
 
 void UpstreamPool::watch(UpstreamConn& conn) {
-  auto& w = *conn.watch_;
-  w.idle = true;
-  const std::uint64_t generation = ++w.generation;
+  const std::uint64_t generation = ++conn.watch_->generation;
   conn.socket().async_wait(Socket::wait_read,
                            [this, token = conn.watch_, generation](const error_code& ec) {
                              // Cancelled by acquire(), or the connection is gone.
-                             if (ec || !token->conn || !token->idle ||
-                                 token->generation != generation)
+                             if (ec || !token->conn || token->generation != generation)
                                return;
                              // Bytes, EOF or an error on a connection nobody asked for.
                              drop_idle(token->conn);
@@ -94,9 +89,7 @@ std::unique_ptr<UpstreamConn> UpstreamPool::acquire(const std::string& key) {
   while (!stack.empty()) {
     auto conn = std::move(stack.back());
     stack.pop_back();
-    auto& w = *conn->watch_;
-    w.idle = false;
-    ++w.generation;
+    ++conn->watch_->generation;  // a wait of the idle spell that ends here is stale now
     error_code ignored;
     conn->socket().cancel(ignored);  // ends the readability wait
     // Too old (the upstream may be about to close it), or readable while idle: bytes

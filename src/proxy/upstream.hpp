@@ -62,7 +62,6 @@ class UpstreamConn {
   struct IdleWatch {
     UpstreamConn* conn = nullptr;
     std::uint64_t generation = 0;  // bumped on every release and acquire
-    bool idle = false;
   };
   Socket socket_;
   std::unique_ptr<TlsStream> tls_;

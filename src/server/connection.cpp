@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "http/headers.hpp"
+#include "net/readable.hpp"
 #include "server/server.hpp"
 #include "server/worker.hpp"
 
@@ -120,9 +121,7 @@ net::Task<bool> Session::park() {
     // Readiness that was reported while nothing waited would be lost with edge-triggered
     // epoll, so look first; anything that arrives after this look is reported to the
     // wait below (this thread does not poll in between).
-    char byte;
-    const ssize_t r = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    if (net::readable_now(socket_)) {
       readable = true;  // data, or EOF / an error for the read to report
       break;
     }
