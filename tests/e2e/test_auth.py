@@ -151,7 +151,13 @@ def jwk(key, kid, alg=None) -> dict:
     if isinstance(pub, rsa.RSAPublicKey):
         d = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(pub))
     elif isinstance(pub, ec.EllipticCurvePublicKey):
-        d = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(pub))
+        # built by hand: RFC 7518 6.2.1.2 wants x and y at the curve's full length,
+        # and some PyJWT versions drop leading zero bytes (one key in 128 for P-256)
+        size = (pub.curve.key_size + 7) // 8
+        nums = pub.public_numbers()
+        crv = {256: "P-256", 384: "P-384", 521: "P-521"}[pub.curve.key_size]
+        d = {"kty": "EC", "crv": crv,
+             "x": b64(nums.x.to_bytes(size, "big")), "y": b64(nums.y.to_bytes(size, "big"))}
     else:
         d = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(pub))
     d.update({"kid": kid, "use": "sig"})
