@@ -74,16 +74,16 @@ void write_traffic(Families& f, std::string_view id, const metrics::EndpointTota
 }
 
 void write_state(Families& f, std::string_view id, const registry::EndpointRuntime& ep) {
-  const bool enabled = !ep.config->disabled && ep.state;
+  const bool enabled = !ep.config->disabled && ep.state();
   Sample(f.enabled, "gatehouse_endpoint_enabled").escaped_label("endpoint", id).value(enabled ? 1 : 0);
   if (!enabled) {
     Sample(f.up, "gatehouse_endpoint_up").escaped_label("endpoint", id).value(0);
     return;
   }
-  auto& breaker = ep.state->breaker();
+  auto& breaker = ep.state()->breaker();
   breaker.refresh();  // an open breaker past its reset_timeout reads half_open, as in the stats
   const health::BreakerState bs = breaker.state();
-  const health::Health h = ep.state->health().status();
+  const health::Health h = ep.state()->health().status();
   const bool up = h == health::Health::up ||
                   (h == health::Health::unknown && bs != health::BreakerState::open);
   Sample(f.up, "gatehouse_endpoint_up").escaped_label("endpoint", id).value(up ? 1 : 0);

@@ -38,7 +38,7 @@ json::object entry(const registry::Snapshot& snap, const registry::EndpointRunti
     o["methods"] = std::move(methods);
   }
   o["auth_type"] = string_or_null(cfg.auth_type);
-  if (!ep.state) {
+  if (!ep.state()) {
     o["status"] = "disabled";
     o["health"] = "unknown";
     o["circuit_breaker"] = nullptr;
@@ -48,7 +48,7 @@ json::object entry(const registry::Snapshot& snap, const registry::EndpointRunti
     o["last_health_check"] = nullptr;
     return o;
   }
-  const auto s = ep.state->snapshot();
+  const auto s = ep.state()->snapshot();
   o["status"] = "enabled";
   o["health"] = health::to_string(s.health);
   o["circuit_breaker"] = json::object{

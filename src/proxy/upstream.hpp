@@ -11,6 +11,7 @@
 #include "net/connect.hpp"
 #include "net/frame_pool.hpp"
 #include "net/io.hpp"
+#include "net/stream.hpp"
 #include "registry/snapshot.hpp"
 
 namespace gatehouse::proxy {
@@ -24,26 +25,23 @@ using net::Task;
 using net::TlsStream;
 namespace asio = boost::asio;
 
-// One connection to an upstream, plain or TLS.
+// One connection to an upstream, plain or TLS, and the pool's bookkeeping of it.
 class UpstreamConn {
  public:
-  explicit UpstreamConn(Executor ex) : socket_(ex), watch_(std::make_shared<IdleWatch>()) {
+  explicit UpstreamConn(Executor ex) : stream_(ex), watch_(std::make_shared<IdleWatch>()) {
+    watch_->conn = this;
+  }
+  // Over a socket connected elsewhere (the pipeline's tests: one end of a socket pair).
+  explicit UpstreamConn(Socket socket)
+      : stream_(std::move(socket)), watch_(std::make_shared<IdleWatch>()) {
     watch_->conn = this;
   }
   ~UpstreamConn() { watch_->conn = nullptr; }
   UpstreamConn(const UpstreamConn&) = delete;
   UpstreamConn& operator=(const UpstreamConn&) = delete;
 
-  Socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
-  bool is_tls() const { return tls_ != nullptr; }
-
-  // Reads some bytes into `data`; returns the count (0 with an error).
-  Task<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
-  // What a plain connection already holds, without waiting (0 for TLS, or when nothing
-  // has arrived, or on EOF or an error: the next read_some meets those).
-  std::size_t try_read(char* data, std::size_t size);
-  // Writes everything; returns the bytes written before an error too.
-  Task<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
+  net::Stream& stream() { return stream_; }
+  Socket& socket() { return stream_.socket(); }
 
   std::string key;                 // pool key
   Clock::time_point idle_since{};
@@ -51,9 +49,7 @@ class UpstreamConn {
   // True when bytes (or EOF, or an error) are waiting that no exchange asked for: in the
   // socket, or already read into the TLS layer. Such a connection is out of step with
   // its upstream and is never reused.
-  bool has_unexpected_input();
-  // The part of that check that needs no system call: bytes inside the TLS layer.
-  bool has_buffered_input();
+  bool has_unexpected_input() { return stream_.readable_now(); }
 
  private:
   friend class UpstreamPool;
@@ -63,36 +59,40 @@ class UpstreamConn {
     UpstreamConn* conn = nullptr;
     std::uint64_t generation = 0;  // bumped on every release and acquire
   };
-  Socket socket_;
-  std::unique_ptr<TlsStream> tls_;
+  net::Stream stream_;
   std::shared_ptr<IdleWatch> watch_;
 };
 
-}  // namespace gatehouse::proxy
-
-// Reads and writes on the request path: their frames come from the per-thread pool.
-template <>
-inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::proxy::UpstreamConn> = true;
-
-namespace gatehouse::proxy {
+// Where the request path gets its upstream connections: the per-thread pool in the
+// gateway, a scripted fake in the pipeline's tests. One call per request, not per byte.
+class UpstreamConnector {
+ public:
+  virtual ~UpstreamConnector() = default;
+  // An idle connection to `server`, or null.
+  virtual std::unique_ptr<UpstreamConn> acquire(const registry::UpstreamServer& server) = 0;
+  // Opens a new connection (resolve, connect, the TLS handshake for https upstreams)
+  // within `deadline`.
+  virtual Task<std::tuple<ConnectError, std::unique_ptr<UpstreamConn>>> connect(
+      const registry::UpstreamServer& server, const config::Endpoint& endpoint,
+      Clock::time_point deadline) = 0;
+  // Keeps `conn` for reuse unless it already holds unexpected input.
+  virtual void release(std::unique_ptr<UpstreamConn> conn) = 0;
+};
 
 // Per-thread pool: idle connections by key, most recently used first out (LIFO keeps
 // the hottest connections in use and lets the others age out). An idle connection is
 // watched for readability (as nginx's keepalive module does): anything an upstream
 // sends on it, or its EOF, closes it; acquire() looks once more before handing it out,
 // so no request ever reads bytes meant for, or left over from, another exchange.
-class UpstreamPool {
+class UpstreamPool final : public UpstreamConnector {
  public:
   explicit UpstreamPool(Executor ex) : ex_(ex) {}
 
-  std::unique_ptr<UpstreamConn> acquire(const std::string& key);
-  // Keeps `conn` for reuse unless it already holds unexpected input.
-  void release(std::unique_ptr<UpstreamConn> conn);
-
-  // Opens a new connection (net::connect, then the TLS handshake for https upstreams)
-  // within `deadline`.
+  std::unique_ptr<UpstreamConn> acquire(const registry::UpstreamServer& server) override;
+  void release(std::unique_ptr<UpstreamConn> conn) override;
   Task<std::tuple<ConnectError, std::unique_ptr<UpstreamConn>>> connect(
-      const registry::EndpointRuntime& ep, Clock::time_point deadline);
+      const registry::UpstreamServer& server, const config::Endpoint& endpoint,
+      Clock::time_point deadline) override;
 
   void close_all();
   // Closes idle connections whose key is not in `keys` (after a reload).

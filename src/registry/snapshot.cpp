@@ -92,7 +92,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   if (previous) {
     previous_by_id.reserve(previous->endpoints.size());
     for (const auto& old : previous->endpoints)
-      if (old.state) previous_by_id.emplace(old.config->id, &old);
+      if (old.state()) previous_by_id.emplace(old.config->id, &old);
   }
   for (const auto& ep : cfg->endpoints) {
     EndpointRuntime rt;
@@ -102,27 +102,30 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     rt.fallback = strategy == "cached"    ? Fallback::cached
                   : strategy == "default" ? Fallback::default_answer
                                           : Fallback::error;
-    rt.host_header = host_header_for(ep.url);
-    rt.pool_key = (ep.url.https ? "https://" : "http://") + rt.host_header;
+    UpstreamServer server;
+    server.url = &ep.url;
+    server.host_header = host_header_for(ep.url);
+    server.pool_key = (ep.url.https ? "https://" : "http://") + server.host_header;
     if (ep.url.https && !ep.disabled) {
-      rt.tls = make_tls(ep, error);
-      if (!rt.tls) return nullptr;
-      rt.pool_key += tls_pool_suffix(ep, generation);
+      server.tls = make_tls(ep, error);
+      if (!server.tls) return nullptr;
+      server.pool_key += tls_pool_suffix(ep, generation);
     }
     if (metrics) rt.metrics = metrics->endpoint(ep.id);
     if (!ep.disabled) {
       const auto it = previous_by_id.find(ep.id);
-      if (it != previous_by_id.end() && it->second->state->keeps_state_for(ep)) {
+      if (it != previous_by_id.end() && it->second->state()->keeps_state_for(ep)) {
         const EndpointRuntime& old = *it->second;
-        rt.state = old.state;
+        server.state = old.servers.front().state;
         // Same identity: only a real change (tls, cache bounds, fallback...) counts as
         // an update and moves last_updated.
-        if (!config::same_endpoint(*old.config, ep)) rt.state->update_config(ep);
+        if (!config::same_endpoint(*old.config, ep)) server.state->update_config(ep);
       }
-      if (!rt.state)
-        rt.state = std::make_shared<health::EndpointState>(
+      if (!server.state)
+        server.state = std::make_shared<health::EndpointState>(
             ep, clock, rt.metrics ? counting(callbacks, rt.metrics) : callbacks);
     }
+    rt.servers.push_back(std::move(server));
     snap->endpoints.push_back(std::move(rt));
   }
   return snap;
@@ -142,7 +145,8 @@ std::vector<std::string_view> ids_of(const Snapshot& snap) {
 std::vector<std::shared_ptr<health::EndpointState>> states_of(const Snapshot& snap) {
   std::vector<std::shared_ptr<health::EndpointState>> out;
   for (const auto& ep : snap.endpoints)
-    if (ep.state) out.push_back(ep.state);
+    for (const auto& server : ep.servers)
+      if (server.state) out.push_back(server.state);
   return out;
 }
 

@@ -19,20 +19,32 @@ namespace gatehouse::registry {
 // The config's fallback_strategy, decided once (not compared as text per request).
 enum class Fallback : std::uint8_t { error, cached, default_answer };
 
-// What the request path needs about an endpoint, computed once per snapshot.
-struct EndpointRuntime {
-  const config::Endpoint* config = nullptr;
-  bool requires_jwt = false;  // auth_type: jwt
-  Fallback fallback = Fallback::error;
+// One server of an endpoint: where requests go, and its own health and breaker state.
+struct UpstreamServer {
+  const config::UpstreamUrl* url = nullptr;
   std::string host_header;   // Host sent upstream: "host" or "host:port", v6 bracketed
   std::string pool_key;      // upstream connections are shared between endpoints by key
   std::shared_ptr<boost::asio::ssl::context> tls;  // null for http:// upstreams
   // Health, breaker, counters; shared by every thread and carried over reloads that
   // keep the endpoint's identity. Null for disabled endpoints.
   std::shared_ptr<health::EndpointState> state;
+};
+
+// What the request path needs about an endpoint, computed once per snapshot.
+struct EndpointRuntime {
+  const config::Endpoint* config = nullptr;
+  bool requires_jwt = false;  // auth_type: jwt
+  Fallback fallback = Fallback::error;
+  std::vector<UpstreamServer> servers;  // one per upstream URL
   // Counters and histograms of this endpoint id, from the process-wide metrics registry
   // (so they outlive reloads that keep the id); null when built without one.
   std::shared_ptr<metrics::EndpointMetrics> metrics;
+
+  // The first server's state: the endpoint's own while it has one server. Null for a
+  // disabled endpoint.
+  health::EndpointState* state() const {
+    return servers.empty() ? nullptr : servers.front().state.get();
+  }
 };
 
 struct Snapshot {

@@ -2,8 +2,9 @@
 #include "admin/admin.hpp"
 #include "admin/metrics_page.hpp"
 #include "logging/log.hpp"
+#include "server/connection.hpp"
 #include "server/server.hpp"
-#include "server/session.hpp"
+#include "server/pipeline.hpp"
 #include "server/worker.hpp"
 
 namespace gatehouse::server {
@@ -15,13 +16,12 @@ bool is_under(std::string_view path, std::string_view prefix) {
 }
 }  // namespace
 
-net::Task<void> Session::handle_gateway_api() {
-  const bool get = req_.method == "GET" || req_.method == "HEAD";
-  if (path_ == "/healthz" || path_ == "/readyz") {
+net::Task<void> Pipeline::gateway_api() {
+  const bool get = ctx_.req.method == "GET" || ctx_.req.method == "HEAD";
+  if (ctx_.path == "/healthz" || ctx_.path == "/readyz") {
     if (!get) {
-      co_await send_gateway_error(proxy::errors::method_not_allowed(), {},
-                          "Allow: GET, HEAD\r\n");
-    } else if (path_ == "/healthz") {
+      co_await send_gateway_error(proxy::errors::method_not_allowed(), "Allow: GET, HEAD\r\n");
+    } else if (ctx_.path == "/healthz") {
       co_await send_response(200, "application/json", "{\"status\":\"ok\"}");
     } else if (w_.server.draining() || !w_.server.ready()) {
       co_await send_gateway_error(proxy::errors::draining());
@@ -30,11 +30,11 @@ net::Task<void> Session::handle_gateway_api() {
     }
     co_return;
   }
-  if (is_under(path_, "/endpoints")) {
+  if (is_under(ctx_.path, "/endpoints")) {
     co_await handle_admin();
     co_return;
   }
-  if (path_ == "/metrics") {
+  if (ctx_.path == "/metrics") {
     co_await handle_metrics();
     co_return;
   }
@@ -42,9 +42,9 @@ net::Task<void> Session::handle_gateway_api() {
   co_return;
 }
 
-net::Task<void> Session::handle_admin() {
-  snap_ = w_.server.snapshot(w_);
-  const auto& snap = *snap_;
+net::Task<void> Pipeline::handle_admin() {
+  ctx_.snap = w_.server.snapshot(w_);
+  const auto& snap = *ctx_.snap;
   const bool insecure = w_.server.options().insecure_admin;
   // Without auth.jwt the API does not exist unless --insecure-admin says otherwise.
   if (!snap.verifier && !insecure) {
@@ -52,30 +52,28 @@ net::Task<void> Session::handle_admin() {
     co_return;
   }
   constexpr std::string_view stats = "/endpoints/stats";
-  if (path_ == "/endpoints/reload") {
-    if (req_.method != "POST") {
-      co_await send_gateway_error(proxy::errors::method_not_allowed(), {},
-                          "Allow: POST\r\n");
+  if (ctx_.path == "/endpoints/reload") {
+    if (ctx_.req.method != "POST") {
+      co_await send_gateway_error(proxy::errors::method_not_allowed(), "Allow: POST\r\n");
       co_return;
     }
     if (!insecure) {
       const bool allowed = co_await admit_admin(snap, snap.config->auth.scopes.reload);
       if (!allowed) co_return;
     }
-    snap_.reset();  // this request does not need the old table while the file is read
+    ctx_.snap.reset();  // this request does not need the old table while the file is read
     const auto outcome = co_await w_.server.reload_from_worker();
     co_await send_reply(admin::reload_reply(outcome.ok, outcome.applied, outcome.config_version,
-                                            outcome.diff, outcome.errors, request_id_));
+                                            outcome.diff, outcome.errors, ctx_.request_id));
     co_return;
   }
-  const bool is_stats = is_under(path_, stats);
+  const bool is_stats = is_under(ctx_.path, stats);
   if (!is_stats) {
     co_await send_gateway_error(proxy::errors::no_route());
     co_return;
   }
-  if (req_.method != "GET" && req_.method != "HEAD") {
-    co_await send_gateway_error(proxy::errors::method_not_allowed(), {},
-                        "Allow: GET, HEAD\r\n");
+  if (ctx_.req.method != "GET" && ctx_.req.method != "HEAD") {
+    co_await send_gateway_error(proxy::errors::method_not_allowed(), "Allow: GET, HEAD\r\n");
     co_return;
   }
   if (!insecure) {
@@ -83,10 +81,10 @@ net::Task<void> Session::handle_admin() {
     if (!allowed) co_return;
   }
   const auto info = w_.server.config_info();
-  if (path_.size() == stats.size()) {
-    co_await send_reply(admin::stats_all(snap, info, req_.query));
+  if (ctx_.path.size() == stats.size()) {
+    co_await send_reply(admin::stats_all(snap, info, ctx_.req.query));
   } else {
-    std::string_view rest = std::string_view(path_).substr(stats.size() + 1);
+    std::string_view rest = std::string_view(ctx_.path).substr(stats.size() + 1);
     if (rest.empty() || rest.find('/') != std::string_view::npos) {
       co_await send_gateway_error(proxy::errors::no_route());
     } else {
@@ -95,14 +93,13 @@ net::Task<void> Session::handle_admin() {
   }
 }
 
-net::Task<void> Session::handle_metrics() {
-  if (req_.method != "GET" && req_.method != "HEAD") {
-    co_await send_gateway_error(proxy::errors::method_not_allowed(), {},
-                        "Allow: GET, HEAD\r\n");
+net::Task<void> Pipeline::handle_metrics() {
+  if (ctx_.req.method != "GET" && ctx_.req.method != "HEAD") {
+    co_await send_gateway_error(proxy::errors::method_not_allowed(), "Allow: GET, HEAD\r\n");
     co_return;
   }
-  snap_ = w_.server.snapshot(w_);
-  const auto& snap = *snap_;
+  ctx_.snap = w_.server.snapshot(w_);
+  const auto& snap = *ctx_.snap;
   const std::string& scope = snap.config->auth.scopes.metrics;
   // "" = open. A scope needs a token, checked like the stats API's; without auth.jwt it
   // cannot be checked, and the API is absent as the stats API is (--insecure-admin: open).
@@ -119,30 +116,21 @@ net::Task<void> Session::handle_metrics() {
   co_await send_reply(admin::metrics_reply(snap, w_.server.metrics(), process));
 }
 
-net::Task<bool> Session::admit_admin(const registry::Snapshot& snap, const std::string& scope) {
+net::Task<bool> Pipeline::admit_admin(const registry::Snapshot& snap, const std::string& scope) {
   if (scope.empty()) co_return true;  // "" = this API needs no token (auth.scopes)
   const std::string required[] = {scope};
-  const auto outcome = admin::authorize(*snap.verifier, req_.fields, required);
+  const auto outcome = admin::authorize(*snap.verifier, ctx_.req.fields, required);
   if (outcome.verdict == admin::AuthVerdict::ok) co_return true;
   log_auth_refusal(outcome);
   co_await send_reply(admin::auth_failure_reply(outcome));
   co_return false;
 }
 
-void Session::log_auth_refusal(const admin::AuthOutcome& outcome) {
+void Pipeline::log_auth_refusal(const admin::AuthOutcome& outcome) {
   logging::debug("bearer token refused",
-                 {{"request_id", std::string_view(request_id_)},
-                  {"path", std::string_view(path_)},
+                 {{"request_id", std::string_view(ctx_.request_id)},
+                  {"path", std::string_view(ctx_.path)},
                   {"reason", std::string_view(outcome.reason)}});
-}
-
-net::Task<void> Session::send_reply(const admin::Reply& reply, std::string_view endpoint) {
-  if (reply.problem) ex_.error = reply.problem;
-  if (reply.is_error) {
-    co_await send_error(reply.code, reply.detail, endpoint, reply.extra_headers);
-  } else {
-    co_await send_response(reply.status, reply.content_type, reply.body, reply.extra_headers);
-  }
 }
 
 }  // namespace gatehouse::server

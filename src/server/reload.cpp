@@ -110,7 +110,8 @@ ReloadOutcome Server::reload_locked(std::string_view trigger) {
   // Idle upstream connections to upstreams no endpoint uses any more are closed.
   auto keys = std::make_shared<std::unordered_set<std::string>>();
   for (const auto& ep : snap->endpoints)
-    if (!ep.config->disabled) keys->insert(ep.pool_key);
+    if (!ep.config->disabled)
+      for (const auto& server : ep.servers) keys->insert(server.pool_key);
   // Each worker takes the new snapshot now, even one that serves no request for a
   // while, so the old one is freed as soon as its last in-flight request ends.
   for (auto& w : workers_)

@@ -12,7 +12,7 @@
 
 #include "logging/log.hpp"
 #include "net/frame_pool.hpp"
-#include "server/session.hpp"
+#include "server/connection.hpp"
 
 namespace gatehouse::server {
 
@@ -120,7 +120,7 @@ net::Task<void> Server::accept_loop(Worker& w) {
       }
       continue;
     }
-    auto session = std::make_shared<Session>(w, std::move(socket));
+    auto session = std::make_shared<Connection>(w, std::move(socket));
     asio::co_spawn(w.ctx.get_executor(), session->run(), [](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -180,7 +180,7 @@ void Server::start_draining() {
       net::error_code ignored;
       if (wp->acceptor) wp->acceptor->close(ignored);
       // Copy: closing may end sessions, which erase themselves from the set.
-      std::vector<Session*> sessions(wp->sessions.begin(), wp->sessions.end());
+      std::vector<Connection*> sessions(wp->sessions.begin(), wp->sessions.end());
       for (auto* s : sessions) s->close_if_idle();
     });
   }

@@ -18,7 +18,7 @@
 namespace gatehouse::server {
 
 class Server;
-class Session;
+class Connection;
 
 struct Worker {
   // Only this thread performs I/O on the worker's sockets and timers (other threads
@@ -28,24 +28,26 @@ struct Worker {
       : server(s),
         index(idx),
         ctx(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
-        pool(ctx.get_executor()) {}
+        pool(ctx.get_executor()),
+        connector(&pool) {}
   ~Worker() { pool.close_all(); }
 
   // Declaration order matters: `ctx` is destroyed after the objects that use it, and
   // before `sessions`, which sessions still owned by pending handlers erase themselves from.
   Server& server;
   unsigned index;
-  std::unordered_set<Session*> sessions;
+  std::unordered_set<Connection*> sessions;
   boost::asio::io_context ctx;
   std::unique_ptr<net::Acceptor> acceptor;
   proxy::UpstreamPool pool;
+  proxy::UpstreamConnector* connector;  // the pool, or a test's scripted fake
   std::shared_ptr<const registry::Snapshot> snapshot;  // this thread's copy
   std::uint64_t generation = 0;
 
   // Buffers a request needs only while it is being proxied (the upstream response head,
   // the body relay): lent to sessions per request, so an idle keep-alive connection
   // holds none of them. The request buffer is lent too, and given back once the
-  // connection has been idle for a moment (Session::trim_if_idle).
+  // connection has been idle for a moment (Connection::trim_if_idle).
   static constexpr std::size_t kReadBuffer = 1024;
   static constexpr std::size_t kHeadBuffer = 4 * 1024;
   static constexpr std::size_t kRelayBuffer = 64 * 1024;

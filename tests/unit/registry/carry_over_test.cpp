@@ -58,7 +58,7 @@ struct CarryOver : ::testing::Test {
 
   static std::shared_ptr<health::EndpointState> state(const Snapshot& s, std::string_view id) {
     for (const auto& ep : s.endpoints)
-      if (ep.config->id == id) return ep.state;
+      if (ep.config->id == id) return ep.servers.front().state;
     return nullptr;
   }
   static bool has(const Snapshot& s, std::string_view id) {

@@ -1,0 +1,60 @@
+// net/: one byte stream, plain TCP or TLS over TCP: the upstream connections and the
+// downstream (client) connections both read and write through it, so neither has a
+// plain and a TLS copy of its I/O. The socket is the only file descriptor it exposes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <tuple>
+
+#include "net/frame_pool.hpp"
+#include "net/io.hpp"
+
+namespace gatehouse::net {
+
+class Stream {
+ public:
+  explicit Stream(Executor ex) : socket_(ex) {}
+  explicit Stream(Socket socket) : socket_(std::move(socket)) {}
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // The TCP socket under the stream (for connect, deadlines, readiness waits).
+  Socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
+  bool is_tls() const { return tls_ != nullptr; }
+  TlsStream* tls() { return tls_.get(); }
+  // Layers TLS over the (connected) socket; the handshake is the caller's.
+  TlsStream& start_tls(asio::ssl::context& ctx);
+
+  // Reads some bytes into `data`; returns the count (0 with an error).
+  Task<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
+  // Writes everything; returns the bytes written before an error too.
+  Task<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
+  // What a plain stream already holds, without waiting (0 for TLS, or when nothing has
+  // arrived, or on EOF or an error: the next read_some meets those).
+  std::size_t try_read(char* data, std::size_t size);
+
+  // Bytes inside the TLS layer that no read has taken yet (no system call).
+  bool has_buffered_input();
+  // True when a read would not block: bytes (in the TLS layer or the socket), EOF, or an
+  // error for the read to report.
+  bool readable_now();
+  // Bytes written that the peer has not acknowledged yet (SIOCOUTQ).
+  std::int64_t unsent_bytes();
+
+  void cancel();
+  // Half-closes the sending side, then closes.
+  void shutdown_and_close();
+  void close();
+
+ private:
+  Socket socket_;
+  std::unique_ptr<TlsStream> tls_;
+};
+
+}  // namespace gatehouse::net
+
+// Reads and writes on the request path: their frames come from the per-thread pool.
+template <>
+inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::net::Stream> = true;

@@ -1,0 +1,87 @@
+// server/: one downstream (client) connection: the stream, the read buffer and head
+// reading, the keep-alive loop, parking and trimming an idle connection, drain, the
+// client deadline, and the reads and writes towards the client. Each request whose head
+// it has read runs through the Pipeline.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "config/config.hpp"
+#include "net/deadline.hpp"
+#include "net/frame_pool.hpp"
+#include "net/io.hpp"
+#include "net/stream.hpp"
+#include "server/pipeline.hpp"
+#include "server/request_context.hpp"
+
+namespace gatehouse::server {
+
+struct Worker;
+
+// The bytes read from the client: the current request's head and body bytes, then
+// whatever the client pipelined after it.
+struct ReadBuffer {
+  std::vector<char> data;
+  std::size_t len = 0;   // bytes held
+  std::size_t used = 0;  // bytes that belong to the current request
+  std::string_view unused() const { return {data.data() + used, len - used}; }
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Worker& worker, net::Socket socket);
+  ~Connection();
+
+  net::Task<void> run();
+  // Drain: a connection waiting for its next request is closed now.
+  void close_if_idle();
+  // Idle keep-alive connections give their buffers back (called every 100 ms by the
+  // worker): an idle connection then costs little more than its socket.
+  // Returns true when it asked this connection to trim.
+  bool trim_if_idle(net::Clock::time_point now);
+
+  // For the pipeline.
+  ReadBuffer& input() { return in_; }
+  const std::string& client_ip() const { return client_ip_; }
+  // Writes everything, under the client deadline (idle_timeout; a large answer in
+  // slices whose deadline follows the client's progress). Counts bytes_out.
+  net::Task<net::error_code> write(std::span<const boost::asio::const_buffer> buffers);
+  net::Task<net::error_code> write(std::string_view data);
+  // Reads some request-body bytes within idle_timeout.
+  net::Task<std::tuple<net::error_code, std::size_t>> read_body(char* data, std::size_t size);
+  // The limits of the live config (a copy: a reload may retire the snapshot meanwhile).
+  config::Limits limits();
+
+ private:
+  net::Task<bool> read_head();
+  // A head that could not be read (malformed, too slow): answered, logged.
+  net::Task<void> refuse_head(const proxy::GatewayError& e);
+  void trim();
+  void adopt_scratch();  // takes growable containers an idle connection gave back
+  // Gives the buffers back and waits, without them, until the client sends more (or the
+  // idle deadline, drain or the peer ends the wait: false). The deadline is armed.
+  net::Task<bool> park();
+
+  Worker& w_;
+  net::Stream stream_;
+  std::shared_ptr<net::Deadline> client_deadline_;
+  std::string client_ip_;
+  ReadBuffer in_;
+  RequestContext ctx_;
+  Pipeline pipeline_;
+  std::uint64_t requests_ = 0;  // requests handled on this connection
+  bool idle_ = false;
+  bool trim_requested_ = false;
+  bool parked_ = false;         // read_head() returned to wait without buffers
+  net::Clock::time_point idle_since_{};
+  bool closed_ = false;
+};
+
+}  // namespace gatehouse::server
+
+template <>
+inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::server::Connection> = true;

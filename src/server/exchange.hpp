@@ -1,0 +1,84 @@
+// server/: one upstream exchange on one connection: send the request (head and body),
+// read the response head, relay the response to the client. It reports what happens
+// (the head arrived, a body piece, the body completed) to its Forwarder; it records
+// nothing itself.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/body.hpp"
+#include "http/message.hpp"
+#include "net/deadline.hpp"
+#include "net/frame_pool.hpp"
+#include "net/io.hpp"
+#include "proxy/gateway_error.hpp"
+#include "proxy/upstream.hpp"
+#include "server/request_context.hpp"
+
+namespace gatehouse::server {
+
+struct Worker;
+class Connection;
+class Forwarder;
+
+class UpstreamExchange {
+ public:
+  UpstreamExchange(Worker& w, Connection& conn, RequestContext& ctx, Forwarder& events);
+
+  // The request body's framing and its one size check (a declared length here, a
+  // chunked body as it grows); false: a declared length over `max_body`.
+  bool start_request_body(std::uint64_t max_body);
+  // The chunked body bytes that came with the head, decoded before any upstream is
+  // contacted, so a malformed body is refused without reaching it.
+  std::optional<proxy::GatewayError> take_ahead_body();
+
+  // One exchange on `conn`; nullopt when the response was relayed completely. A failure
+  // says whether sending the request again on a fresh connection is harmless.
+  net::Task<std::optional<proxy::GatewayError>> run(proxy::UpstreamConn& conn);
+  // After a complete exchange: the connection may go back to the pool.
+  bool reusable() const { return res_.keep_alive && up_len_ == 0 && !deadline_->fired(); }
+
+  http::ResponseHead& response() { return res_; }
+  std::string& head_out() { return head_out_; }
+  net::Deadline& deadline() { return *deadline_; }
+  bool request_body_done() const { return req_body_.done(); }
+
+  // Buffers lent per request, and what an idle connection gives back.
+  void release_buffers();
+  void trim();
+  void stop() { deadline_->stop(); }
+  void release_deadline() { deadline_->release(); }
+
+ private:
+  net::Task<std::optional<proxy::GatewayError>> send_request(proxy::UpstreamConn& conn,
+                                                             bool& nothing_sent);
+  net::Task<std::optional<proxy::GatewayError>> read_response_head(proxy::UpstreamConn& conn);
+  net::Task<std::optional<proxy::GatewayError>> relay_response(proxy::UpstreamConn& conn);
+  http::BodyReader::Status feed_request_body(std::string_view data, std::size_t& used);
+  static std::optional<proxy::GatewayError> body_error(http::BodyReader::Status st);
+  void ensure_relay();
+
+  Worker& w_;
+  Connection& conn_;
+  RequestContext& ctx_;
+  Forwarder& events_;
+  std::shared_ptr<net::Deadline> deadline_;  // the upstream exchange's timeout
+  http::ResponseHead res_;
+  http::BodyReader req_body_;     // the request body, as it is read from the client
+  http::BodyWriter req_writer_;   // ... and framed towards the upstream
+  http::BodyReader res_body_;     // the response body, as it is read from the upstream
+  http::BodyWriter res_writer_;   // ... and framed towards the client
+  std::vector<char> relay_;       // body relay buffer, lent per request
+  std::vector<char> up_in_;       // upstream read buffer (response head and ahead bytes)
+  std::size_t up_len_ = 0;
+  std::string body_out_;          // re-framed body bytes on their way out
+  std::string head_out_;          // the head being sent (upstream request, client response)
+};
+
+}  // namespace gatehouse::server
+
+template <>
+inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::server::UpstreamExchange> = true;

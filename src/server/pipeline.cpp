@@ -1,0 +1,189 @@
+// The request pipeline's phases, in the order run() takes them.
+#include "server/pipeline.hpp"
+
+#include "config/addresses.hpp"
+#include "http/headers.hpp"
+#include "logging/log.hpp"
+#include "router/normalize.hpp"
+#include "server/connection.hpp"
+#include "server/server.hpp"
+#include "server/worker.hpp"
+
+namespace gatehouse::server {
+
+using net::Clock;
+
+namespace {
+// A client-sent value quoted in a message: printable ASCII as is, quotes, backslashes
+// and other bytes as \xNN (so the JSON stays valid UTF-8), cut at `max` bytes of input.
+void append_printable(std::string& out, std::string_view v, std::size_t max) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.append("\\x");
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  if (v.size() > max) out.append("...");
+}
+}  // namespace
+
+Pipeline::Pipeline(Worker& w, Connection& conn, RequestContext& ctx)
+    : w_(w), conn_(conn), ctx_(ctx), forwarder_(w, conn, ctx) {}
+
+net::Task<void> Pipeline::run() {
+  w_.server.requests_active.fetch_add(1, std::memory_order_relaxed);
+  auto& req = ctx_.req;
+  if (http::is_sane_request_id(req.request_id)) ctx_.request_id.assign(req.request_id);
+  else http::generate_request_id(ctx_.request_id);
+  if (!req.keep_alive) ctx_.close = true;
+
+  bool failed = false;
+  std::string what;
+  try {
+    bool go = precheck() && route();
+    if (go && !ctx_.endpoint) {
+      co_await gateway_api();
+      go = false;
+    }
+    if (go) go = co_await authenticate();
+    if (go) go = rate_limit() && prepare();
+    if (go) go = co_await admit();
+    if (go) co_await forward();
+  } catch (const std::exception& e) {
+    failed = true;
+    what = e.what();
+  }
+  if (failed) {
+    logging::error("unexpected exception while handling a request",
+                   {{"request_id", std::string_view(ctx_.request_id)},
+                    {"error", std::string_view(what)},
+                    {"stack", std::string_view(logging::current_stacktrace())}});
+    ctx_.close = true;
+    ctx_.fail(proxy::errors::internal());
+  }
+  co_await finish();
+  w_.server.requests_active.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// Protocol checks that need no config: upgrades, the request target.
+bool Pipeline::precheck() {
+  if (ctx_.req.upgrade) {
+    ctx_.fail(proxy::errors::upgrade());
+    return false;
+  }
+  auto normalised = router::normalize_path(ctx_.req.path);
+  if (!normalised) {
+    ctx_.fail(proxy::errors::bad_target());  // ends the connection (SPEC 4)
+    return false;
+  }
+  ctx_.path = std::move(*normalised);
+  return true;
+}
+
+// The route: a reserved path (the gateway API: ctx.endpoint stays null), or an endpoint,
+// its method, and the body's declared size.
+bool Pipeline::route() {
+  if (!config::detail::reserved_path_of(ctx_.path).empty()) return true;
+  ctx_.snap = w_.server.snapshot(w_);
+  const auto& snap = *ctx_.snap;
+  const auto& req = ctx_.req;
+  const auto match = snap.routes->match(req.method, ctx_.path, req.api_version);
+  if (match.kind == router::RouteMatch::Kind::no_route) {
+    ctx_.fail(proxy::errors::no_route());
+    return false;
+  }
+  if (match.kind == router::RouteMatch::Kind::unknown_version) {
+    ctx_.detail.assign("no version \"");
+    append_printable(ctx_.detail, req.api_version, 60);
+    ctx_.detail.append("\" of \"").append(match.name).append("\"; available: ").append(match.versions);
+    auto e = proxy::errors::no_route();
+    e.detail = ctx_.detail;
+    ctx_.fail(e);
+    return false;
+  }
+  const auto& ep = snap.endpoints[match.endpoint];
+  ctx_.endpoint_id = ep.config->id;
+  ctx_.metrics = ep.metrics.get();
+  if (match.kind == router::RouteMatch::Kind::method_not_allowed) {
+    ctx_.fail(proxy::errors::method_not_allowed());
+    ctx_.extra.assign("Allow: ").append(match.allow).append("\r\n");
+    return false;
+  }
+  if (!forwarder_.exchange().start_request_body(ep.config->max_body)) {
+    ctx_.fail(proxy::errors::body_too_large(false));
+    return false;
+  }
+  ctx_.endpoint = &ep;
+  ctx_.matched_prefix = match.matched_prefix;
+  return true;
+}
+
+// `auth_type: jwt`: verified here, forwarded unchanged; nothing reaches the upstream on
+// failure.
+net::Task<bool> Pipeline::authenticate() {
+  const auto& ep = *ctx_.endpoint;
+  if (!ep.requires_jwt) co_return true;
+  const auto& snap = *ctx_.snap;
+  const auto outcome = snap.verifier
+                           ? admin::authorize(*snap.verifier, ctx_.req.fields, ep.config->scopes)
+                           : admin::AuthOutcome{admin::AuthVerdict::invalid, {}, "no auth.jwt"};
+  if (outcome.verdict == admin::AuthVerdict::ok) co_return true;
+  log_auth_refusal(outcome);
+  co_await send_reply(admin::auth_failure_reply(outcome));
+  co_return false;
+}
+
+// Rate limiting (SPEC 14) takes its place here: after authentication, before the breaker.
+bool Pipeline::rate_limit() { return true; }
+
+// The upstream request's head, and the body bytes that came with it.
+bool Pipeline::prepare() {
+  ctx_.server = &forwarder_.pick(*ctx_.endpoint);
+  ctx_.state = ctx_.server->state.get();
+  auto err = forwarder_.prepare(*ctx_.endpoint);
+  if (!err) return true;
+  ctx_.fail(*err);
+  return false;
+}
+
+// The breaker: while open, the upstream sees nothing and the fallback answers.
+net::Task<bool> Pipeline::admit() {
+  health::EndpointState& state = *ctx_.state;
+  ctx_.admission = state.admit();
+  if (ctx_.admission.admitted()) co_return true;
+  state.record_fallback();
+  co_await send_fallback(*ctx_.endpoint);
+  co_return false;
+}
+
+net::Task<void> Pipeline::forward() {
+  auto err = co_await forwarder_.run(*ctx_.endpoint);
+  if (err) ctx_.fail(*err);
+}
+
+// The one place a refused request is answered, and every request is logged.
+net::Task<void> Pipeline::finish() {
+  if (ctx_.failure && !ctx_.response_started) {
+    const auto failure = *ctx_.failure;
+    co_await send_gateway_error(failure, ctx_.extra);
+  } else if (ctx_.failure && proxy::dispose(*ctx_.failure).close) {
+    ctx_.close = true;
+  }
+  log_access();
+  ctx_.snap.reset();
+}
+
+net::Task<void> Pipeline::refuse(const proxy::GatewayError& e) {
+  ctx_.req.clear();
+  ctx_.request_id.clear();
+  http::generate_request_id(ctx_.request_id);
+  co_await send_gateway_error(e);
+  log_access();
+}
+
+}  // namespace gatehouse::server

@@ -1,0 +1,80 @@
+// server/: the request pipeline. run() takes one request whose head was read through
+// its phases, top to bottom:
+//   precheck -> route -> [gateway API] -> authenticate -> rate limit -> prepare
+//   -> admit (breaker; fallback) -> forward -> finish (problem+json, access line)
+// A phase returns whether the request goes on. One that refuses it either answers
+// itself (the gateway API, an auth challenge, a fallback) or sets ctx.failure, which
+// finish() answers.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "admin/admin.hpp"
+#include "common/problem.hpp"
+#include "net/frame_pool.hpp"
+#include "net/io.hpp"
+#include "proxy/gateway_error.hpp"
+#include "registry/snapshot.hpp"
+#include "server/forward.hpp"
+#include "server/request_context.hpp"
+
+namespace gatehouse::server {
+
+struct Worker;
+class Connection;
+
+class Pipeline {
+ public:
+  Pipeline(Worker& w, Connection& conn, RequestContext& ctx);
+
+  net::Task<void> run();
+  // Answers a failure of the head reading (malformed, too slow) and logs the request.
+  net::Task<void> refuse(const proxy::GatewayError& e);
+
+  Forwarder& forwarder() { return forwarder_; }
+
+ private:
+  // The phases (pipeline.cpp).
+  bool precheck();
+  bool route();
+  net::Task<bool> authenticate();
+  bool rate_limit();
+  bool prepare();
+  net::Task<bool> admit();
+  net::Task<void> forward();
+  net::Task<void> finish();
+
+  // The gateway's own API, a kind of route (gateway_api.cpp).
+  net::Task<void> gateway_api();
+  net::Task<void> handle_admin();
+  net::Task<void> handle_metrics();
+  // Checks the bearer token for an admin API needing `scope`; false when it answered
+  // the refusal itself.
+  net::Task<bool> admit_admin(const registry::Snapshot& snap, const std::string& scope);
+  void log_auth_refusal(const admin::AuthOutcome& outcome);
+
+  // The fallbacks of an open breaker (fallback.cpp).
+  net::Task<void> send_fallback(const registry::EndpointRuntime& ep);
+
+  // Gateway-made answers and the access line (respond.cpp).
+  net::Task<void> send_response(int status, std::string_view content_type, std::string_view body,
+                                std::string_view extra = {});
+  net::Task<void> send_error(ErrorCode code, std::string_view detail, std::string_view extra = {});
+  // The answer to a GatewayError, by proxy::dispose() (status, close).
+  net::Task<void> send_gateway_error(const proxy::GatewayError& e, std::string_view extra = {});
+  net::Task<void> send_reply(const admin::Reply& reply);
+  void log_access();
+
+  Worker& w_;
+  Connection& conn_;
+  RequestContext& ctx_;
+  Forwarder forwarder_;
+};
+
+}  // namespace gatehouse::server
+
+// The request pipeline's coroutine frames come from the per-thread pool.
+template <>
+inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::server::Pipeline> = true;
