@@ -20,12 +20,6 @@ inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) {
 
 std::string_view fallback_label(Fallback f) { return kFallbackLabels[static_cast<std::size_t>(f)]; }
 
-std::optional<Fallback> fallback_of(std::string_view name) {
-  for (std::size_t i = 0; i < kFallbacks; ++i)
-    if (name == kFallbackLabels[i]) return static_cast<Fallback>(i);
-  return std::nullopt;
-}
-
 std::uint64_t HistogramTotals::count() const {
   std::uint64_t n = 0;
   for (const auto b : buckets) n += b;

@@ -28,8 +28,6 @@ inline constexpr std::size_t kErrorCodes = static_cast<std::size_t>(ErrorCode::i
 enum class Fallback : std::uint8_t { error, cached, deflt };
 inline constexpr std::size_t kFallbacks = 3;
 std::string_view fallback_label(Fallback f);  // "error" | "cached" | "default"
-// The strategy that answered, from its name; nullopt for "" and anything unknown.
-std::optional<Fallback> fallback_of(std::string_view name);
 
 // Breaker states in health::BreakerState order.
 inline constexpr std::size_t kBreakerStates = 3;

@@ -39,13 +39,19 @@ Connection::Connection(Worker& worker, net::Socket socket)
   const auto remote = stream_.socket().remote_endpoint(ec);
   if (!ec) client_ip_ = remote.address().to_string();
   stream_.socket().set_option(net::Tcp::no_delay(true), ec);
-  w_.sessions.insert(this);
+  w_.connections.insert(this);
   w_.server.connections_open.fetch_add(1, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
-  w_.sessions.erase(this);
+  w_.connections.erase(this);
   w_.server.connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::size_t Worker::trim_idle_connections(net::Clock::time_point now) {
+  std::size_t n = 0;
+  for (auto* c : connections) n += c->trim_if_idle(now);  // only cancels
+  return n;
 }
 
 bool Connection::trim_if_idle(net::Clock::time_point now) {
@@ -149,7 +155,7 @@ net::Task<void> Connection::run() {
       std::memmove(in_.data.data(), in_.data.data() + in_.used, in_.len - in_.used);
     in_.len -= in_.used;
     in_.used = 0;
-    if (in_.len == 0 && w_.sessions.size() >= kParkAtOnceAbove) {
+    if (in_.len == 0 && w_.connections.size() >= kParkAtOnceAbove) {
       // Many connections on this thread: one waiting for its next request holds no
       // buffers from now on (nginx's keep-alive behaviour), for one more system call
       // per request.

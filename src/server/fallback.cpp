@@ -11,7 +11,7 @@ net::Task<void> Pipeline::send_fallback(const registry::EndpointRuntime& ep) {
   const auto& req = ctx_.req;
   health::EndpointState& state = *ctx_.state;
   if (ep.fallback == registry::Fallback::default_answer && cfg.fallback) {
-    ctx_.fallback = "default";
+    ctx_.fallback = metrics::Fallback::deflt;
     co_await send_response(cfg.fallback->status, cfg.fallback->content_type, cfg.fallback->body,
                            "X-Gatehouse-Fallback: default\r\n");
     co_return;
@@ -21,7 +21,7 @@ net::Task<void> Pipeline::send_fallback(const registry::EndpointRuntime& ep) {
     auto hit = state.cache()->lookup(req.method, ctx_.path, req.query,
                                      health::has_credentials(req.fields));
     if (hit) {
-      ctx_.fallback = "cached";
+      ctx_.fallback = metrics::Fallback::cached;
       std::string extra;
       std::string_view content_type = "application/octet-stream";
       for (const auto& [name, value] : hit->response->headers) {
@@ -37,7 +37,7 @@ net::Task<void> Pipeline::send_fallback(const registry::EndpointRuntime& ep) {
       co_return;
     }
   }
-  ctx_.fallback = "error";
+  ctx_.fallback = metrics::Fallback::error;
   const std::string retry_after =
       "Retry-After: " +
       std::to_string(std::max<std::uint32_t>(1, ctx_.admission.retry_after_s)) + "\r\n";

@@ -50,7 +50,7 @@ struct RequestContext {
   std::uint64_t bytes_out = 0;
   bool response_started = false;
   bool close = false;         // close the connection after this request
-  std::string_view fallback;  // the fallback strategy that answered, "" when none
+  std::optional<metrics::Fallback> fallback;  // the fallback that answered, if one did
   health::EndpointState* state = nullptr;    // the chosen server's
   metrics::EndpointMetrics* metrics = nullptr;  // null: counted under endpoint ""
   std::optional<ErrorCode> error;             // the gateway-made error answered with
@@ -73,7 +73,7 @@ struct RequestContext {
     bytes_out = 0;
     response_started = false;
     close = false;
-    fallback = {};
+    fallback.reset();
     state = nullptr;
     metrics = nullptr;
     error.reset();

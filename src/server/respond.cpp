@@ -82,7 +82,7 @@ void Pipeline::log_access() {
   sample.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - ctx_.start).count();
   sample.upstream_ns = ctx_.upstream_ns;
   sample.error = ctx_.error;
-  sample.fallback = metrics::fallback_of(ctx_.fallback);
+  sample.fallback = ctx_.fallback;
   w_.server.metrics().record(ctx_.metrics, w_.index, sample);
 
   if (logging::access_log_enabled() && logging::enabled(logging::Level::info)) {
@@ -99,7 +99,7 @@ void Pipeline::log_access() {
     r.bytes_out = ctx_.bytes_out;
     r.duration_ms = elapsed.count();
     r.breaker = ctx_.state ? health::to_string(ctx_.state->breaker().state()) : std::string_view();
-    r.fallback = ctx_.fallback;
+    if (ctx_.fallback) r.fallback = metrics::fallback_label(*ctx_.fallback);
     logging::access(r);
   }
   ctx_.path.clear();

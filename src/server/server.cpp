@@ -134,41 +134,42 @@ net::Task<void> Server::accept_loop(Worker& w) {
   }
 }
 
-net::Task<void> Server::flush_loop(Worker& w) {
-  // Access-log lines are buffered per thread; they reach stderr within this period.
+net::Task<void> Server::housekeeping(Worker& w) {
   net::Timer timer(w.ctx.get_executor());
-  bool trim_heap_soon = false;
-  std::size_t sessions_before = 0;
-  std::size_t trimmed = 0;
+  MemoryReturn memory;
   for (unsigned tick = 1;; ++tick) {
     timer.expires_after(std::chrono::milliseconds(100));
     auto [ec] = co_await timer.async_wait(net::use_task);
     if (ec) co_return;
+    // Access-log lines are buffered per thread; they reach stderr within this period.
     logging::flush_thread_access_log();
-    // Connections idle for a moment give their read buffers back (as nginx does for
-    // keep-alive connections): thousands of idle clients then cost little memory.
-    const auto now = net::Clock::now();
-    for (auto* s : w.sessions) trimmed += s->trim_if_idle(now);  // only cancels
+    memory.trimmed += w.trim_idle_connections(net::Clock::now());
     if (tick % 10 == 0) {
-      w.spare_reads.sweep();
-      w.spare_scratch.sweep();
-      w.spare_heads.sweep();
-      w.spare_relays.sweep();
-      // After a peak (many connections trimmed or gone) the frames and buffers it
-      // needed go back to the allocator, and free pages to the kernel.
-      if (trimmed >= 256 || sessions_before >= w.sessions.size() + 256) {
-        net::frame_pool::release_unused();
-        trim_heap_soon = true;
-      }
-      trimmed = 0;
-      sessions_before = w.sessions.size();
-    } else if (trim_heap_soon) {
-      // The trimmed connections have freed their buffers by now; hand whole free
-      // pages back to the kernel so RSS follows.
-      trim_heap_soon = false;
-      ::malloc_trim(0);
+      w.sweep_spares();
+      memory.after_sweep(w.connections.size());
+    } else {
+      memory.between_sweeps();
     }
   }
+}
+
+void Server::MemoryReturn::after_sweep(std::size_t connections) {
+  // After a peak (many connections trimmed or gone) the frames and buffers it needed go
+  // back to the allocator, and free pages to the kernel on the next tick.
+  if (trimmed >= 256 || connections_before >= connections + 256) {
+    net::frame_pool::release_unused();
+    trim_heap_soon = true;
+  }
+  trimmed = 0;
+  connections_before = connections;
+}
+
+void Server::MemoryReturn::between_sweeps() {
+  if (!trim_heap_soon) return;
+  // The trimmed connections have freed their buffers by now; hand whole free pages back
+  // to the kernel so RSS follows.
+  trim_heap_soon = false;
+  ::malloc_trim(0);
 }
 
 void Server::start_draining() {
@@ -179,9 +180,9 @@ void Server::start_draining() {
     asio::post(w->ctx, [wp = w.get()] {
       net::error_code ignored;
       if (wp->acceptor) wp->acceptor->close(ignored);
-      // Copy: closing may end sessions, which erase themselves from the set.
-      std::vector<Connection*> sessions(wp->sessions.begin(), wp->sessions.end());
-      for (auto* s : sessions) s->close_if_idle();
+      // Copy: closing may end connections, which erase themselves from the set.
+      std::vector<Connection*> open(wp->connections.begin(), wp->connections.end());
+      for (auto* c : open) c->close_if_idle();
     });
   }
 }
@@ -217,25 +218,30 @@ void set_control_signals(int how) {
 
 void block_control_signals() { set_control_signals(SIG_BLOCK); }
 
+bool Server::prepare(unsigned threads, std::string& error) {
+  metrics_ = std::make_unique<metrics::Registry>(threads);
+  auto snap = registry::build_snapshot(startup_config_, 1, 1, nullptr, RealClock::instance(),
+                                       callbacks_, error, metrics_.get());
+  if (!snap) return false;
+  metrics_->loaded(RealClock::instance().system_now());
+  current_.store(snap);
+  generation_.store(1);
+  for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  return true;
+}
+
 int Server::run() {
   raise_fd_limit();
   const auto& cfg = *startup_config_;
   unsigned threads = cfg.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
 
-  metrics_ = std::make_unique<metrics::Registry>(threads);
   std::string error;
-  auto snap = registry::build_snapshot(startup_config_, 1, 1, nullptr, RealClock::instance(),
-                                       callbacks_, error, metrics_.get());
-  if (!snap) {
+  if (!prepare(threads, error)) {
     logging::error("cannot start", {{"error", std::string_view(error)}});
     return 1;
   }
-  metrics_->loaded(RealClock::instance().system_now());
-  current_.store(snap);
-  generation_.store(1);
-
-  for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  auto snap = current_.load();
   if (!bind_all(error)) {
     logging::error("cannot start", {{"error", std::string_view(error)}});
     return 1;
@@ -261,7 +267,7 @@ int Server::run() {
   std::vector<std::thread> pool;
   for (auto& w : workers_) {
     asio::co_spawn(w->ctx.get_executor(), accept_loop(*w), asio::detached);
-    asio::co_spawn(w->ctx.get_executor(), flush_loop(*w), asio::detached);
+    asio::co_spawn(w->ctx.get_executor(), housekeeping(*w), asio::detached);
     pool.emplace_back([wp = w.get()] {
       auto guard = asio::make_work_guard(wp->ctx);
       wp->ctx.run();

@@ -1,4 +1,4 @@
-// server/: listeners, sessions, the request pipeline, threads, signals.
+// server/: listeners, connections, the request pipeline, threads, signals.
 #pragma once
 
 #include <atomic>
@@ -38,6 +38,10 @@ class Server {
 
   // Binds, serves until SIGTERM/SIGINT, drains, returns the process exit code.
   int run();
+  // What run() does before it binds: the metrics, the first snapshot, the workers (not
+  // started). The pipeline's tests drive a worker of a prepared server by hand.
+  bool prepare(unsigned threads, std::string& error);
+  Worker& worker(unsigned i) { return *workers_[i]; }
 
   // The current snapshot for a worker: a relaxed load of the generation per request,
   // an atomic shared_ptr load only when it changed. The pointer returned shares a
@@ -75,7 +79,7 @@ class Server {
   // Process-wide metrics; one shard per worker (valid once run() started).
   metrics::Registry& metrics() { return *metrics_; }
 
-  // Counters kept by sessions.
+  // Counters kept by connections.
   std::atomic<std::int64_t> connections_open{0};
   std::atomic<std::int64_t> requests_active{0};
 
@@ -85,7 +89,16 @@ class Server {
   void set_watch(bool on);
   void start_draining();
   net::Task<void> accept_loop(Worker& w);
-  net::Task<void> flush_loop(Worker& w);
+  // Per worker, every 100 ms: access-log lines out, idle connections trimmed; every
+  // second: unused spare buffers freed, and memory returned to the kernel after a peak.
+  net::Task<void> housekeeping(Worker& w);
+  struct MemoryReturn {
+    std::size_t trimmed = 0;          // connections trimmed since the last sweep
+    std::size_t connections_before = 0;  // connections at the last sweep
+    bool trim_heap_soon = false;
+    void after_sweep(std::size_t connections);
+    void between_sweeps();
+  };
   ReloadOutcome reload_locked(std::string_view trigger);  // reload() under reload_mutex_
   // Control thread: returns freed memory to the kernel once a replaced snapshot is gone.
   void trim_after_retired();

@@ -1,4 +1,4 @@
-// server/: listeners, sessions, the request pipeline, threads, signals.
+// server/: listeners, connections, the request pipeline, threads, signals.
 // worker.hpp: the per-thread state. Nothing in a Worker is touched by another thread,
 // except through asio::post onto its io_context.
 #pragma once
@@ -33,10 +33,10 @@ struct Worker {
   ~Worker() { pool.close_all(); }
 
   // Declaration order matters: `ctx` is destroyed after the objects that use it, and
-  // before `sessions`, which sessions still owned by pending handlers erase themselves from.
+  // before `connections`, which connections still owned by pending handlers erase themselves from.
   Server& server;
   unsigned index;
-  std::unordered_set<Connection*> sessions;
+  std::unordered_set<Connection*> connections;
   boost::asio::io_context ctx;
   std::unique_ptr<net::Acceptor> acceptor;
   proxy::UpstreamPool pool;
@@ -45,7 +45,7 @@ struct Worker {
   std::uint64_t generation = 0;
 
   // Buffers a request needs only while it is being proxied (the upstream response head,
-  // the body relay): lent to sessions per request, so an idle keep-alive connection
+  // the body relay): lent to connections per request, so an idle keep-alive connection
   // holds none of them. The request buffer is lent too, and given back once the
   // connection has been idle for a moment (Connection::trim_if_idle).
   static constexpr std::size_t kReadBuffer = 1024;
@@ -103,6 +103,18 @@ struct Worker {
   Spares spare_reads;  // connections lend theirs back while idle
   Spares spare_heads;
   Spares spare_relays;
+
+  // Frees the spares that stayed unused since the last sweep.
+  void sweep_spares() {
+    spare_reads.sweep();
+    spare_scratch.sweep();
+    spare_heads.sweep();
+    spare_relays.sweep();
+  }
+  // Connections idle for a moment give their read buffers back (as nginx does for
+  // keep-alive connections): thousands of idle clients then cost little memory.
+  // Returns how many were asked to (connection.cpp).
+  std::size_t trim_idle_connections(net::Clock::time_point now);
 };
 
 }  // namespace gatehouse::server
