@@ -335,15 +335,17 @@
     const r = e.requests || {};
     const total = typeof r.total === 'number' ? r.total : null;
     const failed = typeof r.failed === 'number' ? r.failed : null;
+    const fallbacks = typeof r.fallbacks === 'number' ? r.fallbacks : 0;
     const prev = state.lastSamples.get(e.id);
-    state.lastSamples.set(e.id, { t: now, total, failed });
+    state.lastSamples.set(e.id, { t: now, total, failed, fallbacks });
     if (!prev || total === null || failed === null || prev.total === null) return null;
     const dt = (now - prev.t) / 1000;
     // A counter that went down was reset (the endpoint was replaced by a reload).
-    if (dt <= 0 || total < prev.total || failed < prev.failed) return null;
+    if (dt <= 0 || total < prev.total || failed < prev.failed || fallbacks < prev.fallbacks) return null;
     const dTotal = total - prev.total;
     const dFailed = failed - prev.failed;
-    return { req: dTotal / dt, err: dFailed / dt, share: dTotal > 0 ? dFailed / dTotal : 0 };
+    return { req: dTotal / dt, err: dFailed / dt, share: dTotal > 0 ? dFailed / dTotal : 0,
+      fallback: (fallbacks - prev.fallbacks) / dt };
   }
 
   function breakerStateOf(e) {
@@ -475,9 +477,11 @@
       ['Breaker', 'breaker', breakerCell(e)],
       ['Requests', 'requests', [rates ? `${fmtNum(rates.req, 1)}/s` : '–',
         sub(`${r.total ?? 0} total`)]],
+      // Failed upstream exchanges; requests the fallback answered (breaker open) apart.
       ['Errors', 'errors', [rates ? `${fmtNum(rates.err, 1)}/s` : '–',
         sub(rates && rates.req > 0 ? `${fmtNum(rates.share * 100, 0)} % · ${r.failed ?? 0} total`
-          : `${r.failed ?? 0} total`)]],
+          : `${r.failed ?? 0} total`),
+        rates && rates.fallback > 0 ? sub(`${fmtNum(rates.fallback, 1)}/s by fallback`) : null]],
       ['p50 / p99', 'latency', [typeof lat.p50 === 'number'
         ? `${fmtNum(lat.p50, 1)} / ${fmtNum(lat.p99, 1)} ms` : '–']],
       ['Rate-limited', 'limited', [rl && typeof rl.limited === 'number' ? String(rl.limited) : '–',

@@ -4,6 +4,7 @@
 // Screenshots land in tests/browser/artifacts/.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -214,8 +215,16 @@ endpoints:
     const states = await o.locator('svg rect').evaluateAll((rs) => rs.map((r) => r.dataset.state));
     assert.deepEqual(states, ['closed', 'open']);
     assert.match(await o.locator('svg').getAttribute('aria-label'), /closed .*open \d+ s/);
-    // Errors appeared in the request figures too.
+    // Errors appeared in the request figures too; requests now get the fallback.
     assert.match(await o.locator('.errors').innerText(), /2 total/);
+    const traffic = setInterval(() => { gw.get('/orders/2').catch(() => {}); }, 100);
+    try {
+      await waitFor('fallback answers as a rate', async () =>
+        /\d+\.\d\/s by fallback/.test(await o.locator('.errors').innerText()), 6000);
+    } finally {
+      clearInterval(traffic);
+    }
+    assert.equal(orders.requests, 2, 'the open breaker kept requests from the upstream');
     // The other endpoints did not move.
     assert.match(await row(page, 'users@v1').locator('.breaker').innerText(), /^closed/);
 
@@ -292,7 +301,7 @@ endpoints:
 
   test('an expired or refused token asks again', async () => {
     const { context, page } = await open(gw);
-    const shortLived = mintToken({ secretEnv: SECRET_ENV, secret: SECRET, scope: STATS, ttl: '3s' });
+    const shortLived = mintToken({ secretEnv: SECRET_ENV, secret: SECRET, scope: STATS, ttl: '4s' });
     await signIn(page, shortLived);
     await row(page, 'orders').waitFor();
     await page.locator('#login').waitFor({ state: 'visible', timeout: 8000 });
@@ -446,6 +455,85 @@ endpoints:
     assert.equal(await page.locator('#rows tr').count(), 2);
     assert.match(await page.locator('#rows').getAttribute('class'), /stale/);
     assert.deepEqual(errors.filter((e) => !/ERR_CONNECTION_REFUSED/.test(e)), []);
+    await context.close();
+  });
+});
+
+// The stats API's fields for several servers and rate limits (SPEC 7's `targets` and
+// `rate_limit`), in the exact shape of SPEC 7's example: the page is the real one, from
+// the real gateway; only /endpoints/stats is answered by this stand-in, so the page is
+// checked against the contract whatever the binary's stats hold today.
+describe('SPEC 7 fields for several servers and rate limits', () => {
+  let gw;
+  let up;
+  let front;
+  let origin;
+
+  const breaker = (state, next) => ({ state, consecutive_failures: state === 'open' ? 3 : 0,
+    opened_at: next ? new Date(Date.now() - 5000).toISOString() : null,
+    next_attempt_at: next ? new Date(Date.now() + next).toISOString() : null });
+  let limited = 7;
+  const doc = () => ({
+    generated_at: new Date().toISOString(),
+    config: { path: 'gatehouse.yaml', version: 3, loaded_at: new Date(Date.now() - 60000).toISOString(), sha256: 'ab' },
+    endpoints: [{
+      id: 'users@v1', name: 'users', url: 'http://10.0.0.1:9001/api', version: 'v1', prefix: '/users/v1',
+      methods: ['GET', 'POST'], auth_type: 'bearer', status: 'enabled', health: 'up',
+      circuit_breaker: breaker('closed'), last_updated: new Date().toISOString(),
+      requests: { total: 120, failed: 2, fallbacks: 0, latency_ms: { p50: 1.2, p99: 8.5 } },
+      last_health_check: { at: new Date(Date.now() - 1000).toISOString(), ok: true, status: 200, latency_ms: 0.8, error: null },
+      targets: [
+        { url: 'http://10.0.0.1:9001/api', weight: 1, health: 'up', circuit_breaker: breaker('closed'),
+          in_flight: 0, requests: { total: 100, failed: 0 }, last_health_check: null },
+        { url: 'http://10.0.0.2:9001/api', weight: 3, health: 'down', circuit_breaker: breaker('open', 20000),
+          in_flight: 2, requests: { total: 20, failed: 2 }, last_health_check: null },
+      ],
+      rate_limit: { requests: 100, per: '1s', burst: 50, key: 'client_ip', shared: false, limited: limited++ },
+    }],
+  });
+
+  before(async () => {
+    browser = browser || await launch();
+    up = await new Upstream('x').listen();
+    gw = new Gateway(`endpoints:\n  - url: ${up.url('/x')}\n    name: x\n`, { args: ['--insecure-admin'] });
+    await gw.start();
+    front = http.createServer(async (req, res) => {
+      if (req.url === '/endpoints/stats') {
+        const body = JSON.stringify(doc());
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(body);
+        return;
+      }
+      const r = await fetch(`${gw.origin}${req.url}`);
+      const headers = Object.fromEntries([...r.headers].filter(([k]) => k !== 'content-length' && k !== 'connection'));
+      res.writeHead(r.status, headers);
+      res.end(Buffer.from(await r.arrayBuffer()));
+    });
+    await new Promise((resolve) => front.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${front.address().port}`;
+  });
+
+  after(async () => {
+    front.closeAllConnections();
+    await new Promise((resolve) => front.close(resolve));
+    await gw.stop();
+    await up.close();
+  });
+
+  test('every server of an endpoint and its rate-limited count are shown', async () => {
+    const { context, page, errors } = await open({ origin });
+    const r = row(page, 'users@v1');
+    await r.waitFor();
+    const servers = await r.locator('.servers li').allInnerTexts();
+    assert.deepEqual(servers, [
+      'http://10.0.0.1:9001/api\nweight 1 · up · breaker closed · 0 in flight',
+      'http://10.0.0.2:9001/api\nweight 3 · down · breaker open · 2 in flight',
+    ]);
+    assert.equal(await r.locator('.limited').innerText(), '7\n100 per 1s + 50');
+    await waitFor('the count follows the polls', async () =>
+      /^(8|9|10)\n/.test(await r.locator('.limited').innerText()), 5000);
+    assert.equal(await page.locator('#config-version').innerText(), '3');
+    assert.deepEqual(errors, []);
     await context.close();
   });
 });
