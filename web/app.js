@@ -46,6 +46,10 @@
     rows: new Map(),         // id -> <tr>
     unreachableSince: null,
     lastOk: null,
+    // Bumped by every sign-in and sign-out: an answer to a request made before it is
+    // dropped, so a slow poll cannot undo a new prompt (and clear what is being typed).
+    session: 0,
+    focusData: false,        // after a sign-in, move focus to the data once it is there
   };
 
   // ---- token -------------------------------------------------------------------------
@@ -159,6 +163,7 @@
 
   // ---- sign-in -----------------------------------------------------------------------
   function askForToken(reason) {
+    state.session += 1;
     stopPolling();
     dropToken();
     ui.main.hidden = true;
@@ -193,6 +198,7 @@
     storeToken(value);
     ui.login.hidden = true;
     ui.loginReason.textContent = '';
+    state.focusData = true;
     begin();
   });
 
@@ -206,6 +212,8 @@
 
   // ---- polling -----------------------------------------------------------------------
   function begin() {
+    state.session += 1;
+    state.polling = false;
     ui.reload.hidden = !mayReload();
     ui.changeToken.hidden = !settings.tokenNeeded;
     stopPolling();
@@ -233,6 +241,7 @@
       }
     }
     state.polling = true;
+    const session = state.session;
     const startedAt = Date.now();
     let res;
     try {
@@ -241,6 +250,7 @@
         signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
       });
     } catch (e) {
+      if (session !== state.session) return;
       state.polling = false;
       unreachable();
       scheduleNext(startedAt);
@@ -248,6 +258,7 @@
     }
     let doc = null;
     try { doc = await res.json(); } catch (e) { doc = null; }
+    if (session !== state.session) return;
     state.polling = false;
     if (res.status === 401 || res.status === 403) {
       if (!settings.tokenNeeded) settings.tokenNeeded = true;  // the gateway changed its mind
@@ -264,6 +275,10 @@
     }
     reachable();
     render(doc);
+    if (state.focusData) {
+      state.focusData = false;
+      $('endpoints-title').focus();
+    }
     scheduleNext(startedAt);
   }
 

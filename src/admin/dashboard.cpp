@@ -1,5 +1,6 @@
 #include "admin/dashboard.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace gatehouse::admin {
@@ -107,8 +108,8 @@ Reply dashboard_reply(const registry::Snapshot& snap, bool insecure_admin,
   std::string_view rest = path.substr(std::min(path.size(), base.size()));
   if (rest.empty() || rest == "/") {
     const auto& scopes = snap.config->auth.scopes;
-    const std::string_view claim = snap.config->auth.jwt ? std::string_view(snap.config->auth.jwt->scope_claim)
-                                                         : std::string_view("scope");
+    const auto& jwt = snap.config->auth.jwt;
+    const std::string_view claim = jwt ? std::string_view(jwt->scope_claim) : "scope";
     return page_reply(kPage, dashboard_page(!insecure_admin, scopes.stats, scopes.reload, claim));
   }
   rest.remove_prefix(1);

@@ -341,6 +341,9 @@ endpoints:
     await page.keyboard.type(statsAdmin);
     await page.keyboard.press('Enter');
     await row(page, 'orders').waitFor();
+    // Focus follows to the data (the field it was in is gone).
+    await waitFor('focus on the endpoints', async () =>
+      (await page.evaluate(() => document.activeElement.id)) === 'endpoints-title', 3000);
     await page.evaluate(() => document.activeElement.blur());
     const afterLogin = await tabStops(page, 4);
     assert.ok(afterLogin.includes('reload'), afterLogin.join(', '));
