@@ -4,8 +4,9 @@
 #   make deps       install missing Debian packages (apt-get; root or sudo)
 #   make build      configure and build; the binary is build/gatehouse
 #   make test       unit tests (ctest), end-to-end tests (pytest, the live Prometheus
-#                   monitoring test included), deploy/ checks; fails if any fails
-#   make test-browser the status page in Debian's chromium (tests/browser, playwright-core)
+#                   monitoring test included), the browser tests, deploy/ checks; fails
+#                   if any fails
+#   make test-browser  the status page in Debian's chromium (tests/browser, playwright-core)
 #   make test-deploy  deploy/ checks alone: alert rules (promtool), Alertmanager (amtool),
 #                   dashboard schema, kustomize renders + Kubernetes schemas, workflows
 #   make test-image build the image with podman and run it, and bring the compose stack

@@ -5,6 +5,11 @@
 # Needs Node >= 20 and npm (the machine's). Re-runs only when the lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")"
+command -v node >/dev/null || { echo "tests/browser: node not found (Node 20 + npm needed)" >&2; exit 1; }
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "tests/browser: playwright-core needs Node >= 20; $(command -v node) is $(node --version)" >&2
+  exit 1
+fi
 stamp=node_modules/.installed-lock
 if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
   exit 0
