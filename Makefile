@@ -4,7 +4,9 @@
 #   make deps       install missing Debian packages (apt-get; root or sudo)
 #   make build      configure and build; the binary is build/gatehouse
 #   make test       unit tests (ctest), end-to-end tests (pytest, the live Prometheus
-#                   monitoring test included), deploy/ checks; fails if any fails
+#                   monitoring test included), the browser tests, deploy/ checks; fails
+#                   if any fails
+#   make test-browser  the status page in Debian's chromium (tests/browser, playwright-core)
 #   make test-deploy  deploy/ checks alone: alert rules (promtool), Alertmanager (amtool),
 #                   dashboard schema, kustomize renders + Kubernetes schemas, workflows
 #   make test-image build the image with podman and run it, and bring the compose stack
@@ -32,7 +34,7 @@ BENCH_ARGS ?=
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build test test-tsan test-unit test-e2e test-deploy test-image run run-check install sanitize bench fuzz clean
+.PHONY: all deps build test test-tsan test-unit test-e2e test-browser test-deploy test-image run run-check install sanitize bench fuzz clean
 
 all: build
 
@@ -53,6 +55,8 @@ test: build
 	$(MAKE) --no-print-directory test-tsan || status=1; \
 	echo "== end-to-end tests (pytest)"; \
 	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/e2e || status=1; \
+	echo "== status page in a real browser (chromium, playwright-core)"; \
+	$(MAKE) --no-print-directory test-browser || status=1; \
 	echo "== fuzzing (libFuzzer, ASan+UBSan, $${FUZZ_SECONDS:-30} s per fuzzer, two at a time)"; \
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-30} bash scripts/fuzz.sh || status=1; \
 	echo "== deploy/ checks (rules, dashboard, manifests, workflows)"; \
@@ -63,6 +67,14 @@ test: build
 test-deploy: build
 	bash deploy/tools/install.sh
 	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/deploy
+
+# The status page in Debian's chromium, driven by playwright-core from
+# tests/browser/node_modules (installed from the committed lock file); screenshots go to
+# tests/browser/artifacts/.
+test-browser: build
+	bash tests/browser/install.sh
+	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse node --test --test-concurrency=1 \
+	  tests/browser/dashboard.test.mjs
 
 # The real image, built and run with podman (SPEC 11.1), and the compose stack brought
 # up; slow (minutes), so not part of `make test`.

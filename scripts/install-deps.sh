@@ -21,6 +21,9 @@ packages=(
   # tests/e2e/test_scale_out.py: one network namespace per replica (ip; unshare and
   # nsenter are util-linux, always there)
   iproute2
+  # tests/browser: the status page in a real browser (playwright-core drives it; the
+  # browser comes from Debian, never downloaded); fonts so text has a size to measure
+  chromium fonts-dejavu-core
 )
 # `kubectl kustomize` renders deploy/k8s: the kubectl on PATH if there is one, else
 # Debian's (the two conflict: never install one over the other).

@@ -1,5 +1,7 @@
-// The gateway's own API as a kind of route: /healthz, /readyz, /endpoints/*, /metrics.
+// The gateway's own API as a kind of route: /healthz, /readyz, /endpoints/*, /metrics,
+// /dashboard.
 #include "admin/admin.hpp"
+#include "admin/dashboard.hpp"
 #include "admin/metrics_page.hpp"
 #include "logging/log.hpp"
 #include "server/connection.hpp"
@@ -36,6 +38,12 @@ net::Task<void> Pipeline::gateway_api() {
   }
   if (ctx_.path == "/metrics") {
     co_await handle_metrics();
+    co_return;
+  }
+  if (is_under(path_, "/dashboard")) {
+    snap_ = w_.server.snapshot(w_);
+    co_await send_reply(admin::dashboard_reply(*snap_, w_.server.options().insecure_admin,
+                                               req_.method, path_));
     co_return;
   }
   co_await send_gateway_error(proxy::errors::no_route());
