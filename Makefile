@@ -85,8 +85,9 @@ test-image: build
 # The shared-state tests (breaker admission under contention) built with TSan.
 test-tsan:
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATEHOUSE_TSAN=ON
-	cmake --build build-tsan -j$(JOBS) --target unit_health
+	cmake --build build-tsan -j$(JOBS) --target unit_health unit_balance
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_health --gtest_filter='BreakerConcurrency.*:EndpointState*'
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_balance --gtest_filter='*Concurrent*'
 
 test-unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2

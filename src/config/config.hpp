@@ -119,13 +119,47 @@ struct UpstreamUrl {
   bool operator==(const UpstreamUrl&) const = default;
 };
 
+// Several servers per endpoint (SPEC section 13): `url` as a list, how requests are
+// spread over them, and the retry policy.
+struct Server {
+  UpstreamUrl url;
+  std::uint32_t weight = 1;         // 1..kMaxServerWeight
+  bool operator==(const Server&) const = default;
+};
+inline constexpr std::uint32_t kMaxServerWeight = 256;
+
+enum class LoadBalancing : std::uint8_t { round_robin, least_request, random, hash };
+
+struct HashKey {                    // `hash_key`
+  enum class Source : std::uint8_t { none, client_ip, header, cookie, query };
+  Source source = Source::none;
+  std::string name;                 // the header, cookie or query parameter name
+  bool operator==(const HashKey&) const = default;
+};
+
+struct Retries {
+  std::uint32_t attempts = 0;       // tries after the first
+  bool on_connect_failure = true;   // `on`
+  bool on_reset = true;
+  bool on_timeout = true;
+  std::vector<int> on_statuses{502, 503, 504};
+  std::vector<std::string> methods{"GET", "HEAD", "OPTIONS", "PUT", "DELETE"};  // upper-case
+  std::optional<Duration> per_try_timeout;  // unset: the endpoint's timeout
+  double budget = 0.2;              // 0..1: share of the endpoint's requests
+  bool operator==(const Retries&) const = default;
+};
+
 struct Endpoint {
   // Where the endpoint was written, for messages.
   int line = 0;
   int column = 0;
   std::size_t index = 0;            // position in `endpoints`
 
-  UpstreamUrl url;
+  UpstreamUrl url;                  // the first server's
+  std::vector<Server> servers;      // every server of `url`, in order (at least one)
+  LoadBalancing load_balancing = LoadBalancing::round_robin;
+  HashKey hash_key;                 // source none unless load_balancing is hash
+  Retries retries;                  // defaults merged
   std::string name;                 // "" when absent
   std::string version;              // "" when absent
   std::string id;                   // name, name@version, or url text

@@ -12,11 +12,12 @@
 namespace gatehouse::config::detail {
 namespace {
 
-constexpr std::array<std::string_view, 18> kEndpointKeys = {
+constexpr std::array<std::string_view, 21> kEndpointKeys = {
     "url",         "name",          "version",         "methods",  "auth_type",
     "disabled",    "prefix",        "strip_prefix",    "preserve_host", "scopes",
     "connect_timeout", "timeout",   "max_body",        "tls",      "health_check",
-    "circuit_breaker", "fallback",  "cache"};
+    "circuit_breaker", "fallback",  "cache",
+    "load_balancing", "hash_key",   "retries"};
 constexpr std::array<std::string_view, 3> kUpstreamTlsKeys = {"ca_file", "server_name", "verify"};
 
 // name and version become path segments and part of the id.
@@ -180,19 +181,14 @@ EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index, co
   ep.max_body = cfg.limits.max_body;
   ep.health_check = defaults.health_check;
   ep.circuit_breaker = defaults.circuit_breaker;
+  ep.retries = defaults.retries;
 
   const MapReader m(ctx.errors, v, kEndpointKeys);
   if (!m.ok()) return d;
 
   bool url_ok = false;
   if (const Entry* e = m.find("url")) {
-    if (auto text = as_string(ctx.errors, e->value)) {
-      if (auto err = parse_upstream_url(*text, ep.url); !err.empty()) {
-        ctx.errors.add(e->value, err);
-      } else {
-        url_ok = true;
-      }
-    }
+    url_ok = parse_servers(ctx, e->value, ep);
   } else {
     ctx.errors.add(m.key_path("url"), m.pos(), "is required");
   }
@@ -256,6 +252,7 @@ EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index, co
     ep.fallback = std::move(fallback);
   }
   if (const Entry* e = m.find("cache")) parse_cache(ctx, e->value, ep.cache);
+  parse_balancing(ctx, m, ep);
 
   if (ep.circuit_breaker.fallback_strategy == "default" && !m.has("fallback")) {
     ctx.errors.add(m.key_path("fallback"), m.pos(),

@@ -16,8 +16,9 @@ constexpr std::array<std::string_view, 5> kBreakerKeys = {
     "fallback_strategy"};
 constexpr std::array<std::string_view, 3> kFallbackKeys = {"status", "content_type", "body"};
 constexpr std::array<std::string_view, 3> kCacheKeys = {"ttl", "max_entries", "max_bytes"};
-constexpr std::array<std::string_view, 4> kDefaultsKeys = {"connect_timeout", "timeout",
-                                                          "health_check", "circuit_breaker"};
+constexpr std::array<std::string_view, 5> kDefaultsKeys = {"connect_timeout", "timeout",
+                                                          "health_check", "circuit_breaker",
+                                                          "retries"};
 constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
 // The breaker counts trial slots in 15 bits of one atomic word (health/breaker.hpp).
 constexpr std::uint64_t kMaxHalfOpenRequests = 32767;
@@ -154,6 +155,7 @@ void parse_defaults(Context& ctx, const Value& v, Defaults& out) {
   if (const Entry* e = m.find("circuit_breaker")) {
     parse_circuit_breaker(ctx, e->value, out.circuit_breaker);
   }
+  if (const Entry* e = m.find("retries")) parse_retries(ctx, e->value, out.retries);
 }
 
 }  // namespace gatehouse::config::detail

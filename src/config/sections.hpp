@@ -38,8 +38,16 @@ struct Defaults {
   Duration timeout = std::chrono::seconds(30);
   HealthCheck health_check;
   CircuitBreaker circuit_breaker;
+  Retries retries;
 };
 void parse_defaults(Context& ctx, const Value& v, Defaults& out);
+
+// Several servers (parse_balancing.cpp). parse_servers reads `url` (a string or a list)
+// into ep.servers and ep.url, and returns whether it is valid; parse_retries overrides
+// field by field; parse_balancing reads load_balancing, hash_key and retries of `m`.
+bool parse_servers(Context& ctx, const Value& v, Endpoint& ep);
+void parse_retries(Context& ctx, const Value& v, Retries& out);
+void parse_balancing(Context& ctx, const MapReader& m, Endpoint& ep);
 
 // An endpoint as parsed, with what the cross-endpoint checks need to report on it.
 struct EndpointDraft {

@@ -36,6 +36,17 @@ std::string endpoint_of(const RouteInfo& route, const std::vector<config::Endpoi
   return out;
 }
 
+// Every server, with its weight when it is not the default.
+std::string servers_of(const config::Endpoint& ep) {
+  std::string out;
+  for (const config::Server& s : ep.servers) {
+    if (!out.empty()) out += ", ";
+    out += s.url.text;
+    if (s.weight != 1) out += " (weight " + std::to_string(s.weight) + ")";
+  }
+  return out.empty() ? ep.url.text : out;
+}
+
 }  // namespace
 
 std::string format_routes(const RouteTable& table, const std::vector<config::Endpoint>& endpoints) {
@@ -43,7 +54,7 @@ std::string format_routes(const RouteTable& table, const std::vector<config::End
   rows.push_back({"PREFIX", "METHODS", "ENDPOINT", "SERVERS"});
   for (const RouteInfo& route : table.routes()) {
     const config::Endpoint& ep = endpoints[route.endpoints.front()];
-    rows.push_back({route.prefix, methods_of(ep), endpoint_of(route, endpoints), ep.url.text});
+    rows.push_back({route.prefix, methods_of(ep), endpoint_of(route, endpoints), servers_of(ep)});
   }
   std::array<std::size_t, 4> width{};
   for (const Row& row : rows) {

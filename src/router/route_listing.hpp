@@ -12,8 +12,9 @@ namespace gatehouse::router {
 // One line per registered prefix, sorted, columns aligned:
 //   PREFIX     METHODS   ENDPOINT   SERVERS
 //   /users/v1  GET,POST  users@v1   http://127.0.0.1:9001/api
-// METHODS is `*` for every method. A bare "/{name}" version route names the endpoint it
-// uses without X-API-Version and the versions the header may pick.
+// METHODS is `*` for every method; SERVERS lists every server of the endpoint, as
+// "http://a/api, http://b/api (weight 3)". A bare "/{name}" version route names the
+// endpoint it uses without X-API-Version and the versions the header may pick.
 std::string format_routes(const RouteTable& table, const std::vector<config::Endpoint>& endpoints);
 
 }  // namespace gatehouse::router

@@ -413,5 +413,45 @@ TEST(ConfigDiff, EmptyEndpointLists) {
   EXPECT_THAT(diff(one, none).removed, ElementsAre("svc"));
 }
 
+// SPEC section 13: the servers, their weights, the policy, the hash key and the retry
+// settings are part of an endpoint; writing a default out is no change.
+TEST(ConfigDiff, ServersBalancingAndRetriesAreChanges) {
+  const std::string head = "endpoints:\n  - name: svc\n";
+  const Config base = must_load(head + "    url: [http://a:1, http://b:2]\n");
+  for (const char* same : {"    url: [http://a:1, {url: http://b:2, weight: 1}]\n",
+                           "    url: [http://a:1, http://b:2]\n    load_balancing: round_robin\n",
+                           "    url: [http://a:1, http://b:2]\n    retries: {attempts: 0}\n",
+                           "    url: [http://a:1, http://b:2]\n    retries: {budget: 20%}\n"}) {
+    SCOPED_TRACE(same);
+    EXPECT_THAT(diff(base, must_load(head + same)).unchanged, ElementsAre("svc"));
+  }
+  for (const char* changed : {
+           "    url: [http://a:1]\n",                                  // a server removed
+           "    url: [http://a:1, http://b:2, http://c:3]\n",          // one added
+           "    url: [http://b:2, http://a:1]\n",                      // order (first server)
+           "    url: [http://a:1, {url: http://b:2, weight: 2}]\n",     // a weight
+           "    url: [http://a:1, http://b:2]\n    load_balancing: least_request\n",
+           "    url: [http://a:1, http://b:2]\n    load_balancing: hash\n    hash_key: client_ip\n",
+           "    url: [http://a:1, http://b:2]\n    retries: {attempts: 2}\n",
+           "    url: [http://a:1, http://b:2]\n    retries: {on: [reset]}\n",
+           "    url: [http://a:1, http://b:2]\n    retries: {methods: [GET]}\n",
+           "    url: [http://a:1, http://b:2]\n    retries: {per_try_timeout: 1s}\n",
+           "    url: [http://a:1, http://b:2]\n    retries: {budget: 30%}\n"}) {
+    SCOPED_TRACE(changed);
+    const ConfigDiff d = diff(base, must_load(head + changed));
+    EXPECT_THAT(d.updated, ElementsAre("svc"));
+    EXPECT_THAT(d.unchanged, IsEmpty());
+  }
+  const Config hashed = must_load(head + "    url: [http://a:1, http://b:2]\n    load_balancing: hash\n"
+                                         "    hash_key: client_ip\n");
+  const Config by_header = must_load(head + "    url: [http://a:1, http://b:2]\n"
+                                            "    load_balancing: hash\n    hash_key: header:X-U\n");
+  EXPECT_THAT(diff(hashed, by_header).updated, ElementsAre("svc"));
+  // defaults.retries counts as the endpoint's own.
+  const Config with_defaults =
+      must_load("defaults: {retries: {attempts: 1}}\n" + head + "    url: [http://a:1, http://b:2]\n");
+  EXPECT_THAT(diff(base, with_defaults).updated, ElementsAre("svc"));
+}
+
 }  // namespace
 }  // namespace gatehouse::config

@@ -85,9 +85,12 @@ TEST(Url, IsRequired) {
   EXPECT_TRUE(only_error(endpoint({"name: a"}), "endpoints[0].url", 2, 5, "is required"));
 }
 
-TEST(Url, MustBeAString) {
-  EXPECT_TRUE(only_error(endpoint({"name: a", "url: [http://h]"}), "endpoints[0].url", 3, 10,
-                         "must be a string"));
+TEST(Url, MustBeAUrlOrAList) {
+  EXPECT_TRUE(only_error(endpoint({"name: a", "url: {url: http://h}"}), "endpoints[0].url", 3,
+                         10, "must be a URL or a list of servers, got a mapping"));
+  EXPECT_TRUE(only_error(endpoint({"name: a", "url:"}), "endpoints[0].url", 3, 5,
+                         "must be a URL or a list of servers"));
+  EXPECT_TRUE(ok(endpoint({"name: a", "url: [http://h]"})));
 }
 
 TEST(Ids, NameOrNameAtVersionOrUrl) {

@@ -45,5 +45,20 @@ TEST(RouteListing, EnabledRoutesAndTheBareVersionRouteSorted) {
             "/zeta      *        zeta                                           http://z\n");
 }
 
+TEST(RouteListing, EveryServerWithItsWeight) {
+  std::vector<config::Endpoint> eps = {ep("users", "", "http://a:1/api"), ep("one", "", "http://o")};
+  config::Server a{eps[0].url, 1};
+  config::Server b;
+  b.url.text = "http://b:2/api";
+  b.weight = 3;
+  eps[0].servers = {a, b};
+  eps[1].servers = {config::Server{eps[1].url, 1}};
+  const RouteTable t(eps);
+  EXPECT_EQ(format_routes(t, eps),
+            "PREFIX  METHODS  ENDPOINT  SERVERS\n"
+            "/one    *        one       http://o\n"
+            "/users  *        users     http://a:1/api, http://b:2/api (weight 3)\n");
+}
+
 }  // namespace
 }  // namespace gatehouse::router

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Instructions per proxied request, counted by valgrind's callgrind.
+
+CPU time per request moves with whatever else the machine is doing; an instruction
+count does not: the same binary, config and traffic give the same total (within a few
+tenths of a percent). So this is the figure to compare two builds with, or gatehouse
+with nginx, when the machine is not quiet.
+
+Each proxy (gatehouse binaries given with --gatehouse, and nginx as the reference
+reverse proxy) runs under callgrind with one worker thread, forwarding to the same
+nginx upstream (not measured). After a warm-up the counters are zeroed
+(callgrind_control --zero), a fixed number of keep-alive requests is sent over a few
+connections, and the counters are dumped: instructions of the proxy process divided by
+the requests. Startup and configuration loading are not counted.
+
+  /usr/bin/python3 bench/instructions.py                       # build/gatehouse and nginx
+  /usr/bin/python3 bench/instructions.py --gatehouse old/gatehouse --gatehouse build/gatehouse
+
+Standard library only; needs valgrind (callgrind_control) and nginx.
+"""
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Proc, fill, free_ports, wait_ready  # noqa: E402
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+PATHS = {"small": "/app/small", "big": "/app/big"}
+BIG_SIZE = 64 * 1024
+
+
+def log(msg):
+    print(f"[instructions] {msg}", file=sys.stderr, flush=True)
+
+
+def send_requests(port, path, total, connections):
+    """`total` GETs over `connections` keep-alive connections, one in flight on each;
+    returns once every response was read whole."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(connections)]
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    done = 0
+    try:
+        while done < total:
+            batch = socks[:min(connections, total - done)]
+            for s in batch:
+                s.sendall(request)
+            for s in batch:
+                read_response(s)
+            done += len(batch)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def read_response(s):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError("connection closed before a response head")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    if not m or not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"unexpected response: {head[:200]!r}")
+    want = int(m.group(1))
+    while len(body) < want:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError("connection closed inside a body")
+        body += chunk
+
+
+def callgrind_total(pid, out_prefix):
+    """Dumps the counters of `pid` and returns the instructions since the last zeroing."""
+    before = set(Path(out_prefix).parent.glob(Path(out_prefix).name + "*"))
+    subprocess.run(["callgrind_control", "--dump", str(pid)], check=True,
+                   capture_output=True, timeout=120)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new = set(Path(out_prefix).parent.glob(Path(out_prefix).name + "*")) - before
+        for f in sorted(new):
+            text = f.read_text(errors="replace")
+            m = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
+            if m:
+                return int(m.group(1))
+        time.sleep(0.2)
+    raise RuntimeError("callgrind wrote no dump")
+
+
+def measure(name, argv, port, tmp, args, env=None):
+    out_prefix = tmp / f"{name}.callgrind"
+    vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_prefix}.%p",
+          "--dump-instr=no", "--collect-atstart=yes"]
+    proc = Proc(name, vg + argv, stderr=open(tmp / f"{name}.stderr", "ab"), env=env)
+    try:
+        wait_ready(port, PATHS["small"], proc, timeout=120)
+        results = {}
+        for body in args.bodies:
+            path = PATHS[body]
+            send_requests(port, path, max(50, args.requests // 10), args.connections)  # warm-up
+            pid = proc.pid  # valgrind execs in place; nginx runs with master_process off
+            subprocess.run(["callgrind_control", "--zero", str(pid)], check=True,
+                           capture_output=True, timeout=120)
+            send_requests(port, path, args.requests, args.connections)
+            total = callgrind_total(pid, out_prefix)
+            results[body] = total / args.requests
+            log(f"{name} {body}: {results[body]:,.0f} instructions/request")
+        return results
+    finally:
+        proc.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gatehouse", action="append", help="binary to count (repeatable); "
+                    "default build/gatehouse")
+    ap.add_argument("--requests", type=int, default=2000, help="requests counted per cell")
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--bodies", default="small,big")
+    ap.add_argument("--no-nginx", action="store_true", help="skip the nginx reference")
+    args = ap.parse_args()
+    args.bodies = [b for b in args.bodies.split(",") if b]
+    binaries = args.gatehouse or ["build/gatehouse"]
+    for tool in ("valgrind", "callgrind_control", "nginx"):
+        if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
+            sys.exit(f"instructions.py: {tool} not found (make bench installs it)")
+
+    tmp = Path(tempfile.mkdtemp(prefix="gatehouse-instr-"))
+    (tmp / "tmp").mkdir()
+    (tmp / "www" / "app").mkdir(parents=True)
+    (tmp / "www" / "app" / "big").write_bytes(os.urandom(BIG_SIZE // 2).hex().encode())
+    user_line = "user root;" if os.geteuid() == 0 else ""
+    up_port, proxy_port = free_ports(2)
+    nofile = 4096
+    up_conf = tmp / "upstream.conf"
+    up_conf.write_text(fill(CONF_DIR / "upstream-nginx.conf", DIR=tmp, PORT=up_port,
+                            USER_LINE=user_line, NOFILE=nofile, WORKER_CONNECTIONS=nofile))
+    upstream = Proc("upstream", ["nginx", "-p", f"{tmp}/", "-c", str(up_conf), "-e",
+                                 str(tmp / "upstream-error.log")])
+    table = {}
+    try:
+        wait_ready(up_port, PATHS["small"], upstream)
+        for i, binary in enumerate(binaries):
+            conf = tmp / f"gatehouse{i}.yaml"
+            endpoints = f"  - url: http://127.0.0.1:{up_port}/app\n    name: app\n    health_check: false\n"
+            conf.write_text(fill(CONF_DIR / "gatehouse.yaml", PORT=proxy_port, ENDPOINTS=endpoints,
+                                 AUTH=""))
+            label = binary if len(binaries) > 1 else "gatehouse"
+            table[label] = measure(f"gatehouse{i}", [binary, "run", "-c", str(conf)],
+                                   proxy_port, tmp, args)
+        if not args.no_nginx:
+            conf = tmp / "nginx-proxy.conf"
+            text = fill(CONF_DIR / "nginx-proxy.conf", DIR=tmp, PORT=proxy_port,
+                        USER_LINE=user_line, NOFILE=nofile, WORKER_CONNECTIONS=nofile,
+                        UPSTREAM_PORT=up_port)
+            # One process: the worker is the process callgrind watches.
+            conf.write_text(text.replace("master_process on;", "master_process off;"))
+            table["nginx"] = measure("nginx", ["nginx", "-p", f"{tmp}/", "-c", str(conf), "-e",
+                                               str(tmp / "nginx-proxy-error.log")],
+                                     proxy_port, tmp, args)
+    finally:
+        upstream.stop()
+
+    print(f"\ninstructions per proxied request (callgrind; {args.requests} requests over "
+          f"{args.connections} keep-alive connections; small = 24 B, big = 64 KiB)\n")
+    print("| proxy | " + " | ".join(args.bodies) + " |")
+    print("|---|" + "---:|" * len(args.bodies))
+    ref = table.get("nginx")
+    for label, row in table.items():
+        cells = []
+        for b in args.bodies:
+            cell = f"{row[b]:,.0f}"
+            if ref and label != "nginx":
+                cell += f" ({row[b] / ref[b]:.2f}x nginx)"
+            cells.append(cell)
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
