@@ -40,10 +40,10 @@ net::Task<void> Pipeline::gateway_api() {
     co_await handle_metrics();
     co_return;
   }
-  if (is_under(path_, "/dashboard")) {
-    snap_ = w_.server.snapshot(w_);
-    co_await send_reply(admin::dashboard_reply(*snap_, w_.server.options().insecure_admin,
-                                               req_.method, path_));
+  if (is_under(ctx_.path, "/dashboard")) {
+    ctx_.snap = w_.server.snapshot(w_);
+    co_await send_reply(admin::dashboard_reply(*ctx_.snap, w_.server.options().insecure_admin,
+                                               ctx_.req.method, ctx_.path));
     co_return;
   }
   co_await send_gateway_error(proxy::errors::no_route());
