@@ -167,7 +167,8 @@ net::Task<std::optional<GatewayError>> Session::relay_response(proxy::UpstreamCo
   if (!req_body_.done()) close_after = true;
   if (close_after) ex_.close = true;
   proxy::build_client_head(res_, framing, request_id_, close_after,
-                           !close_after && req_.minor == 0, head_out_);
+                           !close_after && req_.minor == 0, head_out_,
+                           ex_.rate_limit_headers.view());
   ex_.status = res_.status;
   ex_.response_started = true;
   res_writer_.start(framing);

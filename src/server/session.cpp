@@ -7,6 +7,7 @@
 #include "config/addresses.hpp"
 #include "http/headers.hpp"
 #include "logging/log.hpp"
+#include "ratelimit/phase.hpp"
 #include "router/normalize.hpp"
 #include "server/server.hpp"
 #include "server/worker.hpp"
@@ -126,6 +127,25 @@ net::Task<void> Session::route_and_forward() {
       co_return;
     }
   }
+  if (ep.limiter) {
+    // Rate-limit phase (SPEC 14): after authenticate, before the breaker.
+    const config::Redis* redis = snap.config->redis ? &*snap.config->redis : nullptr;
+    const ratelimit::Request rl_request{client_ip_, req_.fields};
+    const auto rl = co_await ratelimit::check(*ep.limiter, w_.rate_limits, redis, rl_request,
+                                              w_.server.metrics(), ex_.rate_limit_headers);
+    if (rl.verdict == ratelimit::Verdict::limited) {
+      char retry_after[32];
+      const auto n = ratelimit::format_retry_after(rl.retry_after_s, retry_after);
+      co_await send_error(ErrorCode::rate_limited, "rate limit of endpoint '" + ep.config->id + "' exceeded",
+                          ep.config->id, std::string_view(retry_after, n));
+      co_return;
+    }
+    if (rl.verdict == ratelimit::Verdict::unavailable) {
+      co_await send_error(ErrorCode::rate_limit_unavailable, "the shared rate limit store did not answer",
+                          ep.config->id);
+      co_return;
+    }
+  }
   ex_.state = ep.state.get();
   co_await forward(ep, match.matched_prefix);
 }
@@ -151,6 +171,7 @@ net::Task<void> Session::send_response(int status, std::string_view content_type
   head_out_.append(request_id_);
   head_out_.append("\r\n");
   head_out_.append(extra);
+  head_out_.append(ex_.rate_limit_headers.view());
   if (ex_.close) head_out_.append("Connection: close\r\n");
   else if (req_.minor == 0) head_out_.append("Connection: keep-alive\r\n");
   head_out_.append("\r\n");

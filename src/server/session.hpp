@@ -17,6 +17,7 @@
 #include "net/io.hpp"
 #include "proxy/gateway_error.hpp"
 #include "proxy/upstream.hpp"
+#include "ratelimit/headers.hpp"
 #include "registry/snapshot.hpp"
 #include "router/route_table.hpp"
 
@@ -55,6 +56,8 @@ class Session : public std::enable_shared_from_this<Session> {
     metrics::EndpointMetrics* metrics = nullptr;
     std::optional<ErrorCode> error;
     std::int64_t upstream_ns = -1;
+    // RateLimit-* fields, set by the rate-limit phase: every later answer carries them.
+    ratelimit::HeaderBlock rate_limit_headers;
   };
 
   net::Task<bool> read_head();
