@@ -57,10 +57,9 @@ void parse_rate_limit(Context& ctx, const Value& v, RateLimit& out, RateLimitOri
   const MapReader m(ctx.errors, v, kRateLimitKeys);
   if (!m.ok()) return;
   origin.where = {v.path, v.pos};
-  if (auto n = m.integer("requests", 1, kMaxTokens)) {
-    out.requests = *n;
-    origin.requests = true;
-  }
+  MapReader::assign(out.requests, m.integer("requests", 1, kMaxTokens));
+  // An invalid value is reported as such, not as a missing one.
+  if (m.has("requests")) origin.requests = true;
   MapReader::assign(out.per, m.duration("per"));
   MapReader::assign(out.burst, m.integer("burst", 0, kMaxTokens));
   if (auto key = m.string("key")) {
@@ -89,6 +88,7 @@ void check_rate_limit(Context& ctx, const RateLimit& rl, const RateLimitOrigin& 
     blame(origin.where, "requests", "is required");
     return;
   }
+  if (rl.requests == 0) return;  // its invalid value is reported already
   const long double interval_ns =
       static_cast<long double>(rl.per.count()) * 1e6L / static_cast<long double>(rl.requests);
   if (interval_ns < 1.0L) {

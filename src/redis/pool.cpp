@@ -73,6 +73,7 @@ net::Task<Error> Pool::run(const config::Redis& cfg, const Script& script,
   adopt(cfg);
   const auto deadline = net::Clock::now() + cfg.timeout;
   std::unique_ptr<Connection> conn;
+  bool reused = !idle_.empty();
   Error e = co_await acquire(cfg, deadline, conn, why);
   if (e != Error::none) co_return e;
 
@@ -84,6 +85,13 @@ net::Task<Error> Pool::run(const config::Redis& cfg, const Script& script,
   args.push_back(count);
   args.insert(args.end(), keys_and_args.begin(), keys_and_args.end());
   e = co_await conn->call(args, reply, deadline);
+  if (e == Error::connect && reused) {
+    // A pooled connection the server closed meanwhile (a Redis restart): one fresh try.
+    idle_.clear();
+    e = co_await acquire(cfg, deadline, conn, why);
+    if (e != Error::none) co_return e;
+    e = co_await conn->call(args, reply, deadline);
+  }
   if (e == Error::none && reply.type == Reply::Type::error && reply.text.rfind("NOSCRIPT", 0) == 0) {
     args[0] = "EVAL";
     args[1] = script.source;
