@@ -21,6 +21,9 @@ packages=(
   # tests/e2e/test_scale_out.py: one network namespace per replica (ip; unshare and
   # nsenter are util-linux, always there)
   iproute2
+  # tests/e2e/test_rate_limit_shared.py: a real Redis (started by the test on a free
+  # loopback port, TLS included), never the system service
+  redis-server
 )
 # `kubectl kustomize` renders deploy/k8s: the kubectl on PATH if there is one, else
 # Debian's (the two conflict: never install one over the other).
