@@ -135,9 +135,9 @@ net::Task<void> Session::route_and_forward() {
                                               w_.server.metrics(), ex_.rate_limit_headers);
     if (rl.verdict == ratelimit::Verdict::limited) {
       char retry_after[32];
-      const auto n = ratelimit::format_retry_after(rl.retry_after_s, retry_after);
-      co_await send_error(ErrorCode::rate_limited, "rate limit of endpoint '" + ep.config->id + "' exceeded",
-                          ep.config->id, std::string_view(retry_after, n));
+      const std::string_view extra(retry_after, ratelimit::format_retry_after(rl.retry_after_s, retry_after));
+      const std::string detail = "rate limit of endpoint '" + ep.config->id + "' exceeded";
+      co_await send_error(ErrorCode::rate_limited, detail, ep.config->id, extra);
       co_return;
     }
     if (rl.verdict == ratelimit::Verdict::unavailable) {
