@@ -24,6 +24,9 @@ packages=(
   # tests/browser: the status page in a real browser (playwright-core drives it; the
   # browser comes from Debian, never downloaded); fonts so text has a size to measure
   chromium fonts-dejavu-core
+  # tests/e2e/test_rate_limit_shared.py: a real Redis (started by the test on a free
+  # loopback port, TLS included), never the system service
+  redis-server
 )
 # `kubectl kustomize` renders deploy/k8s: the kubectl on PATH if there is one, else
 # Debian's (the two conflict: never install one over the other).

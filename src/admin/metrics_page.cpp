@@ -15,7 +15,7 @@ using metrics::Sample;
 // in one pass over the table, then joined (a family's samples must be contiguous).
 struct Families {
   std::string requests, duration, upstream, errors, up, enabled, state, transitions, fallbacks,
-      health_checks;
+      health_checks, rate_limited;
 };
 
 constexpr double kNsPerSecond = 1e9;
@@ -145,6 +145,11 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
       id = escaped;
     }
     write_state(f, id, ep);
+    // Every rate-limited endpoint from its first scrape, at 0 until it refuses one.
+    if (ep.config->rate_limit) {
+      const auto n = ep.metrics ? totals.errors[static_cast<std::size_t>(ErrorCode::rate_limited)] : 0;
+      Sample(f.rate_limited, "gatehouse_rate_limited_total").escaped_label("endpoint", id).value(n);
+    }
   }
 
   std::string out;
@@ -192,6 +197,14 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
          "Requests answered by a fallback, by the strategy that answered.", f.fallbacks);
   family("gatehouse_health_checks_total", "counter", "Active health checks by result.",
          f.health_checks);
+  family("gatehouse_rate_limited_total", "counter",
+         "Requests refused with 429 by the endpoint's rate limit.", f.rate_limited);
+  append_family_header(out, "gatehouse_redis_errors_total", "counter",
+                       "Redis calls of shared rate limits that failed, by kind.");
+  for (std::size_t k = 0; k < metrics::kRedisErrorKinds.size(); ++k)
+    Sample(out, "gatehouse_redis_errors_total")
+        .label("kind", metrics::kRedisErrorKinds[k])
+        .value(reg.redis_errors(k));
   return out;
 }
 

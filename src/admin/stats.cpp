@@ -22,6 +22,30 @@ json::value string_or_null(const std::string& s) {
 
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
+// A duration as the config writes it: the largest unit that divides it.
+std::string duration_text(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+// SPEC 7: the endpoint's rate_limit, with the requests it refused (429), or null.
+json::value rate_limit_of(const registry::EndpointRuntime& ep) {
+  if (!ep.config->rate_limit) return nullptr;
+  const auto& rl = *ep.config->rate_limit;
+  std::uint64_t limited = 0;
+  if (ep.metrics) {
+    metrics::EndpointTotals totals;
+    ep.metrics->merge_into(totals);
+    limited = totals.errors[static_cast<std::size_t>(ErrorCode::rate_limited)];
+  }
+  return json::object{{"requests", rl.requests}, {"per", duration_text(rl.per)},
+                      {"burst", rl.burst},       {"key", rl.key},
+                      {"shared", rl.shared},     {"limited", limited}};
+}
+
 json::object entry(const registry::Snapshot& snap, const registry::EndpointRuntime& ep) {
   const auto& cfg = *ep.config;
   json::object o;
@@ -46,6 +70,7 @@ json::object entry(const registry::Snapshot& snap, const registry::EndpointRunti
     o["requests"] = json::object{{"total", 0}, {"failed", 0}, {"fallbacks", 0},
                                  {"latency_ms", json::object{{"p50", nullptr}, {"p99", nullptr}}}};
     o["last_health_check"] = nullptr;
+    o["rate_limit"] = rate_limit_of(ep);
     return o;
   }
   const auto s = ep.state()->snapshot();
@@ -80,6 +105,7 @@ json::object entry(const registry::Snapshot& snap, const registry::EndpointRunti
   } else {
     o["last_health_check"] = nullptr;
   }
+  o["rate_limit"] = rate_limit_of(ep);
   return o;
 }
 

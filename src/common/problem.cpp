@@ -15,11 +15,13 @@ int status_of(ErrorCode code) {
     case ErrorCode::payload_too_large: return 413;
     case ErrorCode::uri_too_long: return 414;
     case ErrorCode::headers_too_large: return 431;
+    case ErrorCode::rate_limited: return 429;
     case ErrorCode::internal_error: return 500;
     case ErrorCode::not_implemented: return 501;
     case ErrorCode::upstream_error: return 502;
     case ErrorCode::circuit_open: return 503;
     case ErrorCode::draining: return 503;
+    case ErrorCode::rate_limit_unavailable: return 503;
     case ErrorCode::upstream_timeout: return 504;
     case ErrorCode::invalid_config: return 422;
   }
@@ -37,11 +39,13 @@ std::string_view code_name(ErrorCode code) {
     case ErrorCode::payload_too_large: return "payload_too_large";
     case ErrorCode::uri_too_long: return "uri_too_long";
     case ErrorCode::headers_too_large: return "headers_too_large";
+    case ErrorCode::rate_limited: return "rate_limited";
     case ErrorCode::internal_error: return "internal_error";
     case ErrorCode::not_implemented: return "not_implemented";
     case ErrorCode::upstream_error: return "upstream_error";
     case ErrorCode::circuit_open: return "circuit_open";
     case ErrorCode::draining: return "draining";
+    case ErrorCode::rate_limit_unavailable: return "rate_limit_unavailable";
     case ErrorCode::upstream_timeout: return "upstream_timeout";
     case ErrorCode::invalid_config: return "invalid_config";
   }
@@ -66,6 +70,7 @@ std::string_view reason_phrase(int status) {
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";

@@ -16,11 +16,13 @@ enum class ErrorCode {
   payload_too_large,
   uri_too_long,
   headers_too_large,
+  rate_limited,
   internal_error,
   not_implemented,
   upstream_error,
   circuit_open,
   draining,
+  rate_limit_unavailable,
   upstream_timeout,
   invalid_config,
 };

@@ -149,6 +149,32 @@ struct Retries {
   bool operator==(const Retries&) const = default;
 };
 
+// `rate_limit` (SPEC section 14), defaults merged.
+struct RateLimit {
+  std::uint64_t requests = 0;       // tokens added per `per`
+  Duration per = std::chrono::seconds(1);
+  std::uint64_t burst = 0;          // extra bucket room
+  std::string key = "client_ip";    // client_ip | header:NAME | jwt_claim:NAME | endpoint
+  bool shared = false;              // the bucket lives in Redis
+  bool operator==(const RateLimit&) const = default;
+};
+
+// Top-level `redis`: where `rate_limit.shared` buckets live.
+struct Redis {
+  std::string url;                  // as written
+  bool tls = false;                 // rediss://
+  std::string host;                 // without brackets for IPv6
+  std::uint16_t port = 6379;
+  std::uint32_t db = 0;             // the URL's path, /0 when absent
+  std::optional<std::string> password_env;
+  std::optional<std::string> password_file;
+  std::string password;             // resolved bytes; "" = no AUTH
+  Duration timeout = std::chrono::milliseconds(50);
+  bool deny_on_error = false;       // on_error: deny
+  UpstreamTls tls_settings;         // `redis.tls`: ca_file, server_name, verify
+  bool operator==(const Redis&) const = default;
+};
+
 struct Endpoint {
   // Where the endpoint was written, for messages.
   int line = 0;
@@ -179,6 +205,7 @@ struct Endpoint {
   CircuitBreaker circuit_breaker;   // defaults merged
   std::optional<Fallback> fallback;
   Cache cache;
+  std::optional<RateLimit> rate_limit;  // none: not rate limited
 };
 
 struct Config {
@@ -194,6 +221,7 @@ struct Config {
   Log log;
   Limits limits;
   Auth auth;
+  std::optional<Redis> redis;
   Duration default_connect_timeout = std::chrono::seconds(2);
   Duration default_timeout = std::chrono::seconds(30);
   std::vector<Endpoint> endpoints;  // every endpoint, disabled ones included

@@ -11,7 +11,7 @@ auto effective(const Endpoint& e) {
   return std::tie(e.url, e.name, e.version, e.id, e.methods, e.auth_type, e.disabled, e.prefix,
                   e.strip_prefix, e.preserve_host, e.scopes, e.connect_timeout,
                   e.timeout, e.max_body, e.tls, e.health_check, e.circuit_breaker, e.fallback,
-                  e.cache, e.servers, e.load_balancing, e.hash_key, e.retries);
+                  e.cache, e.servers, e.load_balancing, e.hash_key, e.retries, e.rate_limit);
 }
 }  // namespace
 
@@ -46,7 +46,8 @@ ConfigDiff diff(const Config& before, const Config& after) {
   if (before.threads != after.threads) d.restart_required.push_back("threads");
   d.globals_changed = !(before.log == after.log && before.limits == after.limits &&
                         before.auth == after.auth && before.shutdown_grace == after.shutdown_grace &&
-                        before.watch == after.watch && before.tls == after.tls);
+                        before.watch == after.watch && before.tls == after.tls &&
+                        before.redis == after.redis);
   return d;
 }
 

@@ -27,9 +27,9 @@ namespace {
 
 using namespace detail;
 
-constexpr std::array<std::string_view, 10> kTopKeys = {
-    "listen", "threads", "shutdown_grace", "watch",    "tls",
-    "log",    "limits",  "auth",           "defaults", "endpoints"};
+constexpr std::array<std::string_view, 11> kTopKeys = {
+    "listen", "threads", "shutdown_grace", "watch",    "tls",      "log",
+    "limits", "auth",    "defaults",       "endpoints", "redis"};
 
 const char* root_kind(const YAML::Node& n) {
   switch (n.Type()) {
@@ -51,6 +51,11 @@ void load_tree(Context& ctx, const YAML::Node& doc, Config& cfg) {
   const MapReader root(ctx.errors, Value{"", doc, pos_of(doc)}, kTopKeys);
   parse_server(ctx, root, cfg);
   if (const Entry* e = root.find("auth")) parse_auth(ctx, e->value, cfg.auth);
+  if (const Entry* e = root.find("redis")) {
+    Redis redis;
+    parse_redis(ctx, e->value, redis);
+    cfg.redis = std::move(redis);
+  }
   Defaults defaults;
   if (const Entry* e = root.find("defaults")) parse_defaults(ctx, e->value, defaults);
   cfg.default_connect_timeout = defaults.connect_timeout;

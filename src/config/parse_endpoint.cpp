@@ -12,12 +12,12 @@
 namespace gatehouse::config::detail {
 namespace {
 
-constexpr std::array<std::string_view, 21> kEndpointKeys = {
+constexpr std::array<std::string_view, 22> kEndpointKeys = {
     "url",         "name",          "version",         "methods",  "auth_type",
     "disabled",    "prefix",        "strip_prefix",    "preserve_host", "scopes",
     "connect_timeout", "timeout",   "max_body",        "tls",      "health_check",
     "circuit_breaker", "fallback",  "cache",
-    "load_balancing", "hash_key",   "retries"};
+    "load_balancing", "hash_key",   "retries",         "rate_limit"};
 constexpr std::array<std::string_view, 3> kUpstreamTlsKeys = {"ca_file", "server_name", "verify"};
 
 // name and version become path segments and part of the id.
@@ -167,6 +167,29 @@ void parse_health(Context& ctx, const Entry& e, Endpoint& ep) {
   }
 }
 
+// The defaults' rate_limit, overridden field by field by the endpoint's own mapping, or
+// none with `rate_limit: false`.
+void parse_endpoint_rate_limit(Context& ctx, const MapReader& m, Endpoint& ep, const Config& cfg,
+                               const Defaults& defaults) {
+  std::optional<RateLimit> rl = defaults.rate_limit;
+  RateLimitOrigin origin = defaults.rate_limit_origin;
+  if (const Entry* e = m.find("rate_limit")) {
+    const YAML::Node& n = e->value.node;
+    if (n.IsScalar() && n.Tag() == "?" && n.Scalar() == "false") {
+      rl.reset();
+    } else if (n.IsMap()) {
+      if (!rl) rl.emplace();
+      parse_rate_limit(ctx, e->value, *rl, origin);
+    } else {
+      ctx.errors.add(e->value, "must be a mapping, or false for no rate limit");
+      return;
+    }
+  }
+  if (!rl) return;
+  check_rate_limit(ctx, *rl, origin, m.key_path("rate_limit"), ep, cfg.redis.has_value());
+  ep.rate_limit = std::move(rl);
+}
+
 }  // namespace
 
 EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index, const Config& cfg,
@@ -253,6 +276,7 @@ EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index, co
   }
   if (const Entry* e = m.find("cache")) parse_cache(ctx, e->value, ep.cache);
   parse_balancing(ctx, m, ep);
+  parse_endpoint_rate_limit(ctx, m, ep, cfg, defaults);
 
   if (ep.circuit_breaker.fallback_strategy == "default" && !m.has("fallback")) {
     ctx.errors.add(m.key_path("fallback"), m.pos(),

@@ -16,9 +16,8 @@ constexpr std::array<std::string_view, 5> kBreakerKeys = {
     "fallback_strategy"};
 constexpr std::array<std::string_view, 3> kFallbackKeys = {"status", "content_type", "body"};
 constexpr std::array<std::string_view, 3> kCacheKeys = {"ttl", "max_entries", "max_bytes"};
-constexpr std::array<std::string_view, 5> kDefaultsKeys = {"connect_timeout", "timeout",
-                                                          "health_check", "circuit_breaker",
-                                                          "retries"};
+constexpr std::array<std::string_view, 6> kDefaultsKeys = {
+    "connect_timeout", "timeout", "health_check", "circuit_breaker", "retries", "rate_limit"};
 constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
 // The breaker counts trial slots in 15 bits of one atomic word (health/breaker.hpp).
 constexpr std::uint64_t kMaxHalfOpenRequests = 32767;
@@ -156,6 +155,11 @@ void parse_defaults(Context& ctx, const Value& v, Defaults& out) {
     parse_circuit_breaker(ctx, e->value, out.circuit_breaker);
   }
   if (const Entry* e = m.find("retries")) parse_retries(ctx, e->value, out.retries);
+  if (const Entry* e = m.find("rate_limit")) {
+    RateLimit rl;
+    parse_rate_limit(ctx, e->value, rl, out.rate_limit_origin);
+    out.rate_limit = std::move(rl);
+  }
 }
 
 }  // namespace gatehouse::config::detail

@@ -33,12 +33,33 @@ void parse_circuit_breaker(Context& ctx, const Value& v, CircuitBreaker& out);
 void parse_fallback(Context& ctx, const Value& v, Fallback& out);
 void parse_cache(Context& ctx, const Value& v, Cache& out);
 
+// Where a rate_limit's settings were written (the endpoint's own mapping, or
+// defaults.rate_limit for inherited ones), so a check on the merged result can blame them.
+struct Located {
+  std::string path;
+  Pos pos;
+};
+struct RateLimitOrigin {
+  Located where;          // the mapping that set requests (or the last one read)
+  bool requests = false;  // some mapping set `requests`
+  Located key;
+  Located shared;
+};
+void parse_rate_limit(Context& ctx, const Value& v, RateLimit& out, RateLimitOrigin& origin);
+// The checks on an endpoint's merged rate_limit: requests set, a bucket the arithmetic
+// can hold, jwt_claim keys only with auth_type jwt, shared only with `redis`.
+void check_rate_limit(Context& ctx, const RateLimit& rl, const RateLimitOrigin& origin,
+                      const std::string& path, const Endpoint& ep, bool has_redis);
+void parse_redis(Context& ctx, const Value& v, Redis& out);
+
 struct Defaults {
   Duration connect_timeout = std::chrono::seconds(2);
   Duration timeout = std::chrono::seconds(30);
   HealthCheck health_check;
   CircuitBreaker circuit_breaker;
   Retries retries;
+  std::optional<RateLimit> rate_limit;
+  RateLimitOrigin rate_limit_origin;
 };
 void parse_defaults(Context& ctx, const Value& v, Defaults& out);
 

@@ -3,6 +3,7 @@
 // endpoint, and the process-level counters (reloads).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -51,6 +52,14 @@ class Registry {
   // Seconds since the Unix epoch; nullopt before the first load.
   std::optional<double> last_success_seconds() const;
 
+  // Failed Redis calls of shared rate limits, by kind (kRedisErrorKinds order).
+  void count_redis_error(std::size_t kind) {
+    if (kind < redis_errors_.size()) redis_errors_[kind].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t redis_errors(std::size_t kind) const {
+    return kind < redis_errors_.size() ? redis_errors_[kind].load(std::memory_order_relaxed) : 0;
+  }
+
  private:
   const unsigned shards_;
   EndpointMetrics unmatched_;
@@ -59,6 +68,11 @@ class Registry {
   std::atomic<std::uint64_t> reload_success_{0};
   std::atomic<std::uint64_t> reload_failure_{0};
   std::atomic<std::int64_t> last_success_ns_{0};
+  std::array<std::atomic<std::uint64_t>, 3> redis_errors_{};
 };
+
+// The `kind` label of gatehouse_redis_errors_total.
+inline constexpr std::array<std::string_view, 3> kRedisErrorKinds = {"connect", "timeout",
+                                                                     "protocol"};
 
 }  // namespace gatehouse::metrics

@@ -27,6 +27,12 @@ bool is_one_of(std::string_view name, std::initializer_list<std::string_view> na
   return false;
 }
 
+// The fields the gateway sets itself on a rate-limited endpoint's answers.
+bool is_rate_limit_field(std::string_view name) {
+  return http::iequals(name, "ratelimit-limit") || http::iequals(name, "ratelimit-remaining") ||
+         http::iequals(name, "ratelimit-reset");
+}
+
 }  // namespace
 
 void upstream_path(std::string_view base_path, std::string_view prefix, std::string_view path,
@@ -106,7 +112,7 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
 
 void build_client_head(const http::ResponseHead& res, ClientFraming framing,
                        std::string_view request_id, bool close, bool http10_keep_alive,
-                       std::string& out) {
+                       std::string& out, std::string_view extra) {
   out.clear();
   // Our own version, the upstream's status code and reason phrase.
   out.append("HTTP/1.1");
@@ -119,9 +125,11 @@ void build_client_head(const http::ResponseHead& res, ClientFraming framing,
       continue;
     if (http::iequals(name, "x-request-id")) continue;
     if (http::iequals(name, "content-length") && !keep_length) continue;
+    if (!extra.empty() && is_rate_limit_field(name)) continue;
     append_field(out, name, f.value);
   }
   append_field(out, "X-Request-Id", request_id);
+  out.append(extra);
   switch (framing) {
     case ClientFraming::length:
       out.append("Content-Length: ");

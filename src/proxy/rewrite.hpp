@@ -30,9 +30,11 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
 using ClientFraming = http::Framing;
 
 // The response head sent to the client: the upstream status and end-to-end fields,
-// X-Request-Id, our framing and connection management.
+// X-Request-Id, our framing and connection management. `extra` (whole CRLF-ended
+// fields: the gateway's RateLimit-* ones) is added, and replaces the upstream's
+// RateLimit-Limit/-Remaining/-Reset when not empty.
 void build_client_head(const http::ResponseHead& res, ClientFraming framing,
                        std::string_view request_id, bool close, bool http10_keep_alive,
-                       std::string& out);
+                       std::string& out, std::string_view extra = {});
 
 }  // namespace gatehouse::proxy

@@ -124,6 +124,15 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       if (!server.state)
         server.state = std::make_shared<health::EndpointState>(
             ep, clock, rt.metrics ? counting(callbacks, rt.metrics) : callbacks);
+      // Buckets survive a reload that leaves this endpoint's rate_limit as it was
+      // (SPEC 14), whatever else changed; a changed one starts with full buckets.
+      if (ep.rate_limit) {
+        if (it != previous_by_id.end() && it->second->limiter &&
+            it->second->limiter->same_settings(*ep.rate_limit))
+          rt.limiter = it->second->limiter;
+        else
+          rt.limiter = std::make_shared<ratelimit::Limiter>(*ep.rate_limit, ep.id, clock);
+      }
     }
     rt.servers.push_back(std::move(server));
     snap->endpoints.push_back(std::move(rt));

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "health/endpoint_state.hpp"
 #include "metrics/registry.hpp"
+#include "ratelimit/limiter.hpp"
 #include "router/route_table.hpp"
 
 namespace gatehouse::registry {
@@ -39,6 +40,9 @@ struct EndpointRuntime {
   // Counters and histograms of this endpoint id, from the process-wide metrics registry
   // (so they outlive reloads that keep the id); null when built without one.
   std::shared_ptr<metrics::EndpointMetrics> metrics;
+  // The endpoint's rate limit and its buckets; null without `rate_limit` (and for
+  // disabled endpoints). Carried over reloads that keep the id and the rate_limit.
+  std::shared_ptr<ratelimit::Limiter> limiter;
 
   // The first server's state: the endpoint's own while it has one server. Null for a
   // disabled endpoint.

@@ -222,7 +222,8 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
   if (!req_body_.done()) close_after = true;
   if (close_after) ctx_.close = true;
   proxy::build_client_head(res_, framing, ctx_.request_id, close_after,
-                           !close_after && ctx_.req.minor == 0, head_out_);
+                           !close_after && ctx_.req.minor == 0, head_out_,
+                           ctx_.rate_limit_headers.view());
   ctx_.status = res_.status;
   ctx_.response_started = true;
   res_writer_.start(framing);

@@ -4,6 +4,7 @@
 #include "config/addresses.hpp"
 #include "http/headers.hpp"
 #include "logging/log.hpp"
+#include "ratelimit/phase.hpp"
 #include "router/normalize.hpp"
 #include "server/connection.hpp"
 #include "server/server.hpp"
@@ -51,7 +52,8 @@ net::Task<void> Pipeline::run() {
       go = false;
     }
     if (go) go = co_await authenticate();
-    if (go) go = rate_limit() && prepare();
+    if (go) go = co_await rate_limit();
+    if (go) go = prepare();
     if (go) go = co_await admit();
     if (go) co_await forward();
   } catch (const std::exception& e) {
@@ -138,8 +140,32 @@ net::Task<bool> Pipeline::authenticate() {
   co_return false;
 }
 
-// Rate limiting (SPEC 14) takes its place here: after authentication, before the breaker.
-bool Pipeline::rate_limit() { return true; }
+// Rate limiting (SPEC 14): after authentication, before the breaker. From here on every
+// answer carries the RateLimit-* fields.
+net::Task<bool> Pipeline::rate_limit() {
+  const auto& ep = *ctx_.endpoint;
+  if (!ep.limiter) co_return true;
+  const auto& snap = *ctx_.snap;
+  const config::Redis* redis = snap.config->redis ? &*snap.config->redis : nullptr;
+  const ratelimit::Request request{conn_.client_ip(), ctx_.req.fields};
+  const auto rl = co_await ratelimit::check(*ep.limiter, w_.rate_limits, redis, request,
+                                            w_.server.metrics(), ctx_.rate_limit_headers);
+  if (rl.verdict == ratelimit::Verdict::allowed || rl.verdict == ratelimit::Verdict::unchecked)
+    co_return true;
+  if (rl.verdict == ratelimit::Verdict::limited) {
+    char retry_after[32];
+    const std::string_view extra(retry_after,
+                                 ratelimit::format_retry_after(rl.retry_after_s, retry_after));
+    ctx_.detail.assign("rate limit of endpoint '").append(ep.config->id).append("' exceeded");
+    proxy::GatewayError e{ErrorCode::rate_limited, proxy::Party::client, false, false, false,
+                          ctx_.detail};
+    ctx_.fail(e, extra);
+  } else {
+    ctx_.fail({ErrorCode::rate_limit_unavailable, proxy::Party::gateway, false, false, false,
+               "the shared rate limit store did not answer"});
+  }
+  co_return false;
+}
 
 // The upstream request's head, and the body bytes that came with it.
 bool Pipeline::prepare() {

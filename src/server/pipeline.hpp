@@ -40,7 +40,7 @@ class Pipeline {
   bool precheck();
   bool route();
   net::Task<bool> authenticate();
-  bool rate_limit();
+  net::Task<bool> rate_limit();
   bool prepare();
   net::Task<bool> admit();
   net::Task<void> forward();

@@ -17,6 +17,7 @@
 #include "metrics/endpoint_metrics.hpp"
 #include "net/io.hpp"
 #include "proxy/gateway_error.hpp"
+#include "ratelimit/headers.hpp"
 #include "registry/snapshot.hpp"
 
 namespace gatehouse::server {
@@ -40,6 +41,8 @@ struct RequestContext {
   std::optional<proxy::GatewayError> failure;
   std::string extra;
   std::string detail;
+  // RateLimit-* fields, set by the rate-limit phase: every later answer carries them.
+  ratelimit::HeaderBlock rate_limit_headers;
 
   // The access-log line and the metrics.
   net::Clock::time_point start{};
@@ -65,6 +68,7 @@ struct RequestContext {
     failure.reset();
     extra.clear();
     detail.clear();
+    rate_limit_headers.clear();
     start = {};
     endpoint_id = {};
     status = 0;

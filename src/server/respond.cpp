@@ -36,6 +36,7 @@ net::Task<void> Pipeline::send_response(int status, std::string_view content_typ
   head.append(ctx_.request_id);
   head.append("\r\n");
   head.append(extra);
+  head.append(ctx_.rate_limit_headers.view());
   if (ctx_.close) head.append("Connection: close\r\n");
   else if (req.minor == 0) head.append("Connection: keep-alive\r\n");
   head.append("\r\n");

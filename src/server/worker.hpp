@@ -13,6 +13,7 @@
 #include "http/message.hpp"
 #include "net/io.hpp"
 #include "proxy/upstream.hpp"
+#include "ratelimit/phase.hpp"
 #include "registry/snapshot.hpp"
 
 namespace gatehouse::server {
@@ -41,6 +42,7 @@ struct Worker {
   std::unique_ptr<net::Acceptor> acceptor;
   proxy::UpstreamPool pool;
   proxy::UpstreamConnector* connector;  // the pool, or a test's scripted fake
+  ratelimit::ThreadContext rate_limits{ctx.get_executor()};  // Redis connections, key buffers
   std::shared_ptr<const registry::Snapshot> snapshot;  // this thread's copy
   std::uint64_t generation = 0;
 

@@ -42,16 +42,18 @@ FAMILIES = {
     "gatehouse_config_last_reload_success_timestamp_seconds": ("gauge", set()),
     "gatehouse_connections_open": ("gauge", set()),
     "gatehouse_build_info": ("gauge", {"version"}),
+    "gatehouse_rate_limited_total": ("counter", {"endpoint"}),
+    "gatehouse_redis_errors_total": ("counter", {"kind"}),
 }
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "OTHER"}
 ERROR_CODES = {"bad_request", "unauthorized", "forbidden", "no_route", "method_not_allowed",
                "request_timeout", "payload_too_large", "uri_too_long", "headers_too_large",
                "internal_error", "not_implemented", "upstream_error", "circuit_open", "draining",
-               "upstream_timeout", "invalid_config"}
+               "upstream_timeout", "invalid_config", "rate_limited", "rate_limit_unavailable"}
 STATES = {"closed", "open", "half_open"}
 ALLOWED_VALUES = {"method": METHODS, "type": ERROR_CODES, "state": STATES, "from": STATES,
                   "to": STATES, "strategy": {"error", "cached", "default"},
-                  "result": {"success", "failure"}}
+                  "result": {"success", "failure"}, "kind": {"connect", "timeout", "protocol"}}
 
 
 # ---- a strict parser of the text format ------------------------------------------------

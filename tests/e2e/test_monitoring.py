@@ -72,8 +72,10 @@ def stack(tmp_path_factory):
     failing = Upstream(Switch(503))
     gw = Gateway({
         "endpoints": [
+            # Rate limited below the traffic's pace, so the rate-limit panel has real data.
             endpoint(ok.url("/api"), name="users",
-                     health_check={"path": "/health", "interval": "1s", "timeout": "500ms"}),
+                     health_check={"path": "/health", "interval": "1s", "timeout": "500ms"},
+                     rate_limit={"requests": 5, "per": "1s"}),
             endpoint(failing.url("/api"), name="orders",
                      circuit_breaker={"failure_threshold": 3, "reset_timeout": "60s"}),
         ]}, tmp / "gw")
