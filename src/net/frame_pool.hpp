@@ -1,8 +1,8 @@
 // net/: coroutine frames of the request path come from per-thread free lists.
 //
-// Every request-path member coroutine (read head, route, forward, exchange, relay, ...) and
-// every Stream read or write is a heap-allocated frame of a hundred bytes to over
-// a kilobyte, several per request. Asio's own frame recycling caches a handful of
+// Every request-path member coroutine (read head, the pipeline's phases, forward,
+// exchange, relay, ...) is a heap-allocated frame of a hundred bytes to over a
+// kilobyte, several per request. Asio's own frame recycling caches a handful of
 // blocks under 1 KiB and, on a miss, throws a cached block away: with frames of varying
 // sizes most requests ended in malloc and free. Here each size class has its own free
 // list per thread, so in steady state no frame touches malloc, and a freed frame is

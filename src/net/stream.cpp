@@ -10,33 +10,22 @@
 
 namespace gatehouse::net {
 
-static_assert(std::is_same_v<std::coroutine_traits<Task<std::tuple<error_code, std::size_t>>,
-                                                   Stream&, char*, std::size_t>::promise_type,
-                             PooledFrame<std::tuple<error_code, std::size_t>>>,
-              "Stream's coroutines take their frames from the pool");
-
 TlsStream& Stream::start_tls(asio::ssl::context& ctx) {
   tls_ = std::make_unique<TlsStream>(std::move(socket_), ctx);
   return *tls_;
 }
 
+// Not coroutines: each returns Asio's own awaitable for the operation (the same type for
+// the plain and the TLS stream), so a read or write costs no frame of ours.
 Task<std::tuple<error_code, std::size_t>> Stream::read_some(char* data, std::size_t size) {
-  if (tls_) {
-    auto [ec, n] = co_await tls_->async_read_some(asio::buffer(data, size), use_task);
-    co_return std::tuple{ec, n};
-  }
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), use_task);
-  co_return std::tuple{ec, n};
+  if (tls_) return tls_->async_read_some(asio::buffer(data, size), use_task);
+  return socket_.async_read_some(asio::buffer(data, size), use_task);
 }
 
 Task<std::tuple<error_code, std::size_t>> Stream::write(
     std::span<const asio::const_buffer> buffers) {
-  if (tls_) {
-    auto [ec, n] = co_await asio::async_write(*tls_, buffers, use_task);
-    co_return std::tuple{ec, n};
-  }
-  auto [ec, n] = co_await asio::async_write(socket_, buffers, use_task);
-  co_return std::tuple{ec, n};
+  if (tls_) return asio::async_write(*tls_, buffers, use_task);
+  return asio::async_write(socket_, buffers, use_task);
 }
 
 std::size_t Stream::try_read(char* data, std::size_t size) {

@@ -8,7 +8,6 @@
 #include <span>
 #include <tuple>
 
-#include "net/frame_pool.hpp"
 #include "net/io.hpp"
 
 namespace gatehouse::net {
@@ -54,7 +53,3 @@ class Stream {
 };
 
 }  // namespace gatehouse::net
-
-// Reads and writes on the request path: their frames come from the per-thread pool.
-template <>
-inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::net::Stream> = true;

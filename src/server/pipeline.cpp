@@ -46,16 +46,25 @@ net::Task<void> Pipeline::run() {
   bool failed = false;
   std::string what;
   try {
+    // The phases that may need I/O before they decide are coroutines, entered only when
+    // the endpoint uses them: a plain request allocates no frame for them.
     bool go = precheck() && route();
     if (go && !ctx_.endpoint) {
       co_await gateway_api();
       go = false;
     }
-    if (go) go = co_await authenticate();
-    if (go) go = co_await rate_limit();
+    if (go && ctx_.endpoint->requires_jwt) go = co_await authenticate();
+    if (go && ctx_.endpoint->limiter) go = co_await rate_limit();
     if (go) go = prepare();
-    if (go) go = co_await admit();
-    if (go) co_await forward();
+    if (go && !admit()) {
+      co_await send_fallback(*ctx_.endpoint);
+      go = false;
+    }
+    if (go) {
+      // forward: the Forwarder runs the upstream part (forward.cpp).
+      auto err = co_await forwarder_.run(*ctx_.endpoint);
+      if (err) ctx_.fail(*err);
+    }
   } catch (const std::exception& e) {
     failed = true;
     what = e.what();
@@ -68,7 +77,12 @@ net::Task<void> Pipeline::run() {
     ctx_.close = true;
     ctx_.fail(proxy::errors::internal());
   }
-  co_await finish();
+  // finish: the one place a refused request is answered, and every request is logged.
+  if (ctx_.failure && !ctx_.response_started) {
+    const auto failure = *ctx_.failure;
+    co_await send_gateway_error(failure, ctx_.extra);
+  }
+  finish();
   w_.server.requests_active.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -129,7 +143,6 @@ bool Pipeline::route() {
 // failure.
 net::Task<bool> Pipeline::authenticate() {
   const auto& ep = *ctx_.endpoint;
-  if (!ep.requires_jwt) co_return true;
   const auto& snap = *ctx_.snap;
   const auto outcome = snap.verifier
                            ? admin::authorize(*snap.verifier, ctx_.req.fields, ep.config->scopes)
@@ -144,7 +157,6 @@ net::Task<bool> Pipeline::authenticate() {
 // answer carries the RateLimit-* fields.
 net::Task<bool> Pipeline::rate_limit() {
   const auto& ep = *ctx_.endpoint;
-  if (!ep.limiter) co_return true;
   const auto& snap = *ctx_.snap;
   const config::Redis* redis = snap.config->redis ? &*snap.config->redis : nullptr;
   const ratelimit::Request request{conn_.client_ip(), ctx_.req.fields};
@@ -177,29 +189,20 @@ bool Pipeline::prepare() {
   return false;
 }
 
-// The breaker: while open, the upstream sees nothing and the fallback answers.
-net::Task<bool> Pipeline::admit() {
+// The breaker: while open, the upstream sees nothing and the fallback answers (run()
+// sends it).
+bool Pipeline::admit() {
   health::EndpointState& state = *ctx_.state;
   ctx_.admission = state.admit();
-  if (ctx_.admission.admitted()) co_return true;
+  if (ctx_.admission.admitted()) return true;
   state.record_fallback();
-  co_await send_fallback(*ctx_.endpoint);
-  co_return false;
+  return false;
 }
 
-net::Task<void> Pipeline::forward() {
-  auto err = co_await forwarder_.run(*ctx_.endpoint);
-  if (err) ctx_.fail(*err);
-}
-
-// The one place a refused request is answered, and every request is logged.
-net::Task<void> Pipeline::finish() {
-  if (ctx_.failure && !ctx_.response_started) {
-    const auto failure = *ctx_.failure;
-    co_await send_gateway_error(failure, ctx_.extra);
-  } else if (ctx_.failure && proxy::dispose(*ctx_.failure).close) {
-    ctx_.close = true;
-  }
+// After the answer: a failure that cut a started response closes the connection; the
+// metrics sample and the access line.
+void Pipeline::finish() {
+  if (ctx_.failure && proxy::dispose(*ctx_.failure).close) ctx_.close = true;
   log_access();
   ctx_.snap.reset();
 }

@@ -4,7 +4,8 @@
 //   -> admit (breaker; fallback) -> forward -> finish (problem+json, access line)
 // A phase returns whether the request goes on. One that refuses it either answers
 // itself (the gateway API, an auth challenge, a fallback) or sets ctx.failure, which
-// finish() answers.
+// finish() answers. Phases that decide without I/O are plain functions; the others are
+// coroutines entered only when the endpoint uses them.
 #pragma once
 
 #include <span>
@@ -42,9 +43,8 @@ class Pipeline {
   net::Task<bool> authenticate();
   net::Task<bool> rate_limit();
   bool prepare();
-  net::Task<bool> admit();
-  net::Task<void> forward();
-  net::Task<void> finish();
+  bool admit();
+  void finish();
 
   // The gateway's own API, a kind of route (gateway_api.cpp).
   net::Task<void> gateway_api();
