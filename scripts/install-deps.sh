@@ -43,7 +43,7 @@ if [ "${GATEHOUSE_IMAGE_DEPS:-0}" = 1 ]; then
   packages+=(podman runc debootstrap netavark aardvark-dns iptables catatonit uidmap)
 fi
 if [ "${GATEHOUSE_BENCH_DEPS:-0}" = 1 ]; then
-  packages+=(nginx-light haproxy wrk util-linux)
+  packages+=(nginx-light haproxy wrk util-linux valgrind)  # valgrind: bench/instructions.py
 fi
 if [ "${GATEHOUSE_FUZZ_DEPS:-0}" = 1 ]; then
   # libFuzzer + ASan/UBSan runtimes, and llvm-symbolizer for readable crash stacks
