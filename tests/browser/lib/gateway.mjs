@@ -40,9 +40,18 @@ export async function waitFor(what, fn, timeoutMs = 10000, stepMs = 50) {
   }
 }
 
+// Every gateway's folder (config, log) is removed when the test process exits, unless
+// GATEHOUSE_KEEP_TMP is set (to read the logs of a failed run).
+const folders = new Set();
+process.on('exit', () => {
+  if (process.env.GATEHOUSE_KEEP_TMP) return;
+  for (const dir of folders) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export class Gateway {
   constructor(yamlBody, { env = {}, args = [] } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-browser-'));
+    folders.add(this.dir);
     this.configPath = path.join(this.dir, 'gatehouse.yaml');
     this.logPath = path.join(this.dir, 'gatehouse.log');
     this.yamlBody = yamlBody;
