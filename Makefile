@@ -73,8 +73,7 @@ test-deploy: build
 # tests/browser/artifacts/.
 test-browser: build
 	bash tests/browser/install.sh
-	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse node --test --test-concurrency=1 \
-	  tests/browser/dashboard.test.mjs
+	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse node --test tests/browser/dashboard.test.mjs
 
 # The real image, built and run with podman (SPEC 11.1), and the compose stack brought
 # up; slow (minutes), so not part of `make test`.

@@ -2,19 +2,19 @@
 # Installs playwright-core into tests/browser/node_modules from the committed
 # package-lock.json (npm ci), as deploy/tools/install.sh does for the deploy checkers.
 # No browser is downloaded: the tests drive Debian's chromium (scripts/install-deps.sh).
-# Needs Node >= 20 and npm (the machine's). Re-runs only when the lock file changed.
+# Needs Node >= 18 (Debian 12's) and npm. Re-runs only when the lock file changed.
 set -euo pipefail
 cd "$(dirname "$0")"
-command -v node >/dev/null || { echo "tests/browser: node not found (Node 20 + npm needed)" >&2; exit 1; }
-if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
-  echo "tests/browser: playwright-core needs Node >= 20; $(command -v node) is $(node --version)" >&2
+command -v node >/dev/null || { echo "tests/browser: node not found (Node >= 18 + npm needed)" >&2; exit 1; }
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)'; then
+  echo "tests/browser: playwright-core needs Node >= 18; $(command -v node) is $(node --version)" >&2
   exit 1
 fi
 stamp=node_modules/.installed-lock
 if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
   exit 0
 fi
-command -v npm >/dev/null || { echo "tests/browser: npm not found (Node 20 + npm needed)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "tests/browser: npm not found (Node >= 18 + npm needed)" >&2; exit 1; }
 # Node trusts only its own CA list unless told otherwise: let it use the system's store
 # too, so a registry reached through a proxy the machine trusts works.
 if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
