@@ -38,6 +38,7 @@ class Pipeline {
  private:
   // The phases (pipeline.cpp).
   bool precheck();
+  bool websocket_handshake();
   bool route();
   net::Task<bool> authenticate();
   bool rate_limit();
