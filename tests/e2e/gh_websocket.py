@@ -53,7 +53,8 @@ class EchoServer:
             raise AssertionError("websocket echo server did not start")
 
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self._serve_kw.get("ssl") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)

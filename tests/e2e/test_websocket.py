@@ -95,6 +95,33 @@ def test_text_binary_large_ping_and_close_through_the_gateway(start_gateway, ech
     assert re.search(r"\b101\b", "\n".join(l for l in log.splitlines() if "/ws/echo" in l)), log
 
 
+def test_tunnel_to_a_tls_upstream(start_gateway, pki):
+    server = EchoServer(ssl=pki.server_context())
+    try:
+        gw = start_gateway(ws_config(server.url(), timeout="30s", tls={
+            "ca_file": str(pki.ca_file), "server_name": "localhost"}))
+        payload = os.urandom(MiB)
+
+        async def session():
+            async with websockets.connect(f"ws://127.0.0.1:{gw.port}/ws/echo",
+                                          max_size=None, ping_interval=None) as ws:
+                await ws.send("over TLS")
+                assert await ws.recv() == "over TLS"
+                await ws.send(payload)
+                assert await ws.recv() == payload
+            return ws.close_code
+
+        assert run(session()) == 1000
+        # Both ends finished (the upstream's close_notify, the client's FIN): the tunnel
+        # ends at once, not after the 30 s idle timeout.
+        wait_for(lambda: metric(gw.get("/metrics").text, "gatehouse_websocket_tunnels_open",
+                                "ws") == 0, timeout=5, what="tunnel closed")
+        assert "end=closed" in gw.wait_log(lambda t: "websocket tunnel closed" in t) or \
+            '"end":"closed"' in gw.log_text()
+    finally:
+        server.close()
+
+
 def test_server_initiated_close_reaches_the_client(start_gateway, echo_server):
     gw = start_gateway(ws_config(echo_server.url()))
 
