@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from gh_gateway import endpoint
-from gh_raw import RawConn, assert_problem, build_request
+from gh_raw import RawConn, build_request
 from gh_upstream import Response
 from gh_websocket import (EchoServer, RawWsClient, accept_key, frame, read_until_eof,
                           upgrade_handler)
@@ -29,6 +29,10 @@ def echo_server():
     s = EchoServer()
     yield s
     s.close()
+
+
+def is_asan(gw) -> bool:
+    return "libasan" in open(f"/proc/{gw.proc.pid}/maps").read()
 
 
 def ws_config(url: str, **kw) -> dict:
@@ -167,7 +171,10 @@ def test_many_concurrent_tunnels_with_bounded_memory(start_gateway, echo_server)
     assert got == ["again"] * n
     grown = rss - base
     print(f"RSS with {n} open tunnels: {rss} KiB ({grown} KiB over the idle gateway)")
-    assert grown < n * 80, f"{grown} KiB for {n} tunnels"  # two 16 KiB buffers and change each
+    # Two 16 KiB buffers and change each. The figure is the plain build's: under ASan
+    # (make sanitize) every allocation carries red zones and shadow memory.
+    if not is_asan(gw):
+        assert grown < n * 80, f"{grown} KiB for {n} tunnels"
     wait_for(lambda: metric(gw.get("/metrics").text, "gatehouse_websocket_tunnels_open", "ws") == 0,
              what="tunnels closed")
 
@@ -232,12 +239,12 @@ def test_idle_tunnel_is_closed_after_the_endpoint_timeout(start_gateway, make_up
         assert c.read_head() == 101
         start = time.monotonic()
         while time.monotonic() - start < 2.5:
+            time.sleep(0.3)
             c.send(b"tick")
             assert c.recv_exact(4) == b"tick"
-            time.sleep(0.3)
-        # Then silence: closed after about one timeout.
+        # Then silence: closed about one timeout after the last byte.
         took = c.wait_closed(5)
-        assert 0.7 < took < 3, took
+        assert 0.8 < took < 3, took
     log = gw.wait_log(lambda t: "websocket tunnel closed" in t)
     assert "idle_timeout" in log
 
@@ -414,7 +421,9 @@ def test_metrics_and_stats_follow_the_tunnels(start_gateway, echo_server):
     assert metric(text, "gatehouse_websocket_tunnels_total", "ws") == 0
     a, b = RawWsClient(gw.port), RawWsClient(gw.port)
     assert a.read_head() == 101 and b.read_head() == 101
-    text = gw.get("/metrics").text
+    # The client may read its 101 a moment before the gateway counts the tunnel.
+    text = wait_for(lambda: (t := gw.get("/metrics").text) and metric(
+        t, "gatehouse_websocket_tunnels_open", "ws") == 2 and t, what="two tunnels counted")
     assert metric(text, "gatehouse_websocket_tunnels_open", "ws") == 2
     assert metric(text, "gatehouse_websocket_tunnels_total", "ws") == 2
     stats = gw.get("/endpoints/stats/ws").json()
