@@ -11,6 +11,7 @@ packages=(
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-jwt python3-cryptography python3-yaml python3-requests
+  python3-websockets        # tests/e2e/test_websocket.py: a real WebSocket client and server
   systemd                   # systemd-analyze verify of deploy/systemd/gatehouse.service
   prometheus   # promtool: tests/e2e/test_metrics.py checks the /metrics output with it
   # demo and tools used by the README tour

@@ -15,7 +15,7 @@ using metrics::Sample;
 // in one pass over the table, then joined (a family's samples must be contiguous).
 struct Families {
   std::string requests, duration, upstream, errors, up, enabled, state, transitions, fallbacks,
-      health_checks, rate_limited;
+      health_checks, rate_limited, tunnels_open, tunnels_total;
 };
 
 constexpr double kNsPerSecond = 1e9;
@@ -130,6 +130,8 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
     f.transitions.reserve(lines(2, 90));
     f.fallbacks.reserve(lines(1, 70));
     f.health_checks.reserve(lines(2, 70));
+    f.tunnels_open.reserve(lines(1, 50));
+    f.tunnels_total.reserve(lines(1, 50));
   }
 
   reg.unmatched().merge_into(totals);
@@ -140,6 +142,13 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
       id = ep.metrics->escaped_id();
       ep.metrics->merge_into(totals);
       write_traffic(f, id, totals, labels);
+      // Every endpoint's series from its first scrape, at 0 until a tunnel opens.
+      Sample(f.tunnels_open, "gatehouse_websocket_tunnels_open")
+          .escaped_label("endpoint", id)
+          .value(ep.metrics->tunnels_open());
+      Sample(f.tunnels_total, "gatehouse_websocket_tunnels_total")
+          .escaped_label("endpoint", id)
+          .value(ep.metrics->tunnels_total());
     } else {
       escaped = metrics::escape_label_value(ep.config->id);
       id = escaped;
@@ -155,7 +164,8 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
   std::string out;
   out.reserve(4096 + f.requests.size() + f.duration.size() + f.upstream.size() + f.errors.size() +
               f.up.size() + f.enabled.size() + f.state.size() + f.transitions.size() +
-              f.fallbacks.size() + f.health_checks.size());
+              f.fallbacks.size() + f.health_checks.size() + f.tunnels_open.size() +
+              f.tunnels_total.size() + f.rate_limited.size());
   append_family_header(out, "gatehouse_build_info", "gauge",
                        "Build information: the value is 1, the version is a label.");
   Sample(out, "gatehouse_build_info").label("version", process.version).value(1);
@@ -205,6 +215,10 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
     Sample(out, "gatehouse_redis_errors_total")
         .label("kind", metrics::kRedisErrorKinds[k])
         .value(reg.redis_errors(k));
+  family("gatehouse_websocket_tunnels_open", "gauge", "WebSocket tunnels open now.",
+         f.tunnels_open);
+  family("gatehouse_websocket_tunnels_total", "counter",
+         "WebSocket tunnels opened (101 answers relayed).", f.tunnels_total);
   return out;
 }
 

@@ -62,6 +62,11 @@ json::object entry(const registry::Snapshot& snap, const registry::EndpointRunti
     o["methods"] = std::move(methods);
   }
   o["auth_type"] = string_or_null(cfg.auth_type);
+  // Beyond SPEC 7's shape: the endpoint's WebSocket setting and tunnels (SPEC 15).
+  o["websocket"] = json::object{
+      {"enabled", cfg.websocket},
+      {"tunnels_open", ep.metrics ? ep.metrics->tunnels_open() : 0},
+      {"tunnels_total", ep.metrics ? ep.metrics->tunnels_total() : 0}};
   if (!ep.state()) {
     o["status"] = "disabled";
     o["health"] = "unknown";

@@ -196,6 +196,7 @@ struct Endpoint {
   bool prefix_explicit = false;
   bool strip_prefix = true;
   bool preserve_host = false;
+  bool websocket = true;            // Upgrade: websocket is tunnelled (SPEC 15)
   std::vector<std::string> scopes;
   Duration connect_timeout = std::chrono::seconds(2);
   Duration timeout = std::chrono::seconds(30);

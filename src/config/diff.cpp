@@ -9,7 +9,7 @@ namespace {
 // Effective values only: an explicit prefix equal to the default one is no change.
 auto effective(const Endpoint& e) {
   return std::tie(e.url, e.name, e.version, e.id, e.methods, e.auth_type, e.disabled, e.prefix,
-                  e.strip_prefix, e.preserve_host, e.scopes, e.connect_timeout,
+                  e.strip_prefix, e.preserve_host, e.websocket, e.scopes, e.connect_timeout,
                   e.timeout, e.max_body, e.tls, e.health_check, e.circuit_breaker, e.fallback,
                   e.cache, e.servers, e.load_balancing, e.hash_key, e.retries, e.rate_limit);
 }

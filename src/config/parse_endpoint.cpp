@@ -12,12 +12,12 @@
 namespace gatehouse::config::detail {
 namespace {
 
-constexpr std::array<std::string_view, 22> kEndpointKeys = {
+constexpr std::array<std::string_view, 23> kEndpointKeys = {
     "url",         "name",          "version",         "methods",  "auth_type",
     "disabled",    "prefix",        "strip_prefix",    "preserve_host", "scopes",
     "connect_timeout", "timeout",   "max_body",        "tls",      "health_check",
     "circuit_breaker", "fallback",  "cache",
-    "load_balancing", "hash_key",   "retries",         "rate_limit"};
+    "load_balancing", "hash_key",   "retries",         "rate_limit", "websocket"};
 constexpr std::array<std::string_view, 3> kUpstreamTlsKeys = {"ca_file", "server_name", "verify"};
 
 // name and version become path segments and part of the id.
@@ -249,6 +249,7 @@ EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index, co
   resolve_prefix(ctx, m, d, name.has_value(), version.has_value());
   MapReader::assign(ep.strip_prefix, m.boolean("strip_prefix"));
   MapReader::assign(ep.preserve_host, m.boolean("preserve_host"));
+  MapReader::assign(ep.websocket, m.boolean("websocket"));
   parse_scopes(ctx, m, ep);
 
   if (m.has("scopes") && ep.auth_type != "jwt") {

@@ -52,7 +52,9 @@ struct RequestHead {
   bool has_host = false;
   bool keep_alive = true;
   bool expect_continue = false;
-  bool upgrade = false;
+  bool upgrade = false;             // an Upgrade field, or Connection: upgrade
+  bool connection_upgrade = false;  // Connection lists "upgrade"
+  std::string_view upgrade_value;   // the Upgrade field ("" when absent; repeated: the first)
   // Field names listed by Connection, to be dropped when forwarding.
   std::vector<std::string_view> connection_tokens;
 

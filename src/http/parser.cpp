@@ -164,6 +164,8 @@ void RequestHead::clear() {
   keep_alive = true;
   expect_continue = false;
   upgrade = false;
+  connection_upgrade = false;
+  upgrade_value = {};
   connection_tokens.clear();
 }
 
@@ -312,12 +314,17 @@ ParseStatus parse_request(std::string_view buf, const HeadLimits& limits, Reques
             }
             break;
           case 7:
-            if (iequals(name, "upgrade")) out.upgrade = true;
+            if (iequals(name, "upgrade")) {
+              out.upgrade = true;
+              if (out.upgrade_value.empty()) out.upgrade_value = value;
+            }
             break;
           case 10:
             if (iequals(name, "connection")) {
-              if (!parse_connection(value, close, ka_token, out.upgrade, out.connection_tokens))
+              if (!parse_connection(value, close, ka_token, out.connection_upgrade,
+                                    out.connection_tokens))
                 return false;
+              if (out.connection_upgrade) out.upgrade = true;
             }
             break;
           case 12:

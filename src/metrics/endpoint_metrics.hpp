@@ -88,6 +88,15 @@ class EndpointMetrics {
   // Request path: called by the thread that owns `shard` only (shard < shards()).
   void record(unsigned shard, const RequestSample& s);
 
+  // WebSocket tunnels (any thread; one pair of calls per tunnel, not per byte).
+  void tunnel_opened() {
+    tunnels_open_.fetch_add(1, std::memory_order_relaxed);
+    tunnels_total_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void tunnel_closed() { tunnels_open_.fetch_sub(1, std::memory_order_relaxed); }
+  std::int64_t tunnels_open() const { return tunnels_open_.load(std::memory_order_relaxed); }
+  std::uint64_t tunnels_total() const { return tunnels_total_.load(std::memory_order_relaxed); }
+
   // Rare events from any thread (breaker transitions, health probes).
   void count_transition(std::size_t from, std::size_t to);
   void count_health_check(bool success);
@@ -130,6 +139,8 @@ class EndpointMetrics {
   std::vector<std::pair<std::uint32_t, std::uint64_t>> overflow_;
   std::array<std::array<std::atomic<std::uint64_t>, kBreakerStates>, kBreakerStates> transitions_{};
   std::array<std::atomic<std::uint64_t>, 2> health_checks_{};
+  std::atomic<std::int64_t> tunnels_open_{0};
+  std::atomic<std::uint64_t> tunnels_total_{0};
 };
 
 }  // namespace gatehouse::metrics

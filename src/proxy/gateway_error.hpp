@@ -60,6 +60,15 @@ inline GatewayError upgrade() {
   return {ErrorCode::not_implemented, Party::client, false, false, false,
           "protocol upgrades are not supported"};
 }
+// A WebSocket handshake that is not one (SPEC 15: not GET over HTTP/1.1, or without
+// Connection: upgrade), and one to an endpoint with `websocket: false`.
+inline GatewayError bad_websocket_handshake(std::string_view why) {
+  return {ErrorCode::bad_request, Party::client, false, false, false, why};
+}
+inline GatewayError websocket_disabled() {
+  return {ErrorCode::not_implemented, Party::client, false, false, false,
+          "WebSocket is disabled for this endpoint"};
+}
 inline GatewayError bad_target() {
   return {ErrorCode::bad_request, Party::client, false, true, false, "invalid request path"};
 }

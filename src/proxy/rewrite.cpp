@@ -63,6 +63,10 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
   bool has_content_length = false;
   for (const auto& f : req.fields) {
     const auto name = f.name;
+    if (info.websocket && http::iequals(name, "upgrade")) {
+      append_field(out, name, f.value);  // this hop asks for the upgrade too
+      continue;
+    }
     if (http::is_hop_by_hop(name) || http::named_by_connection(name, req.connection_tokens))
       continue;
     // Never forwarded (as nginx's default): an upstream that folds "_" into "-" would
@@ -94,6 +98,7 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
   if (!req.host.empty()) append_field(out, "X-Forwarded-Host", req.host);
   append_field(out, "X-Forwarded-Prefix", info.prefix);
   append_field(out, "X-Request-Id", info.request_id);
+  if (info.websocket) out.append("Connection: upgrade\r\n");
   switch (req.body) {
     case http::BodyKind::length:
       out.append("Content-Length: ");
@@ -145,6 +150,25 @@ void build_client_head(const http::ResponseHead& res, ClientFraming framing,
   if (close) out.append("Connection: close\r\n");
   else if (http10_keep_alive) out.append("Connection: keep-alive\r\n");
   out.append("\r\n");
+}
+
+void build_switching_head(const http::ResponseHead& res, std::string_view request_id,
+                          std::string& out) {
+  out.clear();
+  out.append("HTTP/1.1");
+  out.append(res.status_line.substr(8));
+  out.append("\r\n");
+  for (const auto& f : res.fields) {
+    const auto name = f.name;
+    const bool upgrade = http::iequals(name, "upgrade");
+    if (!upgrade &&
+        (http::is_hop_by_hop(name) || http::named_by_connection(name, res.connection_tokens)))
+      continue;
+    if (http::iequals(name, "x-request-id") || http::iequals(name, "content-length")) continue;
+    append_field(out, name, f.value);
+  }
+  append_field(out, "X-Request-Id", request_id);
+  out.append("Connection: upgrade\r\n\r\n");
 }
 
 }  // namespace gatehouse::proxy

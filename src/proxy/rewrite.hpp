@@ -16,6 +16,7 @@ struct ForwardInfo {
   std::string_view proto = "http";  // X-Forwarded-Proto
   std::string_view prefix;          // X-Forwarded-Prefix (the matched prefix)
   std::string_view request_id;      // X-Request-Id
+  bool websocket = false;           // a WebSocket handshake: Upgrade is forwarded (SPEC 15)
 };
 
 // Joins the upstream base path and the request path per `strip_prefix`:
@@ -36,5 +37,10 @@ using ClientFraming = http::Framing;
 void build_client_head(const http::ResponseHead& res, ClientFraming framing,
                        std::string_view request_id, bool close, bool http10_keep_alive,
                        std::string& out, std::string_view extra = {});
+
+// The head of a 101 answer to a WebSocket handshake: as build_client_head, but the
+// Upgrade field is kept and `Connection: upgrade` sent, and nothing frames a body.
+void build_switching_head(const http::ResponseHead& res, std::string_view request_id,
+                          std::string& out);
 
 }  // namespace gatehouse::proxy

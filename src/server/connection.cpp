@@ -2,6 +2,7 @@
 
 #include "http/headers.hpp"
 #include "server/server.hpp"
+#include "server/tunnel.hpp"
 #include "server/worker.hpp"
 
 namespace gatehouse::server {
@@ -133,6 +134,10 @@ void Connection::close_if_idle() {
     stream_.cancel();
     closed_ = true;
   }
+}
+
+void Connection::close_tunnel() {
+  if (tunnel_) tunnel_->close(Tunnel::End::shutdown);
 }
 
 net::Task<void> Connection::run() {

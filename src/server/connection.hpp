@@ -21,6 +21,7 @@
 namespace gatehouse::server {
 
 struct Worker;
+class Tunnel;
 
 // The bytes read from the client: the current request's head and body bytes, then
 // whatever the client pipelined after it.
@@ -44,8 +45,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Returns true when it asked this connection to trim.
   bool trim_if_idle(net::Clock::time_point now);
 
+  // A WebSocket tunnel (tunnel.hpp) over this connection: the drain closes it once
+  // shutdown_grace is over.
+  void set_tunnel(Tunnel* t) { tunnel_ = t; }
+  void close_tunnel();
+
   // For the pipeline.
   ReadBuffer& input() { return in_; }
+  net::Stream& stream() { return stream_; }
   const std::string& client_ip() const { return client_ip_; }
   // Writes everything, under the client deadline (idle_timeout; a large answer in
   // slices whose deadline follows the client's progress). Counts bytes_out.
@@ -79,6 +86,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool parked_ = false;         // read_head() returned to wait without buffers
   net::Clock::time_point idle_since_{};
   bool closed_ = false;
+  Tunnel* tunnel_ = nullptr;
 };
 
 }  // namespace gatehouse::server

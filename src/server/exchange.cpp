@@ -79,9 +79,15 @@ void UpstreamExchange::trim() {
 
 net::Task<std::optional<GatewayError>> UpstreamExchange::run(proxy::UpstreamConn& conn) {
   bool nothing_sent = false;
+  upgraded_ = false;
   auto sent = co_await send_request(conn, nothing_sent);
   if (!sent) {
     sent = co_await read_response_head(conn);
+    if (!sent && res_.status == 101) {
+      events_.on_response_head(res_);
+      sent = co_await relay_switching_head();
+      co_return sent;
+    }
     if (!sent) {
       events_.on_response_head(res_);
       sent = co_await relay_response(conn);
@@ -173,7 +179,11 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::read_response_head(prox
                                            kMaxResponseHead, head_request, res_);
       if (st == http::ParseStatus::error) co_return invalid;
       if (st == http::ParseStatus::done) {
-        if (res_.status == 101) co_return invalid;  // we never asked to upgrade
+        // Switching protocols: only what a WebSocket handshake asked for.
+        if (res_.status == 101) {
+          if (!ctx_.websocket) co_return invalid;
+          co_return std::nullopt;
+        }
         if (res_.status < 200) {
           // Interim response: drop it and read the final one.
           std::memmove(up_in_.data(), up_in_.data() + res_.head_size, up_len_ - res_.head_size);
@@ -197,6 +207,24 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::read_response_head(prox
     received_any = true;
     up_len_ += n;
   }
+}
+
+net::Task<std::optional<GatewayError>> UpstreamExchange::relay_switching_head() {
+  proxy::build_switching_head(res_, ctx_.request_id, head_out_);
+  ctx_.status = res_.status;
+  ctx_.response_started = true;
+  ctx_.close = true;  // what follows on this connection is the tunnel's
+  upgraded_ = true;
+  // Bytes the upstream sent after its head already belong to the tunnel.
+  const std::string_view ahead(up_in_.data() + res_.head_size, up_len_ - res_.head_size);
+  up_len_ = 0;
+  const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(ahead)};
+  const auto ec = co_await conn_.write(parts);
+  if (ec) {
+    upgraded_ = false;
+    co_return proxy::errors::client_gone();
+  }
+  co_return std::nullopt;
 }
 
 net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::UpstreamConn& conn) {

@@ -39,7 +39,11 @@ class UpstreamExchange {
   // says whether sending the request again on a fresh connection is harmless.
   net::Task<std::optional<proxy::GatewayError>> run(proxy::UpstreamConn& conn);
   // After a complete exchange: the connection may go back to the pool.
-  bool reusable() const { return res_.keep_alive && up_len_ == 0 && !deadline_->fired(); }
+  bool reusable() const {
+    return !upgraded_ && res_.keep_alive && up_len_ == 0 && !deadline_->fired();
+  }
+  // A 101 answer to a WebSocket handshake was relayed: the connections carry a tunnel now.
+  bool upgraded() const { return upgraded_; }
 
   http::ResponseHead& response() { return res_; }
   std::string& head_out() { return head_out_; }
@@ -57,6 +61,7 @@ class UpstreamExchange {
                                                              bool& nothing_sent);
   net::Task<std::optional<proxy::GatewayError>> read_response_head(proxy::UpstreamConn& conn);
   net::Task<std::optional<proxy::GatewayError>> relay_response(proxy::UpstreamConn& conn);
+  net::Task<std::optional<proxy::GatewayError>> relay_switching_head();
   http::BodyReader::Status feed_request_body(std::string_view data, std::size_t& used);
   static std::optional<proxy::GatewayError> body_error(http::BodyReader::Status st);
   void ensure_relay();
@@ -76,6 +81,7 @@ class UpstreamExchange {
   std::size_t up_len_ = 0;
   std::string body_out_;          // re-framed body bytes on their way out
   std::string head_out_;          // the head being sent (upstream request, client response)
+  bool upgraded_ = false;
 };
 
 }  // namespace gatehouse::server

@@ -7,6 +7,7 @@
 #include "proxy/rewrite.hpp"
 #include "server/connection.hpp"
 #include "server/server.hpp"
+#include "server/tunnel.hpp"
 #include "server/worker.hpp"
 
 namespace gatehouse::server {
@@ -32,6 +33,7 @@ std::optional<proxy::GatewayError> Forwarder::prepare(const registry::EndpointRu
   info.client_ip = conn_.client_ip();
   info.prefix = ctx_.matched_prefix;
   info.request_id = ctx_.request_id;
+  info.websocket = ctx_.websocket;
   proxy::build_upstream_head(req, info, exchange_.head_out());
   return exchange_.take_ahead_body();
 }
@@ -74,7 +76,14 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
     error = co_await exchange_.run(*conn);
     deadline.disarm();
     if (!error) {
-      if (exchange_.reusable()) w_.connector->release(std::move(conn));
+      if (exchange_.upgraded()) {
+        // Switched protocols: the connection belongs to the tunnel, never to the pool.
+        tunnel_conn_ = std::move(conn);
+        tunnel_idle_ = cfg.timeout;
+        tunnel_metrics_ = ep.metrics;
+      } else if (exchange_.reusable()) {
+        w_.connector->release(std::move(conn));
+      }
       break;
     }
     // The stale keep-alive retry (SPEC 13): a reused connection that the upstream had
@@ -102,11 +111,51 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
   co_return error;
 }
 
+net::Task<void> Forwarder::run_tunnel() {
+  auto upstream = std::move(tunnel_conn_);
+  auto metrics = std::move(tunnel_metrics_);
+  const auto started = Clock::now();
+  // Bytes the client sent after its handshake are the tunnel's first ones.
+  auto& in = conn_.input();
+  const std::string_view ahead = in.unused();
+  in.used = in.len;
+  release_buffers();  // the tunnel has its own two
+  if (metrics) metrics->tunnel_opened();
+  w_.server.tunnels_active.fetch_add(1, std::memory_order_relaxed);
+  Tunnel tunnel(conn_.stream(), upstream->stream(), tunnel_idle_);
+  conn_.set_tunnel(&tunnel);
+  co_await tunnel.run(ahead);
+  conn_.set_tunnel(nullptr);
+  upstream->stream().close();
+  if (metrics) metrics->tunnel_closed();
+  w_.server.tunnels_active.fetch_sub(1, std::memory_order_relaxed);
+  // The handshake had its access line; the tunnel's own says what it carried (SPEC 9).
+  if (logging::access_log_enabled() && logging::enabled(logging::Level::info)) {
+    const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    logging::info("websocket tunnel closed",
+                  {{"request_id", std::string_view(ctx_.request_id)},
+                   {"client", std::string_view(conn_.client_ip())},
+                   {"endpoint", metrics ? std::string_view(metrics->id()) : std::string_view()},
+                   {"status", static_cast<std::int64_t>(101)},
+                   {"bytes_in", static_cast<std::int64_t>(tunnel.bytes_up())},
+                   {"bytes_out", static_cast<std::int64_t>(tunnel.bytes_down())},
+                   {"duration_ms", ms},
+                   {"end", Tunnel::to_string(tunnel.end())}});
+  }
+}
+
 void Forwarder::on_response_head(const http::ResponseHead& res) {
   progress_.head = true;
   ctx_.upstream_status = res.status;
   progress_.failure_status = ctx_.state->is_failure_status(res.status);
   if (progress_.failure_status) record_outcome(health::Outcome::failure);
+  if (res.status == 101) {
+    // The handshake's outcome is the upstream's whole part (SPEC 15): the tunnel's later
+    // life does not count.
+    progress_.complete = true;
+    if (!progress_.failure_status) record_outcome(health::Outcome::success);
+    return;
+  }
   capture_.start(*ctx_.state, ctx_.req, res, ctx_.path);
 }
 

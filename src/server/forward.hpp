@@ -5,6 +5,7 @@
 // `cached` fallback's capture here. Retries over several servers go here.
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include "net/frame_pool.hpp"
@@ -39,6 +40,11 @@ class Forwarder {
   void on_body_complete();
   void on_relay_end();  // the response is relayed or cut: a capture not stored is dropped
 
+  // After a relayed 101: the connection is a tunnel (tunnel.cpp), run once the
+  // handshake's access line is written. The upstream connection is closed after it.
+  bool tunnel_pending() const { return tunnel_conn_ != nullptr; }
+  net::Task<void> run_tunnel();
+
   UpstreamExchange& exchange() { return exchange_; }
   // After each request: the lent buffers go back to the worker.
   void release_buffers() {
@@ -67,6 +73,9 @@ class Forwarder {
   ResponseCapture capture_;
   Progress progress_;
   net::Clock::time_point started_{};
+  std::unique_ptr<proxy::UpstreamConn> tunnel_conn_;
+  net::Clock::duration tunnel_idle_{};
+  std::shared_ptr<metrics::EndpointMetrics> tunnel_metrics_;  // outlives a reload
 };
 
 }  // namespace gatehouse::server

@@ -49,6 +49,10 @@ net::Task<void> Pipeline::run() {
     // The phases that may need I/O before they decide are coroutines, entered only when
     // the endpoint uses them: a plain request allocates no frame for them.
     bool go = precheck() && route();
+    if (go && !ctx_.endpoint && ctx_.websocket) {
+      ctx_.fail(proxy::errors::upgrade());  // the gateway's own API does not upgrade
+      go = false;
+    }
     if (go && !ctx_.endpoint) {
       co_await gateway_api();
       go = false;
@@ -83,21 +87,43 @@ net::Task<void> Pipeline::run() {
     co_await send_gateway_error(failure, ctx_.extra);
   }
   finish();
+  // A 101 was relayed: the connection is a tunnel now, logged and counted as a request
+  // until it closes (a drain gives it shutdown_grace).
+  if (forwarder_.tunnel_pending()) co_await forwarder_.run_tunnel();
   w_.server.requests_active.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // Protocol checks that need no config: upgrades, the request target.
 bool Pipeline::precheck() {
-  if (ctx_.req.upgrade) {
-    ctx_.fail(proxy::errors::upgrade());
-    return false;
-  }
+  if (ctx_.req.upgrade && !websocket_handshake()) return false;
   auto normalised = router::normalize_path(ctx_.req.path);
   if (!normalised) {
     ctx_.fail(proxy::errors::bad_target());  // ends the connection (SPEC 4)
     return false;
   }
   ctx_.path = std::move(*normalised);
+  return true;
+}
+
+// `Upgrade: websocket` is tunnelled (SPEC 15) when asked for properly; any other upgrade
+// is not implemented (SPEC 4).
+bool Pipeline::websocket_handshake() {
+  const auto& req = ctx_.req;
+  if (!http::iequals(req.upgrade_value, "websocket")) {
+    ctx_.fail(proxy::errors::upgrade());
+    return false;
+  }
+  if (req.method != "GET" || req.minor != 1) {
+    ctx_.fail(proxy::errors::bad_websocket_handshake(
+        "a WebSocket upgrade must be a GET request over HTTP/1.1"));
+    return false;
+  }
+  if (!req.connection_upgrade) {
+    ctx_.fail(proxy::errors::bad_websocket_handshake(
+        "a WebSocket upgrade needs Connection: upgrade"));
+    return false;
+  }
+  ctx_.websocket = true;
   return true;
 }
 
@@ -132,6 +158,10 @@ bool Pipeline::route() {
   }
   if (!forwarder_.exchange().start_request_body(ep.config->max_body)) {
     ctx_.fail(proxy::errors::body_too_large(false));
+    return false;
+  }
+  if (ctx_.websocket && !ep.config->websocket) {
+    ctx_.fail(proxy::errors::websocket_disabled());
     return false;
   }
   ctx_.endpoint = &ep;

@@ -39,6 +39,7 @@ class Pipeline {
  private:
   // The phases (pipeline.cpp).
   bool precheck();
+  bool websocket_handshake();
   bool route();
   net::Task<bool> authenticate();
   net::Task<bool> rate_limit();

@@ -34,6 +34,7 @@ struct RequestContext {
   std::string_view matched_prefix;
   const registry::UpstreamServer* server = nullptr;  // the server chosen
   health::Admission admission;
+  bool websocket = false;  // a WebSocket handshake (SPEC 15): a 101 makes a tunnel
 
   // A phase that refuses the request sets this; finish() answers it (problem+json)
   // unless a response was already started. `extra` holds header lines for that answer
@@ -65,6 +66,7 @@ struct RequestContext {
     matched_prefix = {};
     server = nullptr;
     admission = {};
+    websocket = false;
     failure.reset();
     extra.clear();
     detail.clear();

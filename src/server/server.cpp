@@ -187,6 +187,18 @@ void Server::start_draining() {
   }
 }
 
+void Server::close_tunnels() {
+  for (auto& w : workers_) {
+    asio::post(w->ctx, [wp = w.get()] {
+      std::vector<Connection*> open(wp->connections.begin(), wp->connections.end());
+      for (auto* c : open) c->close_tunnel();
+    });
+  }
+  const auto until = net::Clock::now() + std::chrono::seconds(1);
+  while (tunnels_active.load() > 0 && net::Clock::now() < until)
+    control_.run_one_for(std::chrono::milliseconds(10));
+}
+
 void Server::trim_after_retired() {
   const auto now = net::Clock::now();
   if (trim_again_at_ && now >= *trim_again_at_) {
@@ -305,6 +317,7 @@ int Server::run() {
   const auto left = requests_active.load();
   if (left > 0)
     logging::warning("shutdown grace expired", {{"in_flight", static_cast<std::int64_t>(left)}});
+  if (tunnels_active.load() > 0) close_tunnels();
 
   checker_->stop();
   for (auto& w : workers_) w->ctx.stop();

@@ -82,12 +82,16 @@ class Server {
   // Counters kept by connections.
   std::atomic<std::int64_t> connections_open{0};
   std::atomic<std::int64_t> requests_active{0};
+  std::atomic<std::int64_t> tunnels_active{0};  // WebSocket tunnels (counted in requests too)
 
  private:
   bool bind_all(std::string& error);
   void apply_log_settings(const config::Config& cfg);
   void set_watch(bool on);
   void start_draining();
+  // After shutdown_grace: closes the WebSocket tunnels still open and waits a moment
+  // for their last lines.
+  void close_tunnels();
   net::Task<void> accept_loop(Worker& w);
   // Per worker, every 100 ms: access-log lines out, idle connections trimmed; every
   // second: unused spare buffers freed, and memory returned to the kernel after a peak.

@@ -44,6 +44,8 @@ FAMILIES = {
     "gatehouse_build_info": ("gauge", {"version"}),
     "gatehouse_rate_limited_total": ("counter", {"endpoint"}),
     "gatehouse_redis_errors_total": ("counter", {"kind"}),
+    "gatehouse_websocket_tunnels_open": ("gauge", {"endpoint"}),
+    "gatehouse_websocket_tunnels_total": ("counter", {"endpoint"}),
 }
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "OTHER"}
 ERROR_CODES = {"bad_request", "unauthorized", "forbidden", "no_route", "method_not_allowed",
@@ -623,6 +625,8 @@ def test_many_endpoints_scrape(start_gateway, upstream):
     s = wait_scrape(gw, lambda s: s.requests("e1234").get(("GET", "200")) == 1)
     assert len(s.series("gatehouse_endpoint_enabled")) == n
     assert len(s.series("gatehouse_circuit_breaker_state")) == 3 * n
+    assert len(s.series("gatehouse_websocket_tunnels_open")) == n  # at 0 from the start
+    assert len(s.series("gatehouse_websocket_tunnels_total")) == n
     # endpoints without traffic have no traffic series
     assert {lab["endpoint"] for lab, _ in s.series("gatehouse_request_duration_seconds_count")} \
         <= {"", "e1234"}

@@ -197,6 +197,7 @@ TEST(ConfigDiff, EachEndpointSettingCountsAsAnUpdate) {
       {"prefix", svc + "    url: http://127.0.0.1:9001/api\n    prefix: /s\n"},
       {"strip_prefix", svc + "    url: http://127.0.0.1:9001/api\n    strip_prefix: false\n"},
       {"preserve_host", svc + "    url: http://127.0.0.1:9001/api\n    preserve_host: true\n"},
+      {"websocket", svc + "    url: http://127.0.0.1:9001/api\n    websocket: false\n"},
       {"timeout", svc + "    url: http://127.0.0.1:9001/api\n    timeout: 5s\n"},
       {"connect_timeout", svc + "    url: http://127.0.0.1:9001/api\n    connect_timeout: 1s\n"},
       {"max_body", svc + "    url: http://127.0.0.1:9001/api\n    max_body: 1KiB\n"},

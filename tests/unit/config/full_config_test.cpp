@@ -100,6 +100,7 @@ TEST_F(FullConfig, EndpointWithEveryKey) {
   EXPECT_FALSE(ep.prefix_explicit);
   EXPECT_FALSE(ep.strip_prefix);
   EXPECT_TRUE(ep.preserve_host);
+  EXPECT_FALSE(ep.websocket);
   EXPECT_EQ(ep.scopes, (std::vector<std::string>{"users:read"}));
   EXPECT_EQ(ep.connect_timeout, 250ms);
   EXPECT_EQ(ep.timeout, 10s);
@@ -152,6 +153,7 @@ TEST_F(FullConfig, EndpointInheritingEverything) {
   EXPECT_EQ(ep.auth_type, "");
   EXPECT_TRUE(ep.strip_prefix);
   EXPECT_FALSE(ep.preserve_host);
+  EXPECT_TRUE(ep.websocket);  // the default
   EXPECT_EQ(ep.connect_timeout, 1500ms);
   EXPECT_EQ(ep.timeout, 20s);
   EXPECT_EQ(ep.max_body, 2u * 1024 * 1024);  // limits.max_body

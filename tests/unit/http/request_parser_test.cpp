@@ -193,6 +193,17 @@ TEST(RequestParser, ExpectAndUpgradeFlags) {
   EXPECT_TRUE(p.head.expect_continue);
   p = parse("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
   EXPECT_TRUE(p.head.upgrade);
+  EXPECT_TRUE(p.head.connection_upgrade);
+  EXPECT_EQ(p.head.upgrade_value, "websocket");
+  // Either half alone is still an upgrade request (refused unless it is a WebSocket one).
+  p = parse("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n");
+  EXPECT_TRUE(p.head.upgrade);
+  EXPECT_FALSE(p.head.connection_upgrade);
+  EXPECT_EQ(p.head.upgrade_value, "h2c");
+  p = parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, upgrade\r\n\r\n");
+  EXPECT_TRUE(p.head.upgrade);
+  EXPECT_TRUE(p.head.connection_upgrade);
+  EXPECT_EQ(p.head.upgrade_value, "");
 }
 
 TEST(RequestParser, ValuesAreTrimmed) {

@@ -154,3 +154,49 @@ TEST(UpstreamHead, DropsFieldNamesWithUnderscores) {
   EXPECT_FALSE(has_field(out, "Transfer-Encoding"));
   EXPECT_FALSE(has_field(out, "Content-Length"));
 }
+
+TEST(UpstreamHead, WebSocketHandshakeKeepsItsUpgradeHeaders) {
+  const auto req = parse_req(
+      "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade, X-Hop\r\n"
+      "X-Hop: 1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: chat\r\n\r\n");
+  proxy::ForwardInfo info;
+  info.path = "/chat";
+  info.host = "up";
+  info.client_ip = "3.3.3.3";
+  info.prefix = "/";
+  info.request_id = "rid";
+  std::string plain;
+  proxy::build_upstream_head(req, info, plain);
+  EXPECT_FALSE(has_field(plain, "Upgrade")) << plain;  // not a handshake: hop-by-hop
+  info.websocket = true;
+  std::string out;
+  proxy::build_upstream_head(req, info, out);
+  EXPECT_TRUE(has_line(out, "Upgrade: websocket")) << out;
+  EXPECT_TRUE(has_line(out, "Connection: upgrade")) << out;
+  EXPECT_TRUE(has_line(out, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")) << out;
+  EXPECT_TRUE(has_line(out, "Sec-WebSocket-Version: 13")) << out;
+  EXPECT_TRUE(has_line(out, "Sec-WebSocket-Protocol: chat")) << out;
+  EXPECT_FALSE(has_field(out, "X-Hop")) << out;
+}
+
+TEST(ClientHead, SwitchingProtocolsKeepsUpgradeAndAccept) {
+  http::ResponseHead res;
+  ASSERT_EQ(http::parse_response("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 "Connection: Upgrade, X-Hop\r\nX-Hop: 1\r\n"
+                                 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                                 "X-Request-Id: theirs\r\n\r\n",
+                                 65536, false, res),
+            http::ParseStatus::done);
+  std::string out;
+  proxy::build_switching_head(res, "rid", out);
+  EXPECT_EQ(out.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << out;
+  EXPECT_TRUE(has_line(out, "Upgrade: websocket")) << out;
+  EXPECT_TRUE(has_line(out, "Connection: upgrade")) << out;
+  EXPECT_TRUE(has_line(out, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")) << out;
+  EXPECT_TRUE(has_line(out, "X-Request-Id: rid")) << out;
+  EXPECT_FALSE(has_field(out, "X-Hop")) << out;
+  EXPECT_FALSE(has_field(out, "Content-Length")) << out;
+  EXPECT_FALSE(has_field(out, "Transfer-Encoding")) << out;
+  EXPECT_TRUE(out.ends_with("\r\n\r\n"));
+}

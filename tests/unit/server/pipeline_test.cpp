@@ -297,3 +297,53 @@ TEST_F(PipelineTest, ResponseOfUnknownLengthIsChunkedForAnHttp11Client) {
 
 }  // namespace
 }  // namespace gatehouse::server
+
+namespace gatehouse::server {
+namespace {
+
+TEST_F(PipelineTest, WebSocketHandshakeBecomesATunnelAndTheConnectionIsNeverPooled) {
+  connector->scripts.push_back({"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Accept: abc=\r\n\r\n"
+                                "EARLY"});
+  const auto got = send("GET /orders/chat HTTP/1.1\r\nHost: shop\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: a2V5a2V5a2V5a2V5a2V5aw==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << got;
+  EXPECT_NE(got.find("\r\nUpgrade: websocket\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("\r\nConnection: upgrade\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("\r\nSec-WebSocket-Accept: abc=\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(got.ends_with("\r\n\r\nEARLY")) << got;  // the tunnel's first bytes
+  ASSERT_EQ(connector->requests.size(), 1u);
+  const auto& up = connector->requests[0];
+  EXPECT_NE(up.find("\r\nUpgrade: websocket\r\n"), std::string::npos) << up;
+  EXPECT_NE(up.find("\r\nConnection: upgrade\r\n"), std::string::npos) << up;
+  EXPECT_NE(up.find("\r\nSec-WebSocket-Key: a2V5a2V5a2V5a2V5a2V5aw==\r\n"), std::string::npos) << up;
+  EXPECT_EQ(connector->releases, 0);  // never back to the pool
+  const auto st = state(0).snapshot();
+  EXPECT_EQ(st.requests_total, 1u);
+  EXPECT_EQ(st.requests_failed, 0u);  // the 101 counted as a success
+  const auto& m = *server->snapshot(*worker)->endpoints[0].metrics;
+  EXPECT_EQ(m.tunnels_total(), 1u);
+  EXPECT_EQ(m.tunnels_open(), 0);
+}
+
+TEST_F(PipelineTest, UnaskedSwitchingProtocolsIs502) {
+  connector->scripts.push_back({"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n"});
+  const auto got = send("GET /orders HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 502 ")) << got;
+  EXPECT_EQ(connector->releases, 0);
+}
+
+TEST_F(PipelineTest, WebSocketOnlyOnGetOverHttp11AndOtherUpgradesAre501) {
+  auto got = send("POST /orders HTTP/1.1\r\nHost: shop\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade, close\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 400 ")) << got;
+  got = send("GET /orders HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 400 ")) << got;
+  got = send("GET /orders HTTP/1.1\r\nHost: shop\r\nUpgrade: h2c\r\nConnection: Upgrade, close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 501 ")) << got;
+  EXPECT_EQ(connector->acquires + connector->connects, 0);
+}
+
+}  // namespace
+}  // namespace gatehouse::server
