@@ -3,6 +3,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <cstring>
 
+#include "balance/retry_policy.hpp"
 #include "http/headers.hpp"
 #include "proxy/rewrite.hpp"
 #include "server/connection.hpp"
@@ -31,6 +32,9 @@ UpstreamExchange::UpstreamExchange(Worker& w, Connection& conn, RequestContext& 
 
 bool UpstreamExchange::start_request_body(std::uint64_t max_body) {
   const auto& req = ctx_.req;
+  sent_ = kept_ = held_ = false;
+  kept_direct_ = {};
+  ahead_decoded_ = 0;
   req_writer_.start(req.body == http::BodyKind::chunked  ? http::Framing::chunked
                     : req.body == http::BodyKind::length ? http::Framing::length
                                                          : http::Framing::none);
@@ -42,18 +46,26 @@ std::optional<GatewayError> UpstreamExchange::take_ahead_body() {
   if (ctx_.req.body != http::BodyKind::chunked) return std::nullopt;
   auto& in = conn_.input();
   std::size_t used = 0;
-  const auto st = feed_request_body(in.unused(), used);
-  in.used += used;
-  return body_error(st);
-}
-
-Status UpstreamExchange::feed_request_body(std::string_view data, std::size_t& used) {
-  const auto st = req_body_.feed(data, used, [&](std::string_view piece) {
+  const auto st = req_body_.feed(in.unused(), used, [&](std::string_view piece) {
+    ahead_decoded_ += piece.size();
     req_writer_.piece(piece, body_out_);
   });
   ctx_.bytes_in += used;
   if (st == Status::done) req_writer_.finish(body_out_);
-  return st;
+  in.used += used;
+  return body_error(st);
+}
+
+bool UpstreamExchange::body_replayable() const {
+  const auto& req = ctx_.req;
+  if (req.body == http::BodyKind::none) return true;
+  const std::uint64_t size = req.body == http::BodyKind::length ? req.content_length : ahead_decoded_;
+  if (sent_) return balance::body_replayable(true, kept_, size);
+  // Not sent yet: it will be kept if it is all here now.
+  const bool whole = req.body == http::BodyKind::length
+                         ? conn_.input().unused().size() >= req.content_length
+                         : req_body_.done();
+  return balance::body_replayable(true, whole, size);
 }
 
 std::optional<GatewayError> UpstreamExchange::body_error(Status st) {
@@ -79,11 +91,17 @@ void UpstreamExchange::trim() {
 
 net::Task<std::optional<GatewayError>> UpstreamExchange::run(proxy::UpstreamConn& conn) {
   bool nothing_sent = false;
+  held_ = false;
   auto sent = co_await send_request(conn, nothing_sent);
   if (!sent) {
     sent = co_await read_response_head(conn);
     if (!sent) {
-      events_.on_response_head(res_);
+      // The Forwarder may hold a failure status back to retry it elsewhere: then the
+      // response is neither read further nor relayed, and the connection is dropped.
+      if (!events_.on_response_head(res_)) {
+        held_ = true;
+        co_return std::nullopt;
+      }
       sent = co_await relay_response(conn);
       events_.on_relay_end();
       co_return sent;
@@ -108,6 +126,18 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     return proxy::errors::no_response(deadline_->fired(), true, has_body);
   };
 
+  // A retry (or the stale keep-alive retry) of a request whose body is kept whole: the
+  // same bytes again, from where the first try left them.
+  if (sent_ && kept_) {
+    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(kept_direct_),
+                                        asio::buffer(body_out_)};
+    auto [ec, n] = co_await conn.stream().write(parts);
+    nothing_sent = n == 0;
+    if (ec) co_return upstream_failed();
+    co_return std::nullopt;
+  }
+  sent_ = true;
+
   // The head, with the body bytes that came with it: a length body's as they are, a
   // chunked body's decoded and re-encoded already (take_ahead_body).
   std::string_view direct;
@@ -116,6 +146,15 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     req_body_.feed(in.unused(), used,
                    [&](std::string_view piece) { direct = piece; });
   }
+  // Taken from the client's stream now, whatever the write does: the bytes belong to
+  // this request, not to the next one.
+  in.used += used;
+  ctx_.bytes_in += used;
+  // All of the body is here: kept (it stays in these buffers until the request ends).
+  if (req_body_.done()) {
+    kept_ = true;
+    kept_direct_ = direct;
+  }
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct),
                                         asio::buffer(body_out_)};
@@ -123,8 +162,6 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     nothing_sent = n == 0;
     if (ec) co_return upstream_failed();
   }
-  in.used += used;
-  ctx_.bytes_in += used;
   if (req_body_.done()) co_return std::nullopt;
 
   ensure_relay();
