@@ -56,11 +56,39 @@ std::optional<GatewayError> UpstreamExchange::take_ahead_body() {
   return body_error(st);
 }
 
+net::Task<bool> UpstreamExchange::read_whole_body() {
+  const auto& req = ctx_.req;
+  if (req.body != http::BodyKind::length || req.content_length > balance::kMaxRetryBody ||
+      sent_ || kept_)
+    co_return true;
+  auto& in = conn_.input();
+  const auto size = static_cast<std::size_t>(req.content_length);
+  if (in.unused().size() >= size) co_return true;  // all here: kept where it is
+  // Into a buffer of its own: the read buffer must not move, the head's fields are views
+  // into it. Exactly the body is read: what the client pipelined after it stays in the
+  // socket.
+  std::size_t have = in.len - in.used;
+  body_copy_.assign(in.unused());
+  body_copy_.resize(size);
+  in.used = in.len;
+  while (have < size) {
+    auto [ec, n] = co_await conn_.read_body(body_copy_.data() + have, size - have);
+    if (ec) co_return false;
+    have += n;
+  }
+  std::size_t used = 0;
+  req_body_.feed(body_copy_, used, [](std::string_view) {});
+  ctx_.bytes_in += used;
+  kept_ = true;
+  kept_direct_ = body_copy_;
+  co_return true;
+}
+
 bool UpstreamExchange::body_replayable() const {
   const auto& req = ctx_.req;
   if (req.body == http::BodyKind::none) return true;
   const std::uint64_t size = req.body == http::BodyKind::length ? req.content_length : ahead_decoded_;
-  if (sent_) return balance::body_replayable(true, kept_, size);
+  if (sent_ || kept_) return balance::body_replayable(true, kept_, size);
   // Not sent yet: it will be kept if it is all here now.
   const bool whole = req.body == http::BodyKind::length
                          ? conn_.input().unused().size() >= req.content_length
@@ -82,11 +110,14 @@ void UpstreamExchange::release_buffers() {
   w_.spare_relays.give(relay_, Worker::kRelayBuffer);
   w_.spare_heads.give(up_in_, Worker::kHeadBuffer);
   if (body_out_.capacity() > 4096) std::string().swap(body_out_);
+  if (body_copy_.capacity() > 4096) std::string().swap(body_copy_);
+  kept_direct_ = {};
 }
 
 void UpstreamExchange::trim() {
   // Not pooled: swapping with an empty string frees it.
   std::string().swap(body_out_);
+  std::string().swap(body_copy_);
 }
 
 net::Task<std::optional<GatewayError>> UpstreamExchange::run(proxy::UpstreamConn& conn) {
@@ -126,9 +157,10 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     return proxy::errors::no_response(deadline_->fired(), true, has_body);
   };
 
-  // A retry (or the stale keep-alive retry) of a request whose body is kept whole: the
-  // same bytes again, from where the first try left them.
-  if (sent_ && kept_) {
+  // A body kept whole (read ahead by read_whole_body, or kept by the first try): the
+  // same bytes on every try, from where they are kept.
+  if (kept_) {
+    sent_ = true;
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(kept_direct_),
                                         asio::buffer(body_out_)};
     auto [ec, n] = co_await conn.stream().write(parts);

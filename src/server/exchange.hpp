@@ -57,6 +57,12 @@ class UpstreamExchange {
   // chunked body decoded and re-encoded in one buffer); a body still being read from the
   // client when the first try started is streamed through and cannot be replayed.
   bool body_replayable() const;
+  // Before the first try of a request whose method is retried after reaching an
+  // upstream: a Content-Length body of at most balance::kMaxRetryBody still on its way
+  // is read whole first (kept until the request ends, in a buffer of its own: the read
+  // buffer cannot grow, the head's fields are views into it), so that a retry can send
+  // it again. False: the client went away.
+  net::Task<bool> read_whole_body();
 
   http::ResponseHead& response() { return res_; }
   std::string& head_out() { return head_out_; }
@@ -94,7 +100,9 @@ class UpstreamExchange {
   // Per request: for a retry of the request.
   bool sent_ = false;             // a try began writing the request
   bool kept_ = false;             // the whole body was in hand at the first write
-  std::string_view kept_direct_;  // a length body's bytes, in the connection's buffer
+  std::string_view kept_direct_;  // a length body's bytes: in the connection's buffer,
+                                  // or in body_copy_ when read ahead for a retry
+  std::string body_copy_;
   std::uint64_t ahead_decoded_ = 0;  // decoded chunked body bytes that came with the head
   bool held_ = false;             // this try stopped at the response head
   std::string head_out_;          // the head being sent (upstream request, client response)

@@ -119,6 +119,17 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
     }
   }
 
+  if (ep.retry && ep.retry->enabled() && ep.retry->method_retried(req.method)) {
+    const bool whole = co_await exchange_.read_whole_body();
+    if (!whole) {
+      ctx_.close = true;
+      record_outcome(health::Outcome::aborted);
+      record_request(health::Outcome::aborted);
+      ctx_.status = 499;
+      co_return proxy::errors::client_gone();
+    }
+  }
+
   exchange_deadline_ = Clock::now() + cfg.timeout;
   std::optional<proxy::GatewayError> error;
   for (;;) {
