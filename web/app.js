@@ -458,7 +458,8 @@
 
   function serversCell(e) {
     const targets = Array.isArray(e.targets) ? e.targets : null;
-    if (!targets || targets.length === 0) return [el('span', { class: 'mono', text: e.url || '' })];
+    // One server: its URL alone (its health and breaker are the row's own columns).
+    if (!targets || targets.length <= 1) return [el('span', { class: 'mono', text: e.url || '' })];
     const list = el('ul', { class: 'servers' });
     for (const t of targets) {
       const li = el('li', {}, el('span', { class: 'mono', text: t.url || '' }));

@@ -15,7 +15,8 @@ using metrics::Sample;
 // in one pass over the table, then joined (a family's samples must be contiguous).
 struct Families {
   std::string requests, duration, upstream, errors, up, enabled, state, transitions, fallbacks,
-      health_checks, rate_limited, tunnels_open, tunnels_total;
+      health_checks, rate_limited, tunnels_open, tunnels_total, target_up, target_requests, retries,
+      budget_exhausted;
 };
 
 constexpr double kNsPerSecond = 1e9;
@@ -73,6 +74,10 @@ void write_traffic(Families& f, std::string_view id, const metrics::EndpointTota
   }
 }
 
+bool up_of(health::Health h, health::BreakerState bs) {
+  return h == health::Health::up || (h == health::Health::unknown && bs != health::BreakerState::open);
+}
+
 void write_state(Families& f, std::string_view id, const registry::EndpointRuntime& ep) {
   const bool enabled = !ep.config->disabled && ep.state();
   Sample(f.enabled, "gatehouse_endpoint_enabled").escaped_label("endpoint", id).value(enabled ? 1 : 0);
@@ -80,19 +85,49 @@ void write_state(Families& f, std::string_view id, const registry::EndpointRunti
     Sample(f.up, "gatehouse_endpoint_up").escaped_label("endpoint", id).value(0);
     return;
   }
-  auto& breaker = ep.state()->breaker();
-  breaker.refresh();  // an open breaker past its reset_timeout reads half_open, as in the stats
-  const health::BreakerState bs = breaker.state();
-  const health::Health h = ep.state()->health().status();
-  const bool up = h == health::Health::up ||
-                  (h == health::Health::unknown && bs != health::BreakerState::open);
-  Sample(f.up, "gatehouse_endpoint_up").escaped_label("endpoint", id).value(up ? 1 : 0);
+  // The endpoint's state as SPEC 7 derives it (one server: its own). An open breaker
+  // past its reset_timeout reads half_open, as in the stats.
+  const health::BreakerState bs = registry::derived_breaker_state(ep);
+  const health::Health h = registry::derived_health(ep);
+  Sample(f.up, "gatehouse_endpoint_up").escaped_label("endpoint", id).value(up_of(h, bs) ? 1 : 0);
   for (std::size_t s = 0; s < metrics::kBreakerStates; ++s) {
     Sample(f.state, "gatehouse_circuit_breaker_state")
         .escaped_label("endpoint", id)
         .label("state", metrics::kBreakerStateLabels[s])
         .value(static_cast<std::size_t>(bs) == s ? 1 : 0);
   }
+  // Per server (SPEC 10): `target` is the server's URL from the config, so the series
+  // are bounded by the config.
+  for (const auto& server : ep.servers) {
+    auto& state = *server.state;
+    const std::string_view target = state.target();
+    const bool server_up = up_of(state.health().status(), state.breaker().state());
+    Sample(f.target_up, "gatehouse_target_up")
+        .escaped_label("endpoint", id)
+        .label("target", target)
+        .value(server_up ? 1 : 0);
+    for (const auto& cc : state.codes()) {
+      char code[8];
+      const auto [end, ec] = std::to_chars(code, code + sizeof code, cc.code);
+      Sample(f.target_requests, "gatehouse_target_requests_total")
+          .escaped_label("endpoint", id)
+          .label("target", target)
+          .label("code", std::string_view(code, static_cast<std::size_t>(end - code)))
+          .value(cc.count);
+    }
+  }
+}
+
+// Endpoints with retries: every reason from the first scrape, at 0 until it happens.
+void write_retries(Families& f, std::string_view id, const metrics::EndpointTotals& t) {
+  for (std::size_t r = 0; r < metrics::kRetryReasons.size(); ++r)
+    Sample(f.retries, "gatehouse_retries_total")
+        .escaped_label("endpoint", id)
+        .label("reason", metrics::kRetryReasons[r])
+        .value(t.retries[r]);
+  Sample(f.budget_exhausted, "gatehouse_retry_budget_exhausted_total")
+      .escaped_label("endpoint", id)
+      .value(t.retry_budget_exhausted);
 }
 
 static_assert(static_cast<std::size_t>(health::BreakerState::closed) == 0 &&
@@ -154,6 +189,10 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
       id = escaped;
     }
     write_state(f, id, ep);
+    if (ep.retry && ep.retry->enabled() && ep.state()) {
+      if (!ep.metrics) totals.clear();
+      write_retries(f, id, totals);
+    }
     // Every rate-limited endpoint from its first scrape, at 0 until it refuses one.
     if (ep.config->rate_limit) {
       const auto n = ep.metrics ? totals.errors[static_cast<std::size_t>(ErrorCode::rate_limited)] : 0;
@@ -209,6 +248,17 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
          f.health_checks);
   family("gatehouse_rate_limited_total", "counter",
          "Requests refused with 429 by the endpoint's rate limit.", f.rate_limited);
+  family("gatehouse_target_up", "gauge",
+         "Per server of an endpoint: 1 when its health is up, or unknown with its breaker not open; else 0.",
+         f.target_up);
+  family("gatehouse_target_requests_total", "counter",
+         "Tries sent to each server of an endpoint, by status code (502/504 for a try without a response).",
+         f.target_requests);
+  family("gatehouse_retries_total", "counter",
+         "Retries of failed tries, by the failure that caused them.", f.retries);
+  family("gatehouse_retry_budget_exhausted_total", "counter",
+         "Failed tries not retried because the endpoint's retry budget was used up.",
+         f.budget_exhausted);
   append_family_header(out, "gatehouse_redis_errors_total", "counter",
                        "Redis calls of shared rate limits that failed, by kind.");
   for (std::size_t k = 0; k < metrics::kRedisErrorKinds.size(); ++k)

@@ -46,6 +46,48 @@ json::value rate_limit_of(const registry::EndpointRuntime& ep) {
                       {"shared", rl.shared},     {"limited", limited}};
 }
 
+json::value breaker_json(const health::BreakerSnapshot& b) {
+  return json::object{{"state", health::to_string(b.state)},
+                      {"consecutive_failures", b.consecutive_failures},
+                      {"opened_at", time_or_null(b.opened_at)},
+                      {"next_attempt_at", time_or_null(b.next_attempt_at)}};
+}
+
+json::value check_json(const std::optional<health::CheckRecord>& check) {
+  if (!check) return nullptr;
+  const auto& c = *check;
+  return json::object{{"at", rfc3339_ms(c.at)},
+                      {"ok", c.ok},
+                      {"status", c.status ? json::value(c.status) : json::value(nullptr)},
+                      {"latency_ms", round3(c.latency_ms)},
+                      {"error", c.error.empty() ? json::value(nullptr) : json::value(c.error)}};
+}
+
+// SPEC 7: the endpoint's breaker derived from its servers'. The state: closed when any
+// is closed, else half_open when any is, else open; consecutive_failures the smallest;
+// opened_at/next_attempt_at those of the server tried first: a closed one (none), else
+// the first half-open one, else the one whose next attempt comes soonest.
+health::BreakerSnapshot derived_breaker(const std::vector<health::EndpointSnapshot>& servers) {
+  health::BreakerSnapshot out;
+  const health::BreakerSnapshot* first = nullptr;
+  std::uint32_t min_failures = UINT32_MAX;
+  auto rank = [](health::BreakerState st) {
+    return st == health::BreakerState::closed ? 0 : st == health::BreakerState::half_open ? 1 : 2;
+  };
+  for (const auto& s : servers) {
+    const auto& b = s.circuit_breaker;
+    min_failures = std::min(min_failures, b.consecutive_failures);
+    if (!first || rank(b.state) < rank(first->state) ||
+        (b.state == health::BreakerState::open && first->state == health::BreakerState::open &&
+         b.next_attempt_at && first->next_attempt_at && *b.next_attempt_at < *first->next_attempt_at))
+      first = &b;
+  }
+  if (!first) return out;
+  out = *first;
+  out.consecutive_failures = min_failures;
+  return out;
+}
+
 json::object entry(const registry::Snapshot& snap, const registry::EndpointRuntime& ep) {
   const auto& cfg = *ep.config;
   json::object o;
@@ -75,41 +117,61 @@ json::object entry(const registry::Snapshot& snap, const registry::EndpointRunti
     o["requests"] = json::object{{"total", 0}, {"failed", 0}, {"fallbacks", 0},
                                  {"latency_ms", json::object{{"p50", nullptr}, {"p99", nullptr}}}};
     o["last_health_check"] = nullptr;
+    json::array targets;
+    for (const auto& server : ep.servers)
+      targets.emplace_back(json::object{{"url", server.url->text},
+                                        {"weight", server.weight},
+                                        {"health", "unknown"},
+                                        {"circuit_breaker", nullptr},
+                                        {"in_flight", 0},
+                                        {"requests", json::object{{"total", 0}, {"failed", 0}}},
+                                        {"last_health_check", nullptr}});
+    o["targets"] = std::move(targets);
     o["rate_limit"] = rate_limit_of(ep);
     return o;
   }
-  const auto s = ep.state()->snapshot();
+  std::vector<health::EndpointSnapshot> servers;
+  servers.reserve(ep.servers.size());
+  for (const auto& server : ep.servers) servers.push_back(server.state->snapshot());
+  const auto totals = ep.stats->totals();
   o["status"] = "enabled";
-  o["health"] = health::to_string(s.health);
-  o["circuit_breaker"] = json::object{
-      {"state", health::to_string(s.circuit_breaker.state)},
-      {"consecutive_failures", s.circuit_breaker.consecutive_failures},
-      {"opened_at", time_or_null(s.circuit_breaker.opened_at)},
-      {"next_attempt_at", time_or_null(s.circuit_breaker.next_attempt_at)}};
-  o["last_updated"] = rfc3339_ms(s.last_updated);
+  o["health"] = health::to_string(registry::derived_health(ep));
+  o["circuit_breaker"] = breaker_json(derived_breaker(servers));
+  // The latest of: the registration or config change, and any server's transition.
+  auto last_updated = ep.stats->last_updated();
+  const std::optional<health::CheckRecord>* last_check = nullptr;
+  for (const auto& s : servers) {
+    last_updated = std::max(last_updated, s.last_updated);
+    if (s.last_health_check && (!last_check || !*last_check || s.last_health_check->at > (*last_check)->at))
+      last_check = &s.last_health_check;
+  }
+  o["last_updated"] = rfc3339_ms(last_updated);
   json::object latency;
-  if (s.latency) {
-    latency["p50"] = round3(s.latency->p50_ms);
-    latency["p99"] = round3(s.latency->p99_ms);
+  if (totals.latency) {
+    latency["p50"] = round3(totals.latency->p50_ms);
+    latency["p99"] = round3(totals.latency->p99_ms);
   } else {
     latency["p50"] = nullptr;
     latency["p99"] = nullptr;
   }
-  o["requests"] = json::object{{"total", s.requests_total},
-                               {"failed", s.requests_failed},
-                               {"fallbacks", s.fallbacks},
+  o["requests"] = json::object{{"total", totals.requests_total},
+                               {"failed", totals.requests_failed},
+                               {"fallbacks", totals.fallbacks},
                                {"latency_ms", std::move(latency)}};
-  if (s.last_health_check) {
-    const auto& c = *s.last_health_check;
-    o["last_health_check"] = json::object{
-        {"at", rfc3339_ms(c.at)},
-        {"ok", c.ok},
-        {"status", c.status ? json::value(c.status) : json::value(nullptr)},
-        {"latency_ms", round3(c.latency_ms)},
-        {"error", c.error.empty() ? json::value(nullptr) : json::value(c.error)}};
-  } else {
-    o["last_health_check"] = nullptr;
+  o["last_health_check"] = last_check ? check_json(*last_check) : json::value(nullptr);
+  json::array targets;
+  for (std::size_t i = 0; i < ep.servers.size(); ++i) {
+    const auto& s = servers[i];
+    targets.emplace_back(json::object{
+        {"url", ep.servers[i].url->text},
+        {"weight", ep.servers[i].weight},
+        {"health", health::to_string(s.health)},
+        {"circuit_breaker", breaker_json(s.circuit_breaker)},
+        {"in_flight", ep.balancer ? ep.balancer->in_flight(i) : 0},
+        {"requests", json::object{{"total", s.requests_total}, {"failed", s.requests_failed}}},
+        {"last_health_check", check_json(s.last_health_check)}});
   }
+  o["targets"] = std::move(targets);
   o["rate_limit"] = rate_limit_of(ep);
   return o;
 }

@@ -110,6 +110,25 @@ Admission CircuitBreaker::admit_slow(std::uint64_t w) {
   }
 }
 
+bool CircuitBreaker::admits() const {
+  const std::uint64_t w = word_.load(std::memory_order_acquire);
+  switch (state_of(w)) {
+    case BreakerState::closed:
+      return true;
+    case BreakerState::open:
+      return ns_of(clock_.steady_now()) >= next_attempt_steady_ns_.load(std::memory_order_acquire);
+    case BreakerState::half_open:
+      return taken_of(w) < options_.half_open_requests;
+  }
+  return false;
+}
+
+std::uint32_t CircuitBreaker::retry_after_s() const {
+  const std::uint64_t w = word_.load(std::memory_order_acquire);
+  if (state_of(w) != BreakerState::open) return 1;  // as admit_slow: trials in flight
+  return retry_after(clock_.steady_now());
+}
+
 std::uint32_t CircuitBreaker::retry_after(Clock::SteadyTime now) const {
   const std::int64_t left = next_attempt_steady_ns_.load(std::memory_order_acquire) - ns_of(now);
   if (left <= 0) return 1;

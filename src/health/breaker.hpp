@@ -117,6 +117,13 @@ class CircuitBreaker {
   // readers of state call it so the stats do not show a stale "open").
   void refresh();
 
+  // Would admit() let a request through now? Takes no trial slot and makes no
+  // transition (an open breaker past its reset_timeout counts as admitting: admit() would
+  // move it to half_open). A balancer asks this of every server before choosing one.
+  bool admits() const;
+  // What a rejected admission would say now: whole seconds until the next attempt, >= 1.
+  std::uint32_t retry_after_s() const;
+
   BreakerState state() const { return state_of(word_.load(std::memory_order_acquire)); }
   std::uint32_t consecutive_failures() const { return failures_.load(std::memory_order_relaxed); }
   BreakerSnapshot snapshot() const;

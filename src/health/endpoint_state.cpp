@@ -14,27 +14,32 @@ BreakerOptions breaker_options(const config::Endpoint& ep) {
   return o;
 }
 
+const config::UpstreamUrl& server_url(const config::Endpoint& ep, std::size_t server) {
+  return server < ep.servers.size() ? ep.servers[server].url : ep.url;
+}
+
 }  // namespace
 
 EndpointState::EndpointState(const config::Endpoint& ep, const Clock& clock,
-                             EndpointCallbacks callbacks)
+                             EndpointCallbacks callbacks, std::size_t server)
     : id_(ep.id),
+      url_(server_url(ep, server)),
+      index_(server),
+      count_(std::max<std::size_t>(1, ep.servers.size())),
       clock_(clock),
       callbacks_(std::move(callbacks)),
       breaker_config_(ep.circuit_breaker),
       breaker_(breaker_options(ep), clock,
                [this](const BreakerTransition& t) {
                  touch();
-                 if (callbacks_.on_breaker) callbacks_.on_breaker(id_, t);
+                 if (callbacks_.on_breaker) callbacks_.on_breaker(*this, t);
                }),
       health_(ep.health_check,
               [this](const HealthTransition& t) {
                 touch();
-                if (callbacks_.on_health) callbacks_.on_health(id_, t);
+                if (callbacks_.on_health) callbacks_.on_health(*this, t);
               }),
       config_(std::make_shared<const config::Endpoint>(ep)) {
-  if (ep.circuit_breaker.fallback_strategy == "cached")
-    cache_ = std::make_unique<ResponseCache>(ep.cache, clock);
   touch();
 }
 
@@ -80,13 +85,58 @@ void EndpointState::record_probe(const CheckRecord& result) {
   // Open for the health verdict first, so the log names the real reason.
   if (t && t->to == Health::down) breaker_.health_down();
   breaker_.record_probe(result.ok);
-  if (callbacks_.on_probe) callbacks_.on_probe(id_, result.ok);
+  if (callbacks_.on_probe) callbacks_.on_probe(*this, result.ok);
 }
 
-bool EndpointState::keeps_state_for(const config::Endpoint& next) const {
+bool EndpointState::keeps_state_for(const config::Endpoint& next,
+                                    const config::UpstreamUrl& server) const {
   const auto current = config();
-  return current->url == next.url && current->health_check == next.health_check &&
+  return url_ == server && current->health_check == next.health_check &&
          current->circuit_breaker == next.circuit_breaker;
+}
+
+void EndpointState::count_code(int code) {
+  Shard& s = shard(shards_);
+  for (auto& slot : s.codes) {
+    int c = slot.code.load(std::memory_order_relaxed);
+    if (c == 0) {
+      // Claim a free slot; another thread of the same shard may race for it.
+      if (slot.code.compare_exchange_strong(c, code, std::memory_order_relaxed)) c = code;
+    }
+    if (c == code) {
+      slot.count.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  std::lock_guard lock(codes_mutex_);
+  for (auto& cc : overflow_codes_)
+    if (cc.code == code) {
+      ++cc.count;
+      return;
+    }
+  overflow_codes_.push_back({code, 1});
+}
+
+std::vector<CodeCount> EndpointState::codes() const {
+  std::vector<CodeCount> out;
+  auto add = [&](int code, std::uint64_t n) {
+    if (code == 0 || n == 0) return;
+    for (auto& cc : out)
+      if (cc.code == code) {
+        cc.count += n;
+        return;
+      }
+    out.push_back({code, n});
+  };
+  for (const Shard& s : shards_)
+    for (const auto& slot : s.codes)
+      add(slot.code.load(std::memory_order_relaxed), slot.count.load(std::memory_order_relaxed));
+  {
+    std::lock_guard lock(codes_mutex_);
+    for (const auto& cc : overflow_codes_) add(cc.code, cc.count);
+  }
+  std::sort(out.begin(), out.end(), [](const CodeCount& a, const CodeCount& b) { return a.code < b.code; });
+  return out;
 }
 
 void EndpointState::update_config(const config::Endpoint& next) {
@@ -95,7 +145,6 @@ void EndpointState::update_config(const config::Endpoint& next) {
     std::lock_guard lock(config_mutex_);
     config_ = std::move(fresh);
   }
-  if (cache_) cache_->set_limits(next.cache);
   touch();
 }
 

@@ -1,5 +1,8 @@
 // health/: everything the request path, the health checker, the stats API and the
-// metrics need about one endpoint, in one place, shared by all threads.
+// metrics need about one upstream server of an endpoint (an endpoint with one `url` has
+// one), in one place, shared by all threads: its breaker, health, counters. What belongs
+// to the endpoint as a whole (its request counters, latency, the `cached` fallback's
+// store) is in endpoint_stats.hpp.
 #pragma once
 
 #include <array>
@@ -11,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "config/config.hpp"
@@ -41,23 +45,49 @@ struct EndpointSnapshot {
   Clock::SystemTime last_updated{};
 };
 
+class EndpointState;
+
 // Transition callbacks run on the thread that caused the transition (a worker, or the
 // health checker's thread) while the breaker or health lock is held, so they arrive in
-// order; they may log and count but must not call back into this EndpointState.
+// order; they may log and count (reading the state's id() and target()) but must not
+// call back into its breaker or health.
 struct EndpointCallbacks {
-  std::function<void(const std::string& id, const BreakerTransition&)> on_breaker;
-  std::function<void(const std::string& id, const HealthTransition&)> on_health;
+  std::function<void(const EndpointState& s, const BreakerTransition&)> on_breaker;
+  std::function<void(const EndpointState& s, const HealthTransition&)> on_health;
   // Every active health probe's result (not only transitions), after it was applied.
-  std::function<void(const std::string& id, bool ok)> on_probe;
+  std::function<void(const EndpointState& s, bool ok)> on_probe;
+};
+
+// One status-code count of a server's tries (gatehouse_target_requests_total).
+struct CodeCount {
+  int code = 0;
+  std::uint64_t count = 0;
 };
 
 class EndpointState {
  public:
-  EndpointState(const config::Endpoint& ep, const Clock& clock, EndpointCallbacks callbacks = {});
+  // The state of server `server` of `ep.servers` (an endpoint built by hand without
+  // `servers`: its `url`).
+  EndpointState(const config::Endpoint& ep, const Clock& clock, EndpointCallbacks callbacks = {},
+                std::size_t server = 0);
   EndpointState(const EndpointState&) = delete;
   EndpointState& operator=(const EndpointState&) = delete;
 
-  const std::string& id() const { return id_; }
+  const std::string& id() const { return id_; }  // the endpoint's id
+  // The server: probed at this URL's origin; `target` is its URL as configured (the
+  // label of the per-target metrics and the stats' targets[].url).
+  const config::UpstreamUrl& url() const { return url_; }
+  const std::string& target() const { return url_.text; }
+  // Whether the endpoint has several servers (logs then name the server too), and this
+  // one's place among them (probe schedules are spread by it). Updated when a reload
+  // keeps this state in another server list.
+  bool several() const { return count_.load(std::memory_order_relaxed) > 1; }
+  std::size_t index() const { return index_.load(std::memory_order_relaxed); }
+  std::size_t count() const { return count_.load(std::memory_order_relaxed); }
+  void set_position(std::size_t index, std::size_t count) {
+    index_.store(index, std::memory_order_relaxed);
+    count_.store(count, std::memory_order_relaxed);
+  }
 
   // --- request path -------------------------------------------------------------
   // Before forwarding. A rejected admission is answered by the fallback (then call
@@ -72,8 +102,13 @@ class EndpointState {
   void record_fallback();
   bool is_failure_status(int status) const;
   const config::CircuitBreaker& breaker_config() const { return breaker_config_; }
-  // The `cached` fallback's store; null for the other strategies.
-  ResponseCache* cache() { return cache_.get(); }
+  // May a request be sent here now (SPEC 13): the breaker admits (asked without taking
+  // a trial slot) and the health is not down.
+  bool available() const { return breaker_.admits() && health_.status() != Health::down; }
+  // One try's answer by status code (the upstream's, or the one the gateway answered
+  // for a try without a response: 502, 504; 499 when the client left).
+  void count_code(int code);
+  std::vector<CodeCount> codes() const;  // sorted by code
 
   // --- health checker -----------------------------------------------------------
   // One probe result: updates health and last check, feeds the breaker (success
@@ -84,9 +119,11 @@ class EndpointState {
   // --- configuration ------------------------------------------------------------
   // SPEC 5: state survives a reload that changes neither url, health_check nor
   // circuit_breaker. When this is true, keep this object and call update_config().
-  bool keeps_state_for(const config::Endpoint& next) const;
-  // Same identity, other settings (tls, cache bounds, fallback...): takes them and
-  // bumps last_updated.
+  bool keeps_state_for(const config::Endpoint& next) const { return keeps_state_for(next, next.url); }
+  // The same for one server of `next` (SPEC 13): same server URL, same health_check and
+  // circuit_breaker.
+  bool keeps_state_for(const config::Endpoint& next, const config::UpstreamUrl& server) const;
+  // Same identity, other settings (tls, timeouts...): takes them and bumps last_updated.
   void update_config(const config::Endpoint& next);
   std::shared_ptr<const config::Endpoint> config() const;
 
@@ -100,24 +137,36 @@ class EndpointState {
   Clock::SystemTime last_updated() const;
 
  private:
+  // Status codes a shard counts without a lock; a thread seeing more distinct codes
+  // for one server goes to the locked overflow list.
+  static constexpr std::size_t kCodeSlots = 8;
+  struct CodeSlot {
+    std::atomic<int> code{0};
+    std::atomic<std::uint64_t> count{0};
+  };
   struct alignas(64) Shard {
     std::atomic<std::uint64_t> total{0};
     std::atomic<std::uint64_t> failed{0};
     std::atomic<std::uint64_t> fallbacks{0};
+    std::array<CodeSlot, kCodeSlots> codes{};
   };
   static constexpr std::size_t kShards = 16;  // per-thread shards, summed on read
   static Shard& shard(std::array<Shard, kShards>& shards);
   void touch();
 
   const std::string id_;
+  const config::UpstreamUrl url_;
+  std::atomic<std::size_t> index_{0};
+  std::atomic<std::size_t> count_{1};
   const Clock& clock_;
   const EndpointCallbacks callbacks_;
   const config::CircuitBreaker breaker_config_;
   CircuitBreaker breaker_;
   HealthState health_;
   LatencyEstimator latency_;
-  std::unique_ptr<ResponseCache> cache_;
   std::array<Shard, kShards> shards_;
+  mutable std::mutex codes_mutex_;
+  std::vector<CodeCount> overflow_codes_;
   std::atomic<std::int64_t> last_updated_ns_{0};
   mutable std::mutex config_mutex_;
   std::shared_ptr<const config::Endpoint> config_;

@@ -114,7 +114,8 @@ struct HealthChecker::Impl {
 Task<void> HealthChecker::Impl::run(std::shared_ptr<Loop> loop) {
   const auto cfg = loop->state->config();
   const auto interval = std::max(cfg->health_check.interval, std::chrono::milliseconds(1));
-  auto next = SteadyClock::now() + probe_offset(loop->state->id(), interval);
+  auto next = SteadyClock::now() + probe_offset(loop->state->id(), interval,
+                                                loop->state->index(), loop->state->count());
   for (;;) {
     loop->timer.expires_at(next);
     co_await loop->timer.async_wait(use_task);  // cancelled only by stop_loop
@@ -172,7 +173,7 @@ Task<CheckRecord> HealthChecker::Impl::probe(Loop& loop) {
 
 Task<std::string> HealthChecker::Impl::talk(Loop& loop, ProbeIo& io, const config::Endpoint& ep,
                                             int& status) {
-  const auto& url = ep.url;
+  const auto& url = loop.state->url();  // this server's (SPEC 13: each is probed)
   // The probe's own deadline (in probe()) closes the socket; this one ends the connect
   // and handshake at the same moment with a typed result.
   const auto deadline = SteadyClock::now() + ep.health_check.timeout;
@@ -182,7 +183,7 @@ Task<std::string> HealthChecker::Impl::talk(Loop& loop, ProbeIo& io, const confi
   if (cerr == net::ConnectError::resolve) co_return "resolve: " + why.message();
   if (cerr != net::ConnectError::none) co_return "connect: " + why.message();
 
-  const std::string request = probe_request(ep);
+  const std::string request = probe_request(ep, url);
   if (!url.https) {
     std::string err = co_await exchange(io.socket, request, status);
     co_return err;

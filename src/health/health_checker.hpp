@@ -9,8 +9,9 @@
 
 namespace gatehouse::health {
 
-// One thread with its own io_context probes every endpoint whose health check is
-// enabled: every `interval`, at a stable per-endpoint offset inside the interval,
+// One thread with its own io_context probes every server of every endpoint whose health
+// check is enabled (one EndpointState per server): every `interval`, at a stable
+// per-endpoint offset inside the interval (an endpoint's servers spread evenly from it),
 // `GET scheme://host:port{path}` within `timeout` (TLS with the endpoint's tls settings
 // for https upstreams). Each result goes to EndpointState::record_probe on the
 // checker's thread. Asio stays inside the .cpp.

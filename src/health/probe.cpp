@@ -20,11 +20,13 @@ std::string host_header(const config::UpstreamUrl& url) {
   return host;
 }
 
-std::string probe_request(const config::Endpoint& ep) {
+std::string probe_request(const config::Endpoint& ep) { return probe_request(ep, ep.url); }
+
+std::string probe_request(const config::Endpoint& ep, const config::UpstreamUrl& server) {
   const std::string& path = ep.health_check.path.empty() ? std::string("/") : ep.health_check.path;
   std::string req;
   req.reserve(128 + path.size());
-  req.append("GET ").append(path).append(" HTTP/1.1\r\nHost: ").append(host_header(ep.url));
+  req.append("GET ").append(path).append(" HTTP/1.1\r\nHost: ").append(host_header(server));
   req.append("\r\nUser-Agent: gatehouse-health-check/" GATEHOUSE_VERSION
              "\r\nAccept: */*\r\nConnection: close\r\n\r\n");
   return req;
@@ -47,6 +49,15 @@ std::chrono::milliseconds probe_offset(std::string_view id, std::chrono::millise
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
   return std::chrono::milliseconds(h % static_cast<std::uint64_t>(interval.count()));
+}
+
+std::chrono::milliseconds probe_offset(std::string_view id, std::chrono::milliseconds interval,
+                                       std::size_t index, std::size_t count) {
+  const auto base = probe_offset(id, interval);
+  if (count <= 1 || interval.count() <= 0) return base;
+  const auto step = interval.count() * static_cast<std::int64_t>(index) /
+                    static_cast<std::int64_t>(count);
+  return std::chrono::milliseconds((base.count() + step) % interval.count());
 }
 
 }  // namespace gatehouse::health

@@ -255,6 +255,8 @@ void access(const AccessRecord& r) {
       {"path", r.path},
       {"status", static_cast<std::int64_t>(r.status)},
       {"endpoint", r.endpoint},
+      {"upstream", r.upstream.empty() ? Value{nullptr} : Value{r.upstream}},
+      {"attempts", static_cast<std::int64_t>(r.attempts)},
       {"upstream_status", r.upstream_status ? Value{static_cast<std::int64_t>(r.upstream_status)}
                                             : Value{nullptr}},
       {"bytes_in", static_cast<std::int64_t>(r.bytes_in)},

@@ -55,6 +55,8 @@ struct AccessRecord {
   std::string_view path;
   int status = 0;
   std::string_view endpoint;
+  std::string_view upstream;        // the last server tried, host:port; "" when none
+  std::uint32_t attempts = 0;       // tries made (retries included; 0: none)
   int upstream_status = 0;          // 0: no upstream response
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;

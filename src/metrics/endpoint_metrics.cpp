@@ -34,6 +34,8 @@ void EndpointTotals::clear() {
   fallbacks = {};
   transitions = {};
   health_checks = {};
+  retries = {};
+  retry_budget_exhausted = 0;
 }
 
 EndpointMetrics::EndpointMetrics(std::string id, unsigned shards)
@@ -109,6 +111,18 @@ void EndpointMetrics::count_health_check(bool success) {
   health_checks_[success ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
 }
 
+void EndpointMetrics::count_retry(std::string_view reason) {
+  for (std::size_t i = 0; i < kRetryReasons.size(); ++i)
+    if (kRetryReasons[i] == reason) {
+      retries_[i].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+}
+
+void EndpointMetrics::count_budget_exhausted() {
+  retry_budget_exhausted_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void EndpointMetrics::merge_cells(const Cells& c, HistogramTotals& out) {
   for (std::size_t i = 0; i < kBuckets; ++i)
     out.buckets[i] += c.buckets[i].load(std::memory_order_relaxed);
@@ -150,6 +164,9 @@ void EndpointMetrics::merge_into(EndpointTotals& out) const {
       out.transitions[f][t] = transitions_[f][t].load(std::memory_order_relaxed);
   out.health_checks[0] = health_checks_[0].load(std::memory_order_relaxed);
   out.health_checks[1] = health_checks_[1].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kRetryReasons.size(); ++i)
+    out.retries[i] = retries_[i].load(std::memory_order_relaxed);
+  out.retry_budget_exhausted = retry_budget_exhausted_.load(std::memory_order_relaxed);
 }
 
 unsigned EndpointMetrics::allocated_shards() const {

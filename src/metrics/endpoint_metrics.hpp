@@ -34,6 +34,10 @@ inline constexpr std::size_t kBreakerStates = 3;
 inline constexpr std::array<std::string_view, kBreakerStates> kBreakerStateLabels = {
     "closed", "open", "half_open"};
 
+// The `reason` label of gatehouse_retries_total: the names of `retries.on`.
+inline constexpr std::array<std::string_view, 6> kRetryReasons = {
+    "connect_failure", "reset", "timeout", "502", "503", "504"};
+
 // What one finished downstream request contributes.
 struct RequestSample {
   Method method = Method::other;
@@ -60,6 +64,8 @@ struct EndpointTotals {
   std::array<std::uint64_t, kFallbacks> fallbacks{};
   std::array<std::array<std::uint64_t, kBreakerStates>, kBreakerStates> transitions{};  // [from][to]
   std::array<std::uint64_t, 2> health_checks{};  // [success, failure]
+  std::array<std::uint64_t, kRetryReasons.size()> retries{};  // by kRetryReasons
+  std::uint64_t retry_budget_exhausted = 0;
   void clear();
 };
 
@@ -100,6 +106,10 @@ class EndpointMetrics {
   // Rare events from any thread (breaker transitions, health probes).
   void count_transition(std::size_t from, std::size_t to);
   void count_health_check(bool success);
+  // A retry made, by its reason (one of kRetryReasons; others are not counted), and a
+  // retry refused by the budget. Rare (failures only): shared atomics.
+  void count_retry(std::string_view reason);
+  void count_budget_exhausted();
 
   // Sums every shard into `out` (cleared first). Any thread, concurrently with writers.
   void merge_into(EndpointTotals& out) const;
@@ -141,6 +151,8 @@ class EndpointMetrics {
   std::array<std::atomic<std::uint64_t>, 2> health_checks_{};
   std::atomic<std::int64_t> tunnels_open_{0};
   std::atomic<std::uint64_t> tunnels_total_{0};
+  std::array<std::atomic<std::uint64_t>, kRetryReasons.size()> retries_{};
+  std::atomic<std::uint64_t> retry_budget_exhausted_{0};
 };
 
 }  // namespace gatehouse::metrics

@@ -26,11 +26,23 @@ std::string host_header_for(const config::UpstreamUrl& url) {
   return host;
 }
 
-std::string tls_pool_suffix(const config::Endpoint& ep, std::uint64_t generation) {
+std::string authority_for(const config::UpstreamUrl& url) {
+  const bool v6 = url.host.find(':') != std::string::npos;
+  std::string out;
+  if (v6) out += '[';
+  out += url.host;
+  if (v6) out += ']';
+  out += ':';
+  out += std::to_string(url.port);
+  return out;
+}
+
+std::string tls_pool_suffix(const config::Endpoint& ep, const config::UpstreamUrl& url,
+                            std::uint64_t generation) {
   std::string out = "|";
   out += ep.tls.ca_file.value_or("");
   out += '|';
-  out += ep.tls.server_name.value_or(ep.url.host);
+  out += ep.tls.server_name.value_or(url.host);
   out += ep.tls.verify ? "|v|" : "|n|";
   out += std::to_string(ep.index);
   out += '@';
@@ -51,14 +63,14 @@ std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
 health::EndpointCallbacks counting(const health::EndpointCallbacks& base,
                                    std::shared_ptr<metrics::EndpointMetrics> m) {
   health::EndpointCallbacks cb = base;
-  cb.on_breaker = [next = base.on_breaker, m](const std::string& id,
+  cb.on_breaker = [next = base.on_breaker, m](const health::EndpointState& s,
                                               const health::BreakerTransition& t) {
     m->count_transition(static_cast<std::size_t>(t.from), static_cast<std::size_t>(t.to));
-    if (next) next(id, t);
+    if (next) next(s, t);
   };
-  cb.on_probe = [next = base.on_probe, m](const std::string& id, bool ok) {
+  cb.on_probe = [next = base.on_probe, m](const health::EndpointState& s, bool ok) {
     m->count_health_check(ok);
-    if (next) next(id, ok);
+    if (next) next(s, ok);
   };
   return cb;
 }
@@ -94,6 +106,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     for (const auto& old : previous->endpoints)
       if (old.state()) previous_by_id.emplace(old.config->id, &old);
   }
+  const unsigned shards = metrics ? metrics->shards() : 1;
   for (const auto& ep : cfg->endpoints) {
     EndpointRuntime rt;
     rt.config = &ep;
@@ -102,39 +115,72 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     rt.fallback = strategy == "cached"    ? Fallback::cached
                   : strategy == "default" ? Fallback::default_answer
                                           : Fallback::error;
-    UpstreamServer server;
-    server.url = &ep.url;
-    server.host_header = host_header_for(ep.url);
-    server.pool_key = (ep.url.https ? "https://" : "http://") + server.host_header;
-    if (ep.url.https && !ep.disabled) {
-      server.tls = make_tls(ep, error);
-      if (!server.tls) return nullptr;
-      server.pool_key += tls_pool_suffix(ep, generation);
-    }
     if (metrics) rt.metrics = metrics->endpoint(ep.id);
-    if (!ep.disabled) {
-      const auto it = previous_by_id.find(ep.id);
-      if (it != previous_by_id.end() && it->second->state()->keeps_state_for(ep)) {
-        const EndpointRuntime& old = *it->second;
-        server.state = old.servers.front().state;
-        // Same identity: only a real change (tls, cache bounds, fallback...) counts as
-        // an update and moves last_updated.
-        if (!config::same_endpoint(*old.config, ep)) server.state->update_config(ep);
+    const auto it = ep.disabled ? previous_by_id.end() : previous_by_id.find(ep.id);
+    const EndpointRuntime* old = it != previous_by_id.end() ? it->second : nullptr;
+    // One TLS context for all servers: they share the endpoint's tls settings.
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    if (ep.url.https && !ep.disabled) {
+      tls = make_tls(ep, error);
+      if (!tls) return nullptr;
+    }
+    // A config built by hand (tests) may leave `servers` empty: its `url` is the server.
+    std::vector<config::Server> one;
+    if (ep.servers.empty()) one.push_back(config::Server{ep.url, 1});
+    const auto& servers = ep.servers.empty() ? one : ep.servers;
+    bool kept_any = false;
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      UpstreamServer server;
+      server.url = ep.servers.empty() ? &ep.url : &ep.servers[i].url;
+      server.weight = servers[i].weight;
+      server.host_header = host_header_for(*server.url);
+      server.authority = authority_for(*server.url);
+      server.pool_key = (server.url->https ? "https://" : "http://") + server.host_header;
+      if (tls) {
+        server.tls = tls;
+        server.pool_key += tls_pool_suffix(ep, *server.url, generation);
       }
-      if (!server.state)
-        server.state = std::make_shared<health::EndpointState>(
-            ep, clock, rt.metrics ? counting(callbacks, rt.metrics) : callbacks);
+      if (!ep.disabled) {
+        if (old) {
+          for (const auto& prev : old->servers) {
+            if (!prev.state || !prev.state->keeps_state_for(ep, *server.url)) continue;
+            server.state = prev.state;
+            server.state->set_position(i, servers.size());
+            // Same identity: only a real change (tls, timeouts...) counts as an update
+            // and moves last_updated.
+            if (!config::same_endpoint(*old->config, ep)) server.state->update_config(ep);
+            kept_any = true;
+            break;
+          }
+        }
+        if (!server.state)
+          server.state = std::make_shared<health::EndpointState>(
+              ep, clock, rt.metrics ? counting(callbacks, rt.metrics) : callbacks, i);
+      }
+      rt.servers.push_back(std::move(server));
+    }
+    if (!ep.disabled) {
+      // The endpoint's counters and cache go with its servers' states: kept while any
+      // server's state is (for one server: exactly when its state is, as SPEC 5 says).
+      if (kept_any && old->stats) {
+        rt.stats = old->stats;
+        if (!config::same_endpoint(*old->config, ep)) rt.stats->update_config(ep);
+      } else {
+        rt.stats = std::make_shared<health::EndpointStats>(ep, clock);
+      }
+      rt.balancer = balance::make_balancer(balance::spec_of(ep, shards));
+      rt.retry.emplace(ep.retries, ep.timeout);
+      if (rt.retry->enabled())
+        rt.budget = std::make_shared<balance::RetryBudget>(ep.retries.budget, shards, clock);
       // Buckets survive a reload that leaves this endpoint's rate_limit as it was
       // (SPEC 14), whatever else changed; a changed one starts with full buckets.
       if (ep.rate_limit) {
-        if (it != previous_by_id.end() && it->second->limiter &&
-            it->second->limiter->same_settings(*ep.rate_limit))
-          rt.limiter = it->second->limiter;
+        if (old && old->limiter && old->limiter->same_settings(*ep.rate_limit))
+          rt.limiter = old->limiter;
         else
           rt.limiter = std::make_shared<ratelimit::Limiter>(*ep.rate_limit, ep.id, clock);
       }
     }
-    rt.servers.push_back(std::move(server));
     snap->endpoints.push_back(std::move(rt));
   }
   return snap;
@@ -143,6 +189,30 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
 }  // namespace gatehouse::registry
 
 namespace gatehouse::registry {
+
+health::Health derived_health(const EndpointRuntime& ep) {
+  bool any_up = false, all_down = !ep.servers.empty();
+  for (const auto& server : ep.servers) {
+    if (!server.state) return health::Health::unknown;
+    const auto h = server.state->health().status();
+    any_up = any_up || h == health::Health::up;
+    all_down = all_down && h == health::Health::down;
+  }
+  return any_up ? health::Health::up : all_down ? health::Health::down : health::Health::unknown;
+}
+
+health::BreakerState derived_breaker_state(const EndpointRuntime& ep) {
+  bool any_half_open = false;
+  for (const auto& server : ep.servers) {
+    if (!server.state) return health::BreakerState::closed;
+    auto& breaker = server.state->breaker();
+    breaker.refresh();
+    const auto st = breaker.state();
+    if (st == health::BreakerState::closed) return st;
+    any_half_open = any_half_open || st == health::BreakerState::half_open;
+  }
+  return any_half_open ? health::BreakerState::half_open : health::BreakerState::open;
+}
 
 std::vector<std::string_view> ids_of(const Snapshot& snap) {
   std::vector<std::string_view> out;

@@ -9,8 +9,12 @@
 #include <vector>
 
 #include "auth/verifier.hpp"
+#include "balance/balancer.hpp"
+#include "balance/retry_budget.hpp"
+#include "balance/retry_policy.hpp"
 #include "config/config.hpp"
 #include "health/endpoint_state.hpp"
+#include "health/endpoint_stats.hpp"
 #include "metrics/registry.hpp"
 #include "ratelimit/limiter.hpp"
 #include "router/route_table.hpp"
@@ -23,11 +27,14 @@ enum class Fallback : std::uint8_t { error, cached, default_answer };
 // One server of an endpoint: where requests go, and its own health and breaker state.
 struct UpstreamServer {
   const config::UpstreamUrl* url = nullptr;
+  std::uint32_t weight = 1;
   std::string host_header;   // Host sent upstream: "host" or "host:port", v6 bracketed
+  std::string authority;     // "host:port" always (v6 bracketed): the access log's upstream
   std::string pool_key;      // upstream connections are shared between endpoints by key
   std::shared_ptr<boost::asio::ssl::context> tls;  // null for http:// upstreams
   // Health, breaker, counters; shared by every thread and carried over reloads that
-  // keep the endpoint's identity. Null for disabled endpoints.
+  // keep this server (same endpoint id and server URL, same health_check and
+  // circuit_breaker). Null for disabled endpoints.
   std::shared_ptr<health::EndpointState> state;
 };
 
@@ -36,7 +43,17 @@ struct EndpointRuntime {
   const config::Endpoint* config = nullptr;
   bool requires_jwt = false;  // auth_type: jwt
   Fallback fallback = Fallback::error;
-  std::vector<UpstreamServer> servers;  // one per upstream URL
+  std::vector<UpstreamServer> servers;  // one per server of `url`, in config order
+  // The endpoint as a whole (requests, latency, fallbacks, the `cached` fallback's
+  // store); kept over a reload that keeps at least one of its servers' states. Null for
+  // disabled endpoints.
+  std::shared_ptr<health::EndpointStats> stats;
+  // Spreads requests over `servers` (one shard per worker thread); per snapshot, so a
+  // reload restarts the rotation. Null for disabled endpoints.
+  std::shared_ptr<balance::Balancer> balancer;
+  // `retries`, and with attempts > 0 the budget (per snapshot: a reload starts it empty).
+  std::optional<balance::RetryPolicy> retry;
+  std::shared_ptr<balance::RetryBudget> budget;
   // Counters and histograms of this endpoint id, from the process-wide metrics registry
   // (so they outlive reloads that keep the id); null when built without one.
   std::shared_ptr<metrics::EndpointMetrics> metrics;
@@ -63,9 +80,16 @@ struct Snapshot {
   std::shared_ptr<const auth::Verifier> verifier;
 };
 
-// Builds the runtime view of a validated config. An endpoint of `previous` with the same
-// id whose url, health_check and circuit_breaker are unchanged keeps its state (SPEC
-// section 5); others start fresh with `callbacks`. Fails (returns null, sets `error`)
+// The endpoint's state as SPEC 7 derives it from its servers' (with one server: that
+// server's own). Health: up when any server is up, down when all are down, else unknown.
+// Breaker: closed when any is closed, else half_open when any is, else open. An open
+// breaker past its reset_timeout reads half_open (as in the stats).
+health::Health derived_health(const EndpointRuntime& ep);
+health::BreakerState derived_breaker_state(const EndpointRuntime& ep);
+
+// Builds the runtime view of a validated config. A server of an endpoint of `previous`
+// with the same id, the same server URL and unchanged health_check and circuit_breaker
+// keeps its state (SPEC sections 5 and 13); others start fresh with `callbacks`. Fails (returns null, sets `error`)
 // only when a TLS trust store cannot be loaded. With `metrics`, every endpoint (disabled
 // ones too) gets its id's metrics, and new endpoint states count breaker transitions
 // and health probes there.

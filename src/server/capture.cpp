@@ -5,11 +5,10 @@
 
 namespace gatehouse::server {
 
-void ResponseCapture::start(health::EndpointState& state, const http::RequestHead& req,
+void ResponseCapture::start(health::ResponseCache* cache, const http::RequestHead& req,
                             const http::ResponseHead& res, std::string_view path) {
   on_ = false;
   data_.clear();
-  health::ResponseCache* cache = state.cache();
   if (!cache || (req.method != "GET" && req.method != "HEAD")) return;
   if (res.status < 200 || res.status > 299) return;
   if (!health::storable(req.method, health::has_credentials(req.fields), res.status,
@@ -34,7 +33,7 @@ void ResponseCapture::piece(std::string_view data) {
   data_.append(data);
 }
 
-void ResponseCapture::finish(health::EndpointState& state, const http::RequestHead& req,
+void ResponseCapture::finish(health::ResponseCache* cache, const http::RequestHead& req,
                              const http::ResponseHead& res, std::string_view path,
                              bool complete) {
   if (!on_) return;
@@ -56,7 +55,7 @@ void ResponseCapture::finish(health::EndpointState& state, const http::RequestHe
   }
   entry.body = std::move(data_);
   data_.clear();
-  state.cache()->store(req.method, path, req.query, std::move(entry));
+  cache->store(req.method, path, req.query, std::move(entry));
 }
 
 void ResponseCapture::trim() {

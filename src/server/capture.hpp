@@ -7,18 +7,18 @@
 #include <string>
 #include <string_view>
 
-#include "health/endpoint_state.hpp"
+#include "health/response_cache.hpp"
 #include "http/message.hpp"
 
 namespace gatehouse::server {
 
 class ResponseCapture {
  public:
-  void start(health::EndpointState& state, const http::RequestHead& req,
+  void start(health::ResponseCache* cache, const http::RequestHead& req,
              const http::ResponseHead& res, std::string_view path);
   void piece(std::string_view data);
   // Stores the copy when the body completed; drops it otherwise.
-  void finish(health::EndpointState& state, const http::RequestHead& req,
+  void finish(health::ResponseCache* cache, const http::RequestHead& req,
               const http::ResponseHead& res, std::string_view path, bool complete);
   // Frees the buffer: a large one after each request, any on an idle connection.
   void release() {

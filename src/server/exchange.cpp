@@ -3,6 +3,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <cstring>
 
+#include "balance/retry_policy.hpp"
 #include "http/headers.hpp"
 #include "proxy/rewrite.hpp"
 #include "server/connection.hpp"
@@ -31,6 +32,9 @@ UpstreamExchange::UpstreamExchange(Worker& w, Connection& conn, RequestContext& 
 
 bool UpstreamExchange::start_request_body(std::uint64_t max_body) {
   const auto& req = ctx_.req;
+  sent_ = kept_ = held_ = false;
+  kept_direct_ = {};
+  ahead_decoded_ = 0;
   req_writer_.start(req.body == http::BodyKind::chunked  ? http::Framing::chunked
                     : req.body == http::BodyKind::length ? http::Framing::length
                                                          : http::Framing::none);
@@ -42,18 +46,54 @@ std::optional<GatewayError> UpstreamExchange::take_ahead_body() {
   if (ctx_.req.body != http::BodyKind::chunked) return std::nullopt;
   auto& in = conn_.input();
   std::size_t used = 0;
-  const auto st = feed_request_body(in.unused(), used);
-  in.used += used;
-  return body_error(st);
-}
-
-Status UpstreamExchange::feed_request_body(std::string_view data, std::size_t& used) {
-  const auto st = req_body_.feed(data, used, [&](std::string_view piece) {
+  const auto st = req_body_.feed(in.unused(), used, [&](std::string_view piece) {
+    ahead_decoded_ += piece.size();
     req_writer_.piece(piece, body_out_);
   });
   ctx_.bytes_in += used;
   if (st == Status::done) req_writer_.finish(body_out_);
-  return st;
+  in.used += used;
+  return body_error(st);
+}
+
+net::Task<bool> UpstreamExchange::read_whole_body() {
+  const auto& req = ctx_.req;
+  if (req.body != http::BodyKind::length || req.content_length > balance::kMaxRetryBody ||
+      sent_ || kept_)
+    co_return true;
+  auto& in = conn_.input();
+  const auto size = static_cast<std::size_t>(req.content_length);
+  if (in.unused().size() >= size) co_return true;  // all here: kept where it is
+  // Into a buffer of its own: the read buffer must not move, the head's fields are views
+  // into it. Exactly the body is read: what the client pipelined after it stays in the
+  // socket.
+  std::size_t have = in.len - in.used;
+  body_copy_.assign(in.unused());
+  body_copy_.resize(size);
+  in.used = in.len;
+  while (have < size) {
+    auto [ec, n] = co_await conn_.read_body(body_copy_.data() + have, size - have);
+    if (ec) co_return false;
+    have += n;
+  }
+  std::size_t used = 0;
+  req_body_.feed(body_copy_, used, [](std::string_view) {});
+  ctx_.bytes_in += used;
+  kept_ = true;
+  kept_direct_ = body_copy_;
+  co_return true;
+}
+
+bool UpstreamExchange::body_replayable() const {
+  const auto& req = ctx_.req;
+  if (req.body == http::BodyKind::none) return true;
+  const std::uint64_t size = req.body == http::BodyKind::length ? req.content_length : ahead_decoded_;
+  if (sent_ || kept_) return balance::body_replayable(true, kept_, size);
+  // Not sent yet: it will be kept if it is all here now.
+  const bool whole = req.body == http::BodyKind::length
+                         ? conn_.input().unused().size() >= req.content_length
+                         : req_body_.done();
+  return balance::body_replayable(true, whole, size);
 }
 
 std::optional<GatewayError> UpstreamExchange::body_error(Status st) {
@@ -70,16 +110,20 @@ void UpstreamExchange::release_buffers() {
   w_.spare_relays.give(relay_, Worker::kRelayBuffer);
   w_.spare_heads.give(up_in_, Worker::kHeadBuffer);
   if (body_out_.capacity() > 4096) std::string().swap(body_out_);
+  if (body_copy_.capacity() > 4096) std::string().swap(body_copy_);
+  kept_direct_ = {};
 }
 
 void UpstreamExchange::trim() {
   // Not pooled: swapping with an empty string frees it.
   std::string().swap(body_out_);
+  std::string().swap(body_copy_);
 }
 
 net::Task<std::optional<GatewayError>> UpstreamExchange::run(proxy::UpstreamConn& conn) {
   bool nothing_sent = false;
   upgraded_ = false;
+  held_ = false;
   auto sent = co_await send_request(conn, nothing_sent);
   if (!sent) {
     sent = co_await read_response_head(conn);
@@ -89,7 +133,12 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::run(proxy::UpstreamConn
       co_return sent;
     }
     if (!sent) {
-      events_.on_response_head(res_);
+      // The Forwarder may hold a failure status back to retry it elsewhere: then the
+      // response is neither read further nor relayed, and the connection is dropped.
+      if (!events_.on_response_head(res_)) {
+        held_ = true;
+        co_return std::nullopt;
+      }
       sent = co_await relay_response(conn);
       events_.on_relay_end();
       co_return sent;
@@ -114,6 +163,19 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     return proxy::errors::no_response(deadline_->fired(), true, has_body);
   };
 
+  // A body kept whole (read ahead by read_whole_body, or kept by the first try): the
+  // same bytes on every try, from where they are kept.
+  if (kept_) {
+    sent_ = true;
+    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(kept_direct_),
+                                        asio::buffer(body_out_)};
+    auto [ec, n] = co_await conn.stream().write(parts);
+    nothing_sent = n == 0;
+    if (ec) co_return upstream_failed();
+    co_return std::nullopt;
+  }
+  sent_ = true;
+
   // The head, with the body bytes that came with it: a length body's as they are, a
   // chunked body's decoded and re-encoded already (take_ahead_body).
   std::string_view direct;
@@ -122,6 +184,15 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     req_body_.feed(in.unused(), used,
                    [&](std::string_view piece) { direct = piece; });
   }
+  // Taken from the client's stream now, whatever the write does: the bytes belong to
+  // this request, not to the next one.
+  in.used += used;
+  ctx_.bytes_in += used;
+  // All of the body is here: kept (it stays in these buffers until the request ends).
+  if (req_body_.done()) {
+    kept_ = true;
+    kept_direct_ = direct;
+  }
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct),
                                         asio::buffer(body_out_)};
@@ -129,8 +200,6 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     nothing_sent = n == 0;
     if (ec) co_return upstream_failed();
   }
-  in.used += used;
-  ctx_.bytes_in += used;
   if (req_body_.done()) co_return std::nullopt;
 
   ensure_relay();

@@ -35,13 +35,34 @@ class UpstreamExchange {
   // contacted, so a malformed body is refused without reaching it.
   std::optional<proxy::GatewayError> take_ahead_body();
 
-  // One exchange on `conn`; nullopt when the response was relayed completely. A failure
-  // says whether sending the request again on a fresh connection is harmless.
+  // One exchange on `conn`; nullopt when the response was relayed completely, or when
+  // the Forwarder's on_response_head() asked to stop at the head (held(): a status to be
+  // retried elsewhere; nothing of it reached the client). A failure says whether
+  // sending the request again on a fresh connection is harmless. Called again for a
+  // retry, it sends the same request (head_out() rebuilt by the Forwarder) with the kept
+  // body (see body_replayable()).
   net::Task<std::optional<proxy::GatewayError>> run(proxy::UpstreamConn& conn);
-  // After a complete exchange: the connection may go back to the pool.
+  // After a complete exchange: the connection may go back to the pool. A response held
+  // back unread never lets its connection be reused.
   bool reusable() const {
-    return !upgraded_ && res_.keep_alive && up_len_ == 0 && !deadline_->fired();
+    return !upgraded_ && res_.keep_alive && up_len_ == 0 && !deadline_->fired() && !held_;
   }
+  bool held() const { return held_; }
+  // Whether any try of this request began writing it to an upstream (a write that failed
+  // at once counts too: the upstream may have read part of it).
+  bool request_sent() const { return sent_; }
+  // Whether the request can be sent again (SPEC 13): no body, or a body the gateway still
+  // holds whole, at most balance::kMaxRetryBody. The gateway keeps a body only when all of
+  // it came with the head (it is then still in the connection's read buffer, or for a
+  // chunked body decoded and re-encoded in one buffer); a body still being read from the
+  // client when the first try started is streamed through and cannot be replayed.
+  bool body_replayable() const;
+  // Before the first try of a request whose method is retried after reaching an
+  // upstream: a Content-Length body of at most balance::kMaxRetryBody still on its way
+  // is read whole first (kept until the request ends, in a buffer of its own: the read
+  // buffer cannot grow, the head's fields are views into it), so that a retry can send
+  // it again. False: the client went away.
+  net::Task<bool> read_whole_body();
   // A 101 answer to a WebSocket handshake was relayed: the connections carry a tunnel now.
   bool upgraded() const { return upgraded_; }
 
@@ -62,7 +83,6 @@ class UpstreamExchange {
   net::Task<std::optional<proxy::GatewayError>> read_response_head(proxy::UpstreamConn& conn);
   net::Task<std::optional<proxy::GatewayError>> relay_response(proxy::UpstreamConn& conn);
   net::Task<std::optional<proxy::GatewayError>> relay_switching_head();
-  http::BodyReader::Status feed_request_body(std::string_view data, std::size_t& used);
   static std::optional<proxy::GatewayError> body_error(http::BodyReader::Status st);
   void ensure_relay();
 
@@ -80,6 +100,14 @@ class UpstreamExchange {
   std::vector<char> up_in_;       // upstream read buffer (response head and ahead bytes)
   std::size_t up_len_ = 0;
   std::string body_out_;          // re-framed body bytes on their way out
+  // Per request: for a retry of the request.
+  bool sent_ = false;             // a try began writing the request
+  bool kept_ = false;             // the whole body was in hand at the first write
+  std::string_view kept_direct_;  // a length body's bytes: in the connection's buffer,
+                                  // or in body_copy_ when read ahead for a retry
+  std::string body_copy_;
+  std::uint64_t ahead_decoded_ = 0;  // decoded chunked body bytes that came with the head
+  bool held_ = false;             // this try stopped at the response head
   std::string head_out_;          // the head being sent (upstream request, client response)
   bool upgraded_ = false;
 };

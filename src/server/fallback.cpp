@@ -9,16 +9,16 @@ namespace gatehouse::server {
 net::Task<void> Pipeline::send_fallback(const registry::EndpointRuntime& ep) {
   const auto& cfg = *ep.config;
   const auto& req = ctx_.req;
-  health::EndpointState& state = *ctx_.state;
+  health::ResponseCache* cache = ep.stats->cache();
   if (ep.fallback == registry::Fallback::default_answer && cfg.fallback) {
     ctx_.fallback = metrics::Fallback::deflt;
     co_await send_response(cfg.fallback->status, cfg.fallback->content_type, cfg.fallback->body,
                            "X-Gatehouse-Fallback: default\r\n");
     co_return;
   }
-  if (ep.fallback == registry::Fallback::cached && state.cache() &&
+  if (ep.fallback == registry::Fallback::cached && cache &&
       (req.method == "GET" || req.method == "HEAD")) {
-    auto hit = state.cache()->lookup(req.method, ctx_.path, req.query,
+    auto hit = cache->lookup(req.method, ctx_.path, req.query,
                                      health::has_credentials(req.fields));
     if (hit) {
       ctx_.fallback = metrics::Fallback::cached;
@@ -41,8 +41,11 @@ net::Task<void> Pipeline::send_fallback(const registry::EndpointRuntime& ep) {
   const std::string retry_after =
       "Retry-After: " +
       std::to_string(std::max<std::uint32_t>(1, ctx_.admission.retry_after_s)) + "\r\n";
-  co_await send_error(ErrorCode::circuit_open,
-                      "circuit breaker for endpoint '" + cfg.id + "' is open", retry_after);
+  const std::string detail =
+      ep.servers.size() == 1
+          ? "circuit breaker for endpoint '" + cfg.id + "' is open"
+          : "no server of endpoint '" + cfg.id + "' is available (circuit breakers open or health down)";
+  co_await send_error(ErrorCode::circuit_open, detail, retry_after);
 }
 
 }  // namespace gatehouse::server

@@ -1,9 +1,11 @@
-// The Forwarder: the server, the connection (pooled or new), one exchange, the stale
-// keep-alive retry, and the outcome recorded into the server's state at exactly one
-// point.
+// The Forwarder: the server, the connection (pooled or new), one exchange per try, the
+// stale keep-alive retry, retries over the endpoint's servers, and each try's outcome
+// recorded into its server's state at exactly one point.
 #include "server/forward.hpp"
 
+#include "balance/request_key.hpp"
 #include "logging/log.hpp"
+#include "proxy/retry_cause.hpp"
 #include "proxy/rewrite.hpp"
 #include "server/connection.hpp"
 #include "server/server.hpp"
@@ -15,17 +17,19 @@ namespace gatehouse::server {
 using net::Clock;
 
 Forwarder::Forwarder(Worker& w, Connection& conn, RequestContext& ctx)
-    : w_(w), conn_(conn), ctx_(ctx), exchange_(w, conn, ctx, *this) {}
-
-const registry::UpstreamServer& Forwarder::pick(const registry::EndpointRuntime& ep) {
-  return ep.servers.front();
-}
+    : w_(w), conn_(conn), ctx_(ctx), exchange_(w, conn, ctx, *this), backoff_(w.ctx.get_executor()) {}
 
 std::optional<proxy::GatewayError> Forwarder::prepare(const registry::EndpointRuntime& ep) {
   const auto& cfg = *ep.config;
-  const auto& req = ctx_.req;
+  // Every server has the same base path (SPEC 2), so the path is the same for all tries.
   proxy::upstream_path(cfg.url.base_path, ctx_.matched_prefix, ctx_.path, cfg.strip_prefix,
                        ctx_.up_path);
+  return exchange_.take_ahead_body();
+}
+
+void Forwarder::build_head(const registry::EndpointRuntime& ep) {
+  const auto& cfg = *ep.config;
+  const auto& req = ctx_.req;
   proxy::ForwardInfo info;
   info.path = ctx_.up_path;
   info.host = cfg.preserve_host && !req.host.empty() ? req.host
@@ -35,25 +39,166 @@ std::optional<proxy::GatewayError> Forwarder::prepare(const registry::EndpointRu
   info.request_id = ctx_.request_id;
   info.websocket = ctx_.websocket;
   proxy::build_upstream_head(req, info, exchange_.head_out());
-  return exchange_.take_ahead_body();
+}
+
+void Forwarder::select(const registry::EndpointRuntime& ep, std::size_t server,
+                       const health::Admission& a) {
+  ctx_.server_index = server;
+  ctx_.server = &ep.servers[server];
+  ctx_.state = ctx_.server->state.get();
+  ctx_.admission = a;
+}
+
+// SPEC 13 for several servers: the breaker admits and the health is not down. One server
+// keeps SPEC 5's own rule (its breaker alone decides: a half-open trial goes through
+// even while its health is still down).
+bool Forwarder::available(const registry::EndpointRuntime& ep, std::size_t server) const {
+  auto& state = *ep.servers[server].state;
+  return ep.servers.size() == 1 ? state.breaker().admits() : state.available();
+}
+
+bool Forwarder::choose(const registry::EndpointRuntime& ep) {
+  const auto& cfg = *ep.config;
+  key_.reset();
+  if (cfg.load_balancing == config::LoadBalancing::hash)
+    key_ = balance::request_key(cfg.hash_key, ctx_.req, conn_.client_ip());
+  if (ep.servers.size() == 1) {
+    // The one server's breaker decides, exactly as before there were several.
+    const auto a = ep.servers.front().state->admit();
+    select(ep, 0, a);
+    return a.admitted();
+  }
+  // Availability is read without taking a half-open trial slot; the chosen server's
+  // admit() may still refuse (another thread took the last slot): then it is left out
+  // and the choice is made again.
+  balance::TriedServers refused;
+  const auto usable = [&](std::size_t i) { return !refused.contains(i) && available(ep, i); };
+  const auto avail = balance::Availability::of(usable);
+  for (std::size_t round = 0; round < ep.servers.size(); ++round) {
+    const std::size_t i = ep.balancer->pick(w_.index, avail, key_);
+    if (i == balance::kNone) break;
+    const auto a = ep.servers[i].state->admit();
+    if (a.admitted()) {
+      select(ep, i, a);
+      return true;
+    }
+    refused.add(i);
+  }
+  // None can take it: the fallback answers; Retry-After is the soonest server's.
+  std::uint32_t retry_after = 0;
+  for (const auto& server : ep.servers) {
+    const auto s = server.state->breaker().retry_after_s();
+    if (retry_after == 0 || s < retry_after) retry_after = s;
+  }
+  ctx_.server = nullptr;
+  ctx_.state = nullptr;
+  ctx_.admission = health::Admission{health::Admission::Verdict::rejected, 0,
+                                     std::max<std::uint32_t>(1, retry_after)};
+  return false;
 }
 
 net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::EndpointRuntime& ep) {
   const auto& cfg = *ep.config;
-  const auto& server = *ctx_.server;
   const auto& req = ctx_.req;
+  ep_ = &ep;
   started_ = Clock::now();
+  try_started_ = started_;
   progress_ = Progress{};
+  tried_ = {};
+  retries_ = 0;
+  same_server_retries_ = 0;
+  next_.reset();
+  request_recorded_ = false;
+  last_outcome_ = health::Outcome::aborted;
+  if (ep.budget) ep.budget->on_request(w_.index);
   if (req.expect_continue && req.body != http::BodyKind::none && req.minor == 1) {
     const auto ec = co_await conn_.write(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
     if (ec) {
       ctx_.close = true;
       record_outcome(health::Outcome::aborted);
+      record_request(health::Outcome::aborted);
       co_return std::nullopt;
     }
   }
 
-  const auto exchange_deadline = Clock::now() + cfg.timeout;
+  if (ep.retry && ep.retry->enabled() && ep.retry->method_retried(req.method)) {
+    const bool whole = co_await exchange_.read_whole_body();
+    if (!whole) {
+      ctx_.close = true;
+      record_outcome(health::Outcome::aborted);
+      record_request(health::Outcome::aborted);
+      ctx_.status = 499;
+      co_return proxy::errors::client_gone();
+    }
+  }
+
+  exchange_deadline_ = Clock::now() + cfg.timeout;
+  std::optional<proxy::GatewayError> error;
+  for (;;) {
+    // One try: ctx_.server with ctx_.admission.
+    ++ctx_.attempts;
+    tried_.add(ctx_.server_index);
+    const auto now = Clock::now();
+    try_started_ = now;
+    progress_ = Progress{};
+    next_.reset();
+    const auto try_deadline =
+        ep.retry ? now + ep.retry->try_timeout(std::chrono::duration_cast<balance::Duration>(
+                             exchange_deadline_ - now))
+                 : exchange_deadline_;
+    build_head(ep);
+    const std::size_t server = ctx_.server_index;
+    ep.balancer->begin(server);
+    error = co_await attempt(ep, std::min(try_deadline, exchange_deadline_));
+    ep.balancer->end(server);
+
+    // The try's outcome is recorded once: at the response head when its status counts as
+    // a failure (or when the head was held back for a retry), when the body completed
+    // (success), or here when neither came.
+    if (!progress_.recorded) {
+      if (!progress_.head && error) {
+        ctx_.state->count_code(error->client_gone ? 499 : status_of(error->code));
+        record_outcome(proxy::dispose(*error).outcome);
+      } else if (!progress_.complete) {
+        // The relay broke: the upstream's fault, or the client left (the upstream did its part).
+        record_outcome(error && error->who == proxy::Party::upstream ? health::Outcome::failure
+                                                                      : health::Outcome::success);
+      }
+    }
+    if (exchange_.held() && next_) {
+      // A failure status held back (never relayed): the planned retry goes on.
+    } else if (error && !progress_.head) {
+      // No response: retried when SPEC 13 allows it.
+      const proxy::TryProgress tp{progress_.connected, exchange_.request_sent(), false};
+      const auto outcome = proxy::try_outcome(*error, tp);
+      if (outcome) next_ = plan_retry(ep, *outcome);
+      if (!next_) break;
+    } else {
+      break;  // relayed, or cut after its head
+    }
+    if (next_->same_server) {
+      // Back to a server already tried: a jittered pause first (no pause for another).
+      backoff_.expires_after(balance::retry_backoff(same_server_retries_++, w_.rng));
+      co_await backoff_.async_wait(net::use_task);
+    }
+    select(ep, next_->server, next_->admission);
+    ctx_.upstream_status = 0;
+  }
+
+  if (!request_recorded_) record_request(last_outcome_);
+  if (!error) co_return std::nullopt;
+  if (error->client_gone && !progress_.head) ctx_.status = 499;  // client went away mid-body
+  if (progress_.head) {
+    ctx_.close = true;  // the answer is cut: nothing more can be said on this connection
+    co_return std::nullopt;
+  }
+  co_return error;
+}
+
+net::Task<std::optional<proxy::GatewayError>> Forwarder::attempt(
+    const registry::EndpointRuntime& ep, Clock::time_point try_deadline) {
+  const auto& cfg = *ep.config;
+  const auto& server = *ctx_.server;
   auto& deadline = exchange_.deadline();
   std::optional<proxy::GatewayError> error;
   for (int attempt = 0;; ++attempt) {
@@ -61,10 +206,12 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
     if (attempt == 0) conn = w_.connector->acquire(server);
     const bool reused = conn != nullptr;
     if (!conn) {
-      const auto connect_deadline = std::min(exchange_deadline, Clock::now() + cfg.connect_timeout);
+      progress_.connected = false;
+      const auto connect_deadline = std::min(try_deadline, Clock::now() + cfg.connect_timeout);
       auto [cerr, fresh] = co_await w_.connector->connect(server, cfg, connect_deadline);
       if (cerr != net::ConnectError::none) {
         logging::debug("upstream connect failed", {{"endpoint", std::string_view(cfg.id)},
+                                                   {"upstream", std::string_view(server.authority)},
                                                    {"request_id", std::string_view(ctx_.request_id)},
                                                    {"reason", net::to_string(cerr)}});
         error = proxy::errors::connect_failed(cerr);
@@ -72,9 +219,12 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
       }
       conn = std::move(fresh);
     }
-    deadline.arm(exchange_deadline, &conn->socket());
+    progress_.connected = true;
+    deadline.arm(try_deadline, &conn->socket());
+    conn_now_ = conn.get();
     error = co_await exchange_.run(*conn);
     deadline.disarm();
+    conn_now_ = nullptr;
     if (!error) {
       if (exchange_.upgraded()) {
         // Switched protocols: the connection belongs to the tunnel, never to the pool.
@@ -88,27 +238,50 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
     }
     // The stale keep-alive retry (SPEC 13): a reused connection that the upstream had
     // closed before answering gets one fresh try (the exchange says when sending the
-    // request twice is harmless). A broken connection is never reused.
+    // request twice is harmless). Not a retry: no attempt, no budget. A broken
+    // connection is never reused.
     conn.reset();
     if (!(error->retryable && reused && attempt == 0)) break;
   }
-
-  // The outcome is recorded once: at the response head when its status counts as a
-  // failure, when the body completed (success), or here when neither came.
-  if (!progress_.head) {
-    record_outcome(proxy::dispose(*error).outcome);
-  } else if (!progress_.failure_status && !progress_.complete) {
-    // The relay broke: the upstream's fault, or the client left (the upstream did its part).
-    record_outcome(error && error->who == proxy::Party::upstream ? health::Outcome::failure
-                                                                  : health::Outcome::success);
-  }
-  if (!error) co_return std::nullopt;
-  if (error->client_gone && !progress_.head) ctx_.status = 499;  // client went away mid-body
-  if (progress_.head) {
-    ctx_.close = true;  // the answer is cut: nothing more can be said on this connection
-    co_return std::nullopt;
-  }
   co_return error;
+}
+
+std::optional<Forwarder::Next> Forwarder::plan_retry(const registry::EndpointRuntime& ep,
+                                                     const balance::TryOutcome& outcome) {
+  if (!ep.retry || !ep.retry->enabled()) return std::nullopt;
+  const auto now = Clock::now();
+  const balance::RequestFacts facts{ctx_.req.method, exchange_.body_replayable()};
+  const auto left = std::chrono::duration_cast<balance::Duration>(exchange_deadline_ - now);
+  if (ep.retry->decide(outcome, facts, retries_, left) != balance::RetryVerdict::retry)
+    return std::nullopt;
+  balance::TriedServers refused;
+  const auto usable = [&](std::size_t i) { return !refused.contains(i) && available(ep, i); };
+  const auto avail = balance::Availability::of(usable);
+  bool budget_taken = false;
+  for (std::size_t round = 0; round < ep.servers.size(); ++round) {
+    const auto pick = balance::pick_for_retry(*ep.balancer, w_.index, avail, key_, tried_);
+    if (pick.server == balance::kNone) return std::nullopt;  // none can take it: answered
+    if (!budget_taken) {
+      if (!ep.budget->try_acquire(w_.index)) {
+        if (ctx_.metrics) ctx_.metrics->count_budget_exhausted();
+        return std::nullopt;
+      }
+      budget_taken = true;
+    }
+    const auto a = ep.servers[pick.server].state->admit();
+    if (!a.admitted()) {
+      refused.add(pick.server);
+      continue;
+    }
+    ++retries_;
+    if (ctx_.metrics) ctx_.metrics->count_retry(balance::reason(outcome));
+    logging::debug("retrying", {{"endpoint", std::string_view(ep.config->id)},
+                                {"request_id", std::string_view(ctx_.request_id)},
+                                {"reason", balance::reason(outcome)},
+                                {"upstream", std::string_view(ep.servers[pick.server].authority)}});
+    return Next{pick.server, a, pick.same_server};
+  }
+  return std::nullopt;
 }
 
 net::Task<void> Forwarder::run_tunnel() {
@@ -144,40 +317,81 @@ net::Task<void> Forwarder::run_tunnel() {
   }
 }
 
-void Forwarder::on_response_head(const http::ResponseHead& res) {
+bool Forwarder::on_response_head(const http::ResponseHead& res) {
   progress_.head = true;
   ctx_.upstream_status = res.status;
+  ctx_.state->count_code(res.status);
   progress_.failure_status = ctx_.state->is_failure_status(res.status);
   if (progress_.failure_status) record_outcome(health::Outcome::failure);
   if (res.status == 101) {
     // The handshake's outcome is the upstream's whole part (SPEC 15): the tunnel's later
     // life does not count.
     progress_.complete = true;
-    if (!progress_.failure_status) record_outcome(health::Outcome::success);
-    return;
+    if (!progress_.failure_status) {
+      record_outcome(health::Outcome::success);
+      record_request(health::Outcome::success);
+    } else {
+      record_request(health::Outcome::failure);
+    }
+    return true;
   }
-  capture_.start(*ctx_.state, ctx_.req, res, ctx_.path);
+  // A status in retries.on is held back, unrelayed, when a retry will be made; the try
+  // counts for its server by section 5's rules either way.
+  const auto outcome = balance::status_outcome(res.status);
+  if (ep_->retry && ep_->retry->enabled() && ep_->retry->retries_on(outcome)) {
+    if (!progress_.failure_status) {
+      // Decided before the switch: a status that is no failure for the breaker is a success.
+      auto planned = plan_retry(*ep_, outcome);
+      if (planned) {
+        record_outcome(health::Outcome::success);
+        next_ = planned;
+        return false;
+      }
+    } else {
+      next_ = plan_retry(*ep_, outcome);
+      if (next_) return false;
+    }
+  }
+  if (progress_.failure_status) record_request(health::Outcome::failure);
+  // Relayed from here on: no retry can follow, so the rest of the endpoint's `timeout`
+  // applies rather than the try's.
+  if (conn_now_) exchange_.deadline().arm(exchange_deadline_, &conn_now_->socket());
+  capture_.start(ep_->stats->cache(), ctx_.req, res, ctx_.path);
+  return true;
 }
 
 void Forwarder::on_body_complete() {
   progress_.complete = true;
-  capture_.finish(*ctx_.state, ctx_.req, exchange_.response(), ctx_.path, true);
+  capture_.finish(ep_->stats->cache(), ctx_.req, exchange_.response(), ctx_.path, true);
   // Recorded before the client's last bytes are written, so its next request already
   // sees the breaker's verdict (a late success would reset a newer failure).
-  if (!progress_.failure_status) record_outcome(health::Outcome::success);
+  if (!progress_.failure_status) {
+    record_outcome(health::Outcome::success);
+    record_request(health::Outcome::success);
+  }
 }
 
 void Forwarder::on_relay_end() {
-  capture_.finish(*ctx_.state, ctx_.req, exchange_.response(), ctx_.path, false);
+  capture_.finish(ep_->stats->cache(), ctx_.req, exchange_.response(), ctx_.path, false);
 }
 
 void Forwarder::record_outcome(health::Outcome outcome) {
+  if (progress_.recorded) return;  // exactly once per try
+  progress_.recorded = true;
+  last_outcome_ = outcome;
+  const auto now = Clock::now();
+  ctx_.state->record(ctx_.admission, outcome, now - try_started_, now);
+}
+
+void Forwarder::record_request(health::Outcome outcome) {
+  if (request_recorded_) return;
+  request_recorded_ = true;
   const auto now = Clock::now();
   const auto took = now - started_;
   // Aborted: the client went away before the upstream had its say; no upstream timing.
   if (outcome != health::Outcome::aborted)
     ctx_.upstream_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took).count();
-  ctx_.state->record(ctx_.admission, outcome, took, now);
+  ep_->stats->record(outcome, took, now);
 }
 
 }  // namespace gatehouse::server

@@ -1,13 +1,15 @@
-// server/: the owner of the upstream part of a request (Envoy's router): it picks the
-// server, opens or reuses a connection, runs one UpstreamExchange, makes the stale
-// keep-alive retry, and records the outcome into the chosen server's state exactly
-// once. The exchange's events (head, body piece, complete) feed the breaker and the
-// `cached` fallback's capture here. Retries over several servers go here.
+// server/: the owner of the upstream part of a request (Envoy's router): it chooses the
+// server (the endpoint's balancer, among servers whose breaker admits and whose health is
+// not down), opens or reuses a connection, runs one UpstreamExchange per try, makes the
+// stale keep-alive retry, retries a failed try on another server (SPEC 13), and records
+// each try's outcome into its server's state exactly once. The exchange's events (head,
+// body piece, complete) feed the breaker and the `cached` fallback's capture here.
 #pragma once
 
 #include <memory>
 #include <optional>
 
+#include "balance/retry_policy.hpp"
 #include "net/frame_pool.hpp"
 #include "net/io.hpp"
 #include "proxy/gateway_error.hpp"
@@ -25,17 +27,20 @@ class Forwarder {
  public:
   Forwarder(Worker& w, Connection& conn, RequestContext& ctx);
 
-  // The server this request goes to (the endpoint's one server for now).
-  const registry::UpstreamServer& pick(const registry::EndpointRuntime& ep);
-  // The request's head towards the upstream, and the body bytes that came with it
-  // (a malformed chunked body is refused here, before any upstream is contacted).
+  // Before admission: the path towards the upstream, and the body bytes that came with
+  // the head (a malformed chunked body is refused here, before any upstream or breaker).
   std::optional<proxy::GatewayError> prepare(const registry::EndpointRuntime& ep);
-  // Sends, reads, relays. Returns the failure to answer: nullopt when the response was
-  // relayed, or when it was cut after its head (then the connection closes).
+  // The first try's server: picked by the endpoint's policy among the available ones,
+  // with its breaker's admission taken (ctx.server, ctx.state, ctx.admission). False when
+  // no server can take the request: ctx.admission then says when to come back.
+  bool choose(const registry::EndpointRuntime& ep);
+  // Sends, reads, relays, retries. Returns the failure to answer: nullopt when the
+  // response was relayed, or when it was cut after its head (then the connection closes).
   net::Task<std::optional<proxy::GatewayError>> run(const registry::EndpointRuntime& ep);
 
-  // The exchange's events.
-  void on_response_head(const http::ResponseHead& res);
+  // The exchange's events. on_response_head returns false to stop the exchange at the
+  // head: a status to retry on another try, never relayed.
+  bool on_response_head(const http::ResponseHead& res);
   void on_body_piece(std::string_view piece) { capture_.piece(piece); }
   void on_body_complete();
   void on_relay_end();  // the response is relayed or cut: a capture not stored is dropped
@@ -57,13 +62,35 @@ class Forwarder {
   }
 
  private:
-  // Feeds the breaker; called at exactly one point per admitted request (see run).
+  // The next retry's server, as chosen when a try failed (not yet switched to).
+  struct Next {
+    std::size_t server = balance::kNone;
+    health::Admission admission;
+    bool same_server = false;  // every available server was tried: back off first
+  };
+
+  // One try to ctx.server within `try_deadline`, with the stale keep-alive retry.
+  net::Task<std::optional<proxy::GatewayError>> attempt(const registry::EndpointRuntime& ep,
+                                                        net::Clock::time_point try_deadline);
+  void build_head(const registry::EndpointRuntime& ep);
+  void select(const registry::EndpointRuntime& ep, std::size_t server, const health::Admission& a);
+  bool available(const registry::EndpointRuntime& ep, std::size_t server) const;
+  // Whether the failed try (`outcome`) is retried, and where: SPEC 13's rules, an
+  // available server, the budget, that server's admission. Counts the retry or the
+  // exhausted budget.
+  std::optional<Next> plan_retry(const registry::EndpointRuntime& ep,
+                                 const balance::TryOutcome& outcome);
+  // Feeds the try's server state; called at exactly one point per try (see run).
   void record_outcome(health::Outcome outcome);
-  // How far the exchange got: which decides where the outcome was recorded.
+  // Feeds the endpoint's stats; once per request, at the final try's outcome.
+  void record_request(health::Outcome outcome);
+  // How far the current try got: which decides where its outcome was recorded.
   struct Progress {
     bool head = false;            // a final response head was read
     bool failure_status = false;  // ... with a status in failure_statuses
     bool complete = false;        // the response body was read to its end
+    bool recorded = false;        // the try's outcome went to its server's state
+    bool connected = false;       // a connection was established
   };
 
   Worker& w_;
@@ -72,7 +99,20 @@ class Forwarder {
   UpstreamExchange exchange_;
   ResponseCapture capture_;
   Progress progress_;
-  net::Clock::time_point started_{};
+  // The request across its tries.
+  const registry::EndpointRuntime* ep_ = nullptr;
+  std::optional<std::string_view> key_;  // the hash policy's key: a view into the head
+  balance::TriedServers tried_;
+  std::uint32_t retries_ = 0;
+  std::uint32_t same_server_retries_ = 0;
+  std::optional<Next> next_;             // planned at a held response head
+  bool request_recorded_ = false;
+  health::Outcome last_outcome_ = health::Outcome::aborted;
+  net::Clock::time_point started_{};      // the first try's start
+  net::Clock::time_point try_started_{};  // the current try's start
+  net::Clock::time_point exchange_deadline_{};
+  proxy::UpstreamConn* conn_now_ = nullptr;  // the current try's connection
+  net::Timer backoff_;
   std::unique_ptr<proxy::UpstreamConn> tunnel_conn_;
   net::Clock::duration tunnel_idle_{};
   std::shared_ptr<metrics::EndpointMetrics> tunnel_metrics_;  // outlives a reload

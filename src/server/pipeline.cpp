@@ -209,23 +209,23 @@ net::Task<bool> Pipeline::rate_limit() {
   co_return false;
 }
 
-// The upstream request's head, and the body bytes that came with it.
+// The path towards the upstream, and the body bytes that came with the head: a malformed
+// chunked body is refused here, before any server is chosen or breaker asked.
 bool Pipeline::prepare() {
-  ctx_.server = &forwarder_.pick(*ctx_.endpoint);
-  ctx_.state = ctx_.server->state.get();
+  ctx_.prepared = true;
   auto err = forwarder_.prepare(*ctx_.endpoint);
   if (!err) return true;
   ctx_.fail(*err);
   return false;
 }
 
-// The breaker: while open, the upstream sees nothing and the fallback answers (run()
+// A server whose breaker admits the request and whose health is not down (SPEC 13);
+// when none can take it, the upstream sees nothing and the fallback answers (run()
 // sends it).
 bool Pipeline::admit() {
-  health::EndpointState& state = *ctx_.state;
-  ctx_.admission = state.admit();
-  if (ctx_.admission.admitted()) return true;
-  state.record_fallback();
+  const auto& ep = *ctx_.endpoint;
+  if (forwarder_.choose(ep)) return true;
+  ep.stats->record_fallback();
   return false;
 }
 

@@ -32,8 +32,11 @@ struct RequestContext {
   std::shared_ptr<const registry::Snapshot> snap;  // held until the request ends
   const registry::EndpointRuntime* endpoint = nullptr;
   std::string_view matched_prefix;
-  const registry::UpstreamServer* server = nullptr;  // the server chosen
-  health::Admission admission;
+  const registry::UpstreamServer* server = nullptr;  // the server of the current (last) try
+  std::size_t server_index = 0;                      // its place in endpoint->servers
+  health::Admission admission;                       // ... and its breaker's admission
+  bool prepared = false;        // reached the prepare phase (the access log's breaker)
+  std::uint32_t attempts = 0;   // tries made (the access log's `attempts`)
   bool websocket = false;  // a WebSocket handshake (SPEC 15): a 101 makes a tunnel
 
   // A phase that refuses the request sets this; finish() answers it (problem+json)
@@ -55,7 +58,7 @@ struct RequestContext {
   bool response_started = false;
   bool close = false;         // close the connection after this request
   std::optional<metrics::Fallback> fallback;  // the fallback that answered, if one did
-  health::EndpointState* state = nullptr;    // the chosen server's
+  health::EndpointState* state = nullptr;    // the current (last) try's server's
   metrics::EndpointMetrics* metrics = nullptr;  // null: counted under endpoint ""
   std::optional<ErrorCode> error;             // the gateway-made error answered with
   std::int64_t upstream_ns = -1;              // the upstream exchange's duration; < 0: none
@@ -65,8 +68,11 @@ struct RequestContext {
     endpoint = nullptr;
     matched_prefix = {};
     server = nullptr;
+    server_index = 0;
     admission = {};
     websocket = false;
+    prepared = false;
+    attempts = 0;
     failure.reset();
     extra.clear();
     detail.clear();

@@ -99,7 +99,13 @@ void Pipeline::log_access() {
     r.bytes_in = ctx_.bytes_in;
     r.bytes_out = ctx_.bytes_out;
     r.duration_ms = elapsed.count();
-    r.breaker = ctx_.state ? health::to_string(ctx_.state->breaker().state()) : std::string_view();
+    // The last tried server's breaker; without one (a fallback of an endpoint whose
+    // servers are all out, a malformed body), the endpoint's as SPEC 7 derives it.
+    if (ctx_.state) r.breaker = health::to_string(ctx_.state->breaker().state());
+    else if (ctx_.prepared && ctx_.endpoint)
+      r.breaker = health::to_string(registry::derived_breaker_state(*ctx_.endpoint));
+    if (ctx_.attempts > 0 && ctx_.server) r.upstream = ctx_.server->authority;
+    r.attempts = ctx_.attempts;
     if (ctx_.fallback) r.fallback = metrics::fallback_label(*ctx_.fallback);
     logging::access(r);
   }

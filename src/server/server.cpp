@@ -33,26 +33,38 @@ void raise_fd_limit() {
 Server::Server(std::shared_ptr<const config::Config> cfg, Options options)
     : startup_config_(std::move(cfg)), config_path_(startup_config_->path), options_(options) {
   // One line per transition (SPEC section 9). Opening is a warning; recovering is info.
-  callbacks_.on_breaker = [](const std::string& id, const health::BreakerTransition& t) {
+  // With several servers the line names the server too (`target`, its URL).
+  callbacks_.on_breaker = [](const health::EndpointState& s, const health::BreakerTransition& t) {
     const logging::Level level =
         t.to == health::BreakerState::open ? logging::Level::warning : logging::Level::info;
     if (!logging::enabled(level)) return;
-    logging::write(level, "circuit breaker transition",
-                   {{"endpoint", std::string_view(id)},
-                    {"from", health::to_string(t.from)},
-                    {"to", health::to_string(t.to)},
-                    {"reason", health::to_string(t.reason)},
-                    {"consecutive_failures", static_cast<std::int64_t>(t.consecutive_failures)}});
+    const std::string_view id = s.id();
+    const auto from = health::to_string(t.from), to = health::to_string(t.to);
+    const auto reason = health::to_string(t.reason);
+    const auto failures = static_cast<std::int64_t>(t.consecutive_failures);
+    if (s.several())
+      logging::write(level, "circuit breaker transition",
+                     {{"endpoint", id}, {"target", std::string_view(s.target())}, {"from", from},
+                      {"to", to}, {"reason", reason}, {"consecutive_failures", failures}});
+    else
+      logging::write(level, "circuit breaker transition",
+                     {{"endpoint", id}, {"from", from}, {"to", to}, {"reason", reason},
+                      {"consecutive_failures", failures}});
   };
-  callbacks_.on_health = [](const std::string& id, const health::HealthTransition& t) {
+  callbacks_.on_health = [](const health::EndpointState& s, const health::HealthTransition& t) {
     const logging::Level level =
         t.to == health::Health::down ? logging::Level::warning : logging::Level::info;
     if (!logging::enabled(level)) return;
-    logging::write(level, "health transition",
-                   {{"endpoint", std::string_view(id)},
-                    {"from", health::to_string(t.from)},
-                    {"to", health::to_string(t.to)},
-                    {"reason", std::string_view(t.reason)}});
+    const std::string_view id = s.id();
+    const auto from = health::to_string(t.from), to = health::to_string(t.to);
+    if (s.several())
+      logging::write(level, "health transition",
+                     {{"endpoint", id}, {"target", std::string_view(s.target())}, {"from", from},
+                      {"to", to}, {"reason", std::string_view(t.reason)}});
+    else
+      logging::write(level, "health transition",
+                     {{"endpoint", id}, {"from", from}, {"to", to},
+                      {"reason", std::string_view(t.reason)}});
   };
 }
 

@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
+#include "balance/rng.hpp"
 #include "http/message.hpp"
 #include "net/io.hpp"
 #include "proxy/upstream.hpp"
@@ -43,6 +45,7 @@ struct Worker {
   proxy::UpstreamPool pool;
   proxy::UpstreamConnector* connector;  // the pool, or a test's scripted fake
   ratelimit::ThreadContext rate_limits{ctx.get_executor()};  // Redis connections, key buffers
+  balance::Rng rng{seed()};  // the retry backoff's jitter
   std::shared_ptr<const registry::Snapshot> snapshot;  // this thread's copy
   std::uint64_t generation = 0;
 
@@ -105,6 +108,11 @@ struct Worker {
   Spares spare_reads;  // connections lend theirs back while idle
   Spares spare_heads;
   Spares spare_relays;
+
+  static std::uint64_t seed() {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
+  }
 
   // Frees the spares that stayed unused since the last sweep.
   void sweep_spares() {

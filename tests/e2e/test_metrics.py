@@ -46,6 +46,10 @@ FAMILIES = {
     "gatehouse_redis_errors_total": ("counter", {"kind"}),
     "gatehouse_websocket_tunnels_open": ("gauge", {"endpoint"}),
     "gatehouse_websocket_tunnels_total": ("counter", {"endpoint"}),
+    "gatehouse_target_up": ("gauge", {"endpoint", "target"}),
+    "gatehouse_target_requests_total": ("counter", {"endpoint", "target", "code"}),
+    "gatehouse_retries_total": ("counter", {"endpoint", "reason"}),
+    "gatehouse_retry_budget_exhausted_total": ("counter", {"endpoint"}),
 }
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "OTHER"}
 ERROR_CODES = {"bad_request", "unauthorized", "forbidden", "no_route", "method_not_allowed",

@@ -76,7 +76,9 @@ def stack(tmp_path_factory):
             endpoint(ok.url("/api"), name="users",
                      health_check={"path": "/health", "interval": "1s", "timeout": "500ms"},
                      rate_limit={"requests": 5, "per": "1s"}),
-            endpoint(failing.url("/api"), name="orders",
+            # Retried (to the same server, after a backoff), so the retry panel has real
+            # series (exported at 0 from the first scrape, counted as the 503s come).
+            endpoint(failing.url("/api"), name="orders", retries={"attempts": 1},
                      circuit_breaker={"failure_threshold": 3, "reset_timeout": "60s"}),
         ]}, tmp / "gw")
     gw.start()

@@ -1,4 +1,5 @@
 #include "health/endpoint_state.hpp"
+#include "health/endpoint_stats.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,11 +36,13 @@ struct StateFixture : ::testing::Test {
   std::vector<std::string> events;
   EndpointCallbacks callbacks() {
     EndpointCallbacks cb;
-    cb.on_breaker = [this](const std::string& id, const BreakerTransition& t) {
+    cb.on_breaker = [this](const EndpointState& s, const BreakerTransition& t) {
+      const std::string& id = s.id();
       events.push_back(id + " breaker " + std::string(to_string(t.from)) + "->" +
                        std::string(to_string(t.to)) + " " + std::string(to_string(t.reason)));
     };
-    cb.on_health = [this](const std::string& id, const HealthTransition& t) {
+    cb.on_health = [this](const EndpointState& s, const HealthTransition& t) {
+      const std::string& id = s.id();
       events.push_back(id + " health " + std::string(to_string(t.from)) + "->" +
                        std::string(to_string(t.to)));
     };
@@ -188,13 +191,14 @@ TEST_F(StateFixture, StateSurvivesOnlyUnchangedIdentity) {
   EXPECT_FALSE(st.keeps_state_for(cb));
 }
 
+// The cache is the endpoint's (one for all its servers), in its EndpointStats.
 TEST_F(StateFixture, CacheOnlyForTheCachedStrategy) {
-  EndpointState error_fallback(endpoint(), clock);
+  EndpointStats error_fallback(endpoint(), clock);
   EXPECT_EQ(error_fallback.cache(), nullptr);
   auto ep = endpoint();
   ep.circuit_breaker.fallback_strategy = "cached";
   ep.cache.max_bytes = 800;
-  EndpointState cached(ep, clock);
+  EndpointStats cached(ep, clock);
   ASSERT_NE(cached.cache(), nullptr);
   EXPECT_EQ(cached.cache()->max_entry_bytes(), 100u);
   auto smaller = ep;

@@ -47,12 +47,14 @@ struct Events {
   std::vector<std::string> lines;
   EndpointCallbacks callbacks() {
     EndpointCallbacks cb;
-    cb.on_breaker = [this](const std::string& id, const BreakerTransition& t) {
+    cb.on_breaker = [this](const EndpointState& s, const BreakerTransition& t) {
+      const std::string& id = s.id();
       std::lock_guard lock(m);
       lines.push_back(id + " breaker " + std::string(to_string(t.to)) + " " +
                       std::string(to_string(t.reason)));
     };
-    cb.on_health = [this](const std::string& id, const HealthTransition& t) {
+    cb.on_health = [this](const EndpointState& s, const HealthTransition& t) {
+      const std::string& id = s.id();
       std::lock_guard lock(m);
       lines.push_back(id + " health " + std::string(to_string(t.to)));
     };

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <deque>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ endpoints:
     name: secure
     auth_type: jwt
     health_check: false
+  - url: [http://127.0.0.1:9/m, http://127.0.0.2:9/m]
+    name: multi
+    health_check: false
+    retries: { attempts: 1 }
+    circuit_breaker: { failure_threshold: 100 }
 )";
 
 std::pair<net::Socket, net::Socket> socket_pair(asio::io_context& ctx) {
@@ -86,9 +92,12 @@ struct FakeConnector final : proxy::UpstreamConnector {
     return conn;
   }
   net::Task<std::tuple<net::ConnectError, std::unique_ptr<proxy::UpstreamConn>>> connect(
-      const registry::UpstreamServer&, const config::Endpoint&, net::Clock::time_point) override {
+      const registry::UpstreamServer& server, const config::Endpoint&,
+      net::Clock::time_point) override {
     ++connects;
-    if (refuse) co_return std::tuple{net::ConnectError::refused, nullptr};
+    connected_to.push_back(server.pool_key);
+    if (refuse || refused_keys.count(server.pool_key))
+      co_return std::tuple{net::ConnectError::refused, nullptr};
     Script s = scripts.empty() ? Script{} : scripts.front();
     if (!scripts.empty()) scripts.pop_front();
     co_return std::tuple{net::ConnectError::none, open(std::move(s))};
@@ -116,6 +125,8 @@ struct FakeConnector final : proxy::UpstreamConnector {
   std::deque<std::unique_ptr<proxy::UpstreamConn>> idle;
   std::deque<Script> scripts;
   bool refuse = false;
+  std::set<std::string> refused_keys;    // servers (pool keys) that refuse
+  std::vector<std::string> connected_to;  // pool key of every connect, in order
   int acquires = 0, connects = 0, releases = 0;
   std::vector<std::string> requests;
 };
@@ -293,6 +304,43 @@ TEST_F(PipelineTest, ResponseOfUnknownLengthIsChunkedForAnHttp11Client) {
   EXPECT_NE(got.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << got;
   EXPECT_TRUE(got.ends_with("\r\n\r\n8\r\nstreamed\r\n0\r\n\r\n")) << got;
   EXPECT_EQ(connector->releases, 0);  // read to its close: not reusable
+}
+
+// The retry loop (SPEC 13): a connect failure goes on to the other server, with the
+// other server's Host; each try counts for its own server.
+TEST_F(PipelineTest, ConnectFailureIsRetriedOnTheOtherServer) {
+  connector->refused_keys.insert("http://127.0.0.1:9");
+  connector->scripts.push_back({kOk});
+  std::string got;
+  // Round robin: one of the first two requests picks the refusing server first.
+  for (int i = 0; i < 2; ++i) {
+    got = send("GET /multi/1 HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+    connector->scripts.push_back({kOk});
+  }
+  ASSERT_EQ(connector->connected_to.size(), 3u);
+  EXPECT_EQ(std::count(connector->connected_to.begin(), connector->connected_to.end(),
+                       "http://127.0.0.1:9"), 1);
+  ASSERT_EQ(connector->requests.size(), 2u);
+  for (const auto& up : connector->requests)
+    EXPECT_NE(up.find("Host: 127.0.0.2:9\r\n"), std::string::npos) << up;
+  const auto& ep = server->snapshot(*worker)->endpoints[2];
+  EXPECT_EQ(ep.servers[0].state->snapshot().requests_failed, 1u);
+  EXPECT_EQ(ep.servers[1].state->snapshot().requests_total, 2u);
+  EXPECT_EQ(ep.stats->totals().requests_total, 2u);  // client requests, not tries
+  EXPECT_EQ(ep.stats->totals().requests_failed, 0u);
+}
+
+// A 503 held back at its head: the client never sees it, the retry answers.
+TEST_F(PipelineTest, FailureStatusIsHeldBackAndRetriedElsewhere) {
+  connector->scripts.push_back({"HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy"});
+  connector->scripts.push_back({kOk});
+  const auto got = send("GET /multi/1 HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_EQ(got.find("busy"), std::string::npos) << got;
+  ASSERT_EQ(connector->connected_to.size(), 2u);
+  EXPECT_NE(connector->connected_to[0], connector->connected_to[1]);  // another server
+  EXPECT_EQ(connector->releases, 1);  // only the relayed exchange's connection is pooled
 }
 
 }  // namespace
