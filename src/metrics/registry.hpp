@@ -51,6 +51,14 @@ class Registry {
   // Seconds since the Unix epoch; nullopt before the first load.
   std::optional<double> last_success_seconds() const;
 
+  // TLS handshakes on the listener (SPEC 12), by result.
+  void count_tls_handshake(bool ok) {
+    (ok ? tls_ok_ : tls_failed_).fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t tls_handshakes(bool ok) const {
+    return (ok ? tls_ok_ : tls_failed_).load(std::memory_order_relaxed);
+  }
+
  private:
   const unsigned shards_;
   EndpointMetrics unmatched_;
@@ -59,6 +67,8 @@ class Registry {
   std::atomic<std::uint64_t> reload_success_{0};
   std::atomic<std::uint64_t> reload_failure_{0};
   std::atomic<std::int64_t> last_success_ns_{0};
+  std::atomic<std::uint64_t> tls_ok_{0};
+  std::atomic<std::uint64_t> tls_failed_{0};
 };
 
 }  // namespace gatehouse::metrics

@@ -62,6 +62,15 @@ std::int64_t Stream::unsent_bytes() {
   return queued;
 }
 
+Task<void> Stream::send_close_notify() {
+  if (!tls_) co_return;
+  // As if the peer's close_notify had arrived: SSL_shutdown writes ours and is done,
+  // instead of reading on until the client answers.
+  SSL_set_shutdown(tls_->native_handle(), SSL_RECEIVED_SHUTDOWN);
+  auto [ec] = co_await tls_->async_shutdown(use_task);
+  (void)ec;
+}
+
 void Stream::cancel() {
   error_code ignored;
   socket().cancel(ignored);

@@ -43,6 +43,10 @@ class Stream {
   // Bytes written that the peer has not acknowledged yet (SIOCOUTQ).
   std::int64_t unsent_bytes();
 
+  // TLS: sends close_notify (without waiting for the peer's), so a client reading to
+  // the end sees a clean end rather than a truncation. Plain: nothing.
+  Task<void> send_close_notify();
+
   void cancel();
   // Half-closes the sending side, then closes.
   void shutdown_and_close();

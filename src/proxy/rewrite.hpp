@@ -16,6 +16,9 @@ struct ForwardInfo {
   std::string_view proto = "http";  // X-Forwarded-Proto
   std::string_view prefix;          // X-Forwarded-Prefix (the matched prefix)
   std::string_view request_id;      // X-Request-Id
+  // X-Client-Cert-Subject: the verified client certificate's subject (mTLS); a copy the
+  // client sent is never forwarded, on any listener.
+  std::string_view client_cert_subject;
 };
 
 // Joins the upstream base path and the request path per `strip_prefix`:

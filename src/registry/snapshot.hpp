@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "health/endpoint_state.hpp"
 #include "metrics/registry.hpp"
+#include "net/tls_server.hpp"
 #include "router/route_table.hpp"
 
 namespace gatehouse::registry {
@@ -57,12 +58,15 @@ struct Snapshot {
   // Verifies bearer tokens for the gateway API and `auth_type: jwt` endpoints; null
   // without auth.jwt. Per snapshot, so a reload re-reads keys and flushes its cache.
   std::shared_ptr<const auth::Verifier> verifier;
+  // TLS termination on listen (SPEC 12); null without `tls`. Per snapshot, so a reload
+  // brings new certificates to new handshakes; a connection holds the one it began with.
+  std::shared_ptr<net::ServerTls> tls;
 };
 
 // Builds the runtime view of a validated config. An endpoint of `previous` with the same
 // id whose url, health_check and circuit_breaker are unchanged keeps its state (SPEC
 // section 5); others start fresh with `callbacks`. Fails (returns null, sets `error`)
-// only when a TLS trust store cannot be loaded. With `metrics`, every endpoint (disabled
+// only when a TLS trust store or the listener's certificates cannot be loaded. With `metrics`, every endpoint (disabled
 // ones too) gets its id's metrics, and new endpoint states count breaker transitions
 // and health probes there.
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
