@@ -137,7 +137,7 @@ class ListenerCA:
 
     def issue(self, dns=("localhost",), ips=("127.0.0.1",), key_type: str = "ec",
               days: float = 30, start_days: float = -1, client: bool = False,
-              cn: str = "localhost", org: str = None) -> Leaf:
+              cn: str = "localhost", org: str = None, ocsp_url: str = None) -> Leaf:
         key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if key_type == "rsa"
                else ec.generate_private_key(ec.SECP256R1()))
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -158,6 +158,10 @@ class ListenerCA:
         names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
         if names:
             b = b.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        if ocsp_url:
+            b = b.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.OCSP,
+                x509.UniformResourceIdentifier(ocsp_url))]), critical=False)
         return Leaf(b.sign(self.key, hashes.SHA256()), key)
 
     def client_context(self, minimum=None, maximum=None, alpn=None, cert: Leaf = None,

@@ -11,9 +11,11 @@ import hashlib
 import http.client
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -405,3 +407,37 @@ def test_keep_alive_over_tls_survives_idle_trimming(tls_gw, upstream):
         time.sleep(0.4)
         c.send(b"Host: a\r\n\r\n")
         assert c.read_response().json()["path"] == "/3"
+
+
+def test_drain_over_tls_finishes_the_request_in_flight_and_closes_idle_ones(start_gateway,
+                                                                          make_upstream, ca,
+                                                                          server_pair):
+    release = threading.Event()
+
+    def slow(req, conn):
+        if req.path == "/slow":
+            release.wait(5)
+            return Response(200, [], b"slow-done")
+        return echo_handler(req, conn)
+
+    up = make_upstream(slow)
+    _, cert, key = server_pair
+    gw = start_gateway(tls_config(up, cert, key), client_tls=ca.client_context())
+    idle = gw.connect()
+    assert idle.request(build_request("GET", "/e/x", close=False)).status == 200
+    silent = socket.create_connection(("127.0.0.1", gw.port))  # no handshake begun
+    busy = gw.connect(timeout=10)
+    busy.send(build_request("GET", "/e/slow", close=False))
+    up.wait_for_requests(2, timeout=5)
+    gw.signal(signal.SIGTERM)
+    assert idle.wait_closed(2), "an idle TLS keep-alive connection was not closed by drain"
+    silent.settimeout(2)
+    assert silent.recv(10) == b""
+    release.set()
+    r = busy.read_response()
+    assert r.status == 200 and r.body == b"slow-done", r
+    assert r.header("Connection") == "close"
+    assert gw.wait_exit(10) == 0
+    for c in (idle, busy):
+        c.close()
+    silent.close()
