@@ -1,6 +1,8 @@
 #include "net/stream.hpp"
 
 #include <boost/asio/write.hpp>
+#include <cstring>
+#include <vector>
 #include <linux/sockios.h>
 #include <openssl/ssl.h>
 #include <sys/ioctl.h>
@@ -9,6 +11,11 @@
 #include "net/readable.hpp"
 
 namespace gatehouse::net {
+
+namespace {
+// One TLS record's payload at most.
+constexpr std::size_t kJoinTlsWrites = 16 * 1024;
+}  // namespace
 
 static_assert(std::is_same_v<std::coroutine_traits<Task<std::tuple<error_code, std::size_t>>,
                                                    Stream&, char*, std::size_t>::promise_type,
@@ -32,6 +39,20 @@ Task<std::tuple<error_code, std::size_t>> Stream::read_some(char* data, std::siz
 Task<std::tuple<error_code, std::size_t>> Stream::write(
     std::span<const asio::const_buffer> buffers) {
   if (tls_) {
+    // The TLS stream writes one buffer at a time: a head and its body would be two
+    // records and two system calls. Small pieces go out joined, as one record.
+    std::size_t total = 0;
+    for (const auto& b : buffers) total += b.size();
+    if (buffers.size() > 1 && total <= kJoinTlsWrites) {
+      std::vector<char> joined(total);
+      std::size_t off = 0;
+      for (const auto& b : buffers) {
+        std::memcpy(joined.data() + off, b.data(), b.size());
+        off += b.size();
+      }
+      auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(joined), use_task);
+      co_return std::tuple{ec, n};
+    }
     auto [ec, n] = co_await asio::async_write(*tls_, buffers, use_task);
     co_return std::tuple{ec, n};
   }
