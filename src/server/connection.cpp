@@ -235,14 +235,16 @@ net::Task<bool> Connection::start_tls_if_configured() {
     w_.server.metrics().count_tls_handshake(false);
     co_return false;
   }
-  auto& tls = stream_.start_tls(tls_->context());
-  client_deadline_->arm(deadline, &stream_.socket());  // the socket now lives in the TLS stream
-  auto [ec] = co_await tls.async_handshake(boost::asio::ssl::stream_base::server, net::use_task);
+  if (!stream_.start_tls(tls_->context())) {
+    client_deadline_->disarm();
+    w_.server.metrics().count_tls_handshake(false);
+    co_return false;
+  }
+  const auto ec = co_await stream_.handshake(/*server=*/true);
   client_deadline_->disarm();
   w_.server.metrics().count_tls_handshake(!ec);
   if (ec) co_return false;
-  if (tls_->verifies_clients())
-    client_cert_subject_ = net::ServerTls::peer_subject(tls.native_handle());
+  if (tls_->verifies_clients()) client_cert_subject_ = net::ServerTls::peer_subject(stream_.ssl());
   co_return true;
 }
 

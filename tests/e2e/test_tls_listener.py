@@ -60,11 +60,17 @@ def metric(gw, line_start: str) -> float:
     raise AssertionError(f"no {line_start} in /metrics:\n{text}")
 
 
-def s_client(port: int, *args, ca_file=None) -> str:
+def s_client(port: int, *args, ca_file=None, request: bool = False) -> str:
+    """openssl s_client's output. `request`: sends a GET and reads until the gateway
+    closes (so TLS 1.3 session tickets, sent after the handshake, have arrived)."""
     cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost"]
     if ca_file:
         cmd += ["-CAfile", str(ca_file)]
-    r = subprocess.run(cmd + list(args), input=b"", capture_output=True, timeout=15)
+    data = b""
+    if request:
+        cmd.append("-ign_eof")
+        data = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    r = subprocess.run(cmd + list(args), input=data, capture_output=True, timeout=15)
     return (r.stdout + r.stderr).decode("latin-1")
 
 
@@ -182,10 +188,10 @@ def test_sessions_resume_by_ticket_and_renegotiation_is_refused(start_gateway, u
     sess = tmp_path / "session.pem"
     ca_file = ca.write(tmp_path / "ca.pem")
     for v in ("-tls1_2", "-tls1_3"):
-        first = s_client(gw.port, v, "-sess_out", str(sess), ca_file=ca_file)
-        assert "New, TLSv1." in first, first
-        again = s_client(gw.port, v, "-sess_in", str(sess), ca_file=ca_file)
-        assert "Reused, TLSv1." in again, again
+        first = s_client(gw.port, v, "-sess_out", str(sess), ca_file=ca_file, request=True)
+        assert "New, TLSv1." in first and '{"status":"ok"}' in first, first
+        again = s_client(gw.port, v, "-sess_in", str(sess), ca_file=ca_file, request=True)
+        assert "Reused, TLSv1." in again and '{"status":"ok"}' in again, again
     # TLS 1.2 renegotiation: s_client's "R" command asks for it; the server refuses.
     cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{gw.port}", "-tls1_2", "-CAfile",
            str(ca_file)]
