@@ -120,6 +120,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::write(
     joined.resize(total);
     std::size_t off = 0;
     for (const auto& b : buffers) {
+      if (b.size() == 0) continue;  // an empty body's buffer may have no address
       std::memcpy(joined.data() + off, b.data(), b.size());
       off += b.size();
     }
