@@ -12,6 +12,7 @@
 #   make test-image build the image with podman and run it, and bring the compose stack
 #                   up (deploy/test-image.sh; CI runs it after make test)
 #   make run        the demo: upstreams + gatehouse with examples/gatehouse.yaml
+#                   (TLS=1: over HTTPS on 8443, with a certificate it makes)
 #   make run-check  the README's tour, unattended: runs its command lines, asserts each answer
 #   make install    binary, example config, docs, systemd unit into $(DESTDIR)$(PREFIX)
 #   make sanitize   make test with ASan+UBSan, in build-asan/
@@ -23,7 +24,8 @@
 #            BENCH_ARGS (options of bench/proxy.py, e.g. BENCH_ARGS=--quick),
 #            FUZZ_SECONDS (seconds per fuzzer: 30 in `make test`, 300 in `make fuzz`),
 #            FUZZ_TARGETS (some of: jwt request response config path; default all),
-#            PREFIX (/usr/local) and DESTDIR (staging root) for `make install`.
+#            PREFIX (/usr/local) and DESTDIR (staging root) for `make install`,
+#            TLS (1: `make run` serves HTTPS).
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
@@ -33,6 +35,7 @@ JOBS       := $(shell nproc)
 BENCH_ARGS ?=
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+TLS        ?=
 
 .PHONY: all deps build test test-tsan test-unit test-e2e test-browser test-deploy test-image run run-check install sanitize bench fuzz clean
 
@@ -95,7 +98,7 @@ test-e2e: build
 	GATEHOUSE_BIN=$(CURDIR)/$(BUILD_DIR)/gatehouse $(PYTHON) -m pytest -q tests/e2e
 
 run: build
-	GATEHOUSE_BIN=$(BUILD_DIR)/gatehouse bash scripts/run-demo.sh
+	GATEHOUSE_BIN=$(BUILD_DIR)/gatehouse DEMO_TLS=$(TLS) bash scripts/run-demo.sh
 
 run-check: build
 	GATEHOUSE_BIN=$(BUILD_DIR)/gatehouse bash scripts/run-check.sh

@@ -27,6 +27,7 @@ from pathlib import Path
 from benchlib import (Proc, busy_percent, children, cpu_times, fill, free_ports, http_get,
                       make_jwt_es256, make_jwt_hs256, parse_wrk, read_stat, rss_kib, wait_ready)
 from report import CLIENT_CPU, NAMES, PROXY_CPU, ROUTING_ENDPOINTS, machine_info, report
+import tls_bench
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -49,8 +50,10 @@ def log(msg):
 class Target:
     """Something wrk can be pointed at: a port, a path, headers, and whose CPU to count."""
 
-    def __init__(self, key, port, path, proc=None, cpu_pids=None, headers=(), log_file=None):
+    def __init__(self, key, port, path, proc=None, cpu_pids=None, headers=(), log_file=None,
+                 scheme="http"):
         self.key = key
+        self.scheme = scheme
         self.port = port
         self.path = path
         self.proc = proc
@@ -62,7 +65,8 @@ class Target:
         return self._cpu_pids() if self._cpu_pids else []
 
     def with_path(self, path):
-        return Target(self.key, self.port, path, self.proc, self._cpu_pids, self.headers, self.log_file)
+        return Target(self.key, self.port, path, self.proc, self._cpu_pids, self.headers, self.log_file,
+                      self.scheme)
 
 
 class Harness:
@@ -174,6 +178,9 @@ class Harness:
             self.start_jwt(up_url)
         if "breaker" in a.scenarios:
             self.start_breaker()
+        if "tls" in a.scenarios:
+            log("starting gatehouse and nginx terminating TLS (CPU 1)")
+            tls_bench.start(self, Target, SMALL_PATH)
 
     def start_routing(self, up_url):
         log(f"starting gatehouse with {ROUTING_ENDPOINTS:,} endpoints")
@@ -288,7 +295,7 @@ class Harness:
                                         f"-d{duration}s", "--latency", "--timeout", "5s"])
         for h in target.headers:
             argv += ["-H", h]
-        argv.append(f"http://127.0.0.1:{target.port}{target.path}")
+        argv.append(f"{target.scheme}://127.0.0.1:{target.port}{target.path}")
         if target.log_file:
             os.truncate(target.log_file, 0)
         pids = target.cpu_pids()
@@ -401,8 +408,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 s, 1 round")
     ap.add_argument("--connections", default="64,512", help="wrk connection counts (default 64,512)")
     ap.add_argument("--bodies", default="small,big", help="response bodies: small,big (64 KiB)")
-    ap.add_argument("--scenarios", default="routing,jwt,breaker,memory",
-                    help="extra scenarios to run (default routing,jwt,breaker,memory)")
+    ap.add_argument("--scenarios", default="routing,jwt,breaker,memory,tls",
+                    help="extra scenarios to run (default routing,jwt,breaker,memory,tls)")
     ap.add_argument("--idle-conns", type=int, default=10_000, help="idle connections for the RSS test")
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--nice", type=int, default=-10 if os.geteuid() == 0 else 0,
@@ -439,9 +446,12 @@ def main():
         h.start_all()
         h.warm_up()
         h.run_rounds()
+        if "tls" in args.scenarios:
+            log("TLS rounds: keep-alive over HTTPS, full and resumed handshakes")
+            tls_bench.measure(h, args)
         if "memory" in args.scenarios:
             h.measure_memory()
-        text = report(h, args)
+        text = report(h, args) + tls_bench.report(h, args)
     finally:
         h.stop_all()
     out_dir = Path(args.out)
@@ -450,7 +460,9 @@ def main():
     raw = {"args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items()},
            "results": [{"connections": c, "body": b, "target": k, "rounds": rs}
                        for (c, b, k), rs in h.results.items()],
-           "memory_kib": h.memory, "skipped": h.skipped}
+           "memory_kib": h.memory, "skipped": h.skipped,
+           "tls": [{"figure": f, "target": k, "rounds": rs}
+                   for (f, k), rs in getattr(h, "tls_results", {}).items()]}
     (out_dir / "latest.json").write_text(json.dumps(raw, indent=1))
     print(text)
     log(f"done in {time.monotonic() - start:.0f} s; wrote {out_dir / 'latest.md'} and latest.json")

@@ -8,8 +8,13 @@ DEMO_DIR=${DEMO_DIR:-$(dirname "$GATEHOUSE_BIN")}   # the build folder; the READ
 DEMO_CONFIG=examples/gatehouse.yaml
 DEMO_README=README.md
 DEMO_LISTEN=127.0.0.1:8080                    # as in examples/gatehouse.yaml
+DEMO_CONFIG_LISTEN=$DEMO_LISTEN
 DEMO_UPSTREAMS=(users-v1=9001 users-v2=9002 orders=9003)
 DEMO_SECRET_FILE=$DEMO_DIR/demo-secret
+DEMO_TLS=${DEMO_TLS:-}                        # 1: the demo listens with TLS (make run TLS=1)
+DEMO_TLS_DIR=$DEMO_DIR/demo-tls               # its CA and certificate, made on first use
+DEMO_TLS_LISTEN=127.0.0.1:8443
+if [ "$DEMO_TLS" = 1 ]; then DEMO_LISTEN=$DEMO_TLS_LISTEN; fi
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
@@ -17,12 +22,15 @@ require_binary() {
   [ -x "$GATEHOUSE_BIN" ] || die "$GATEHOUSE_BIN not found: run 'make build' first"
 }
 
-# The README's tour: every line of the ```sh blocks that follow a `<!-- tour -->` line,
+# The README's tour: every line of the ```sh blocks that follow a `<!-- tour -->` line
+# (`<!-- tour-tls -->` for `readme_tour_lines tls`: the TLS demo's),
 # in order, as "BLOCK<TAB>LINE" (BLOCK counts from 1; lines continued with a trailing
 # backslash are joined). Blank lines and whole-line comments are left out.
 readme_tour_lines() {
-  awk '
-    /^<!-- tour -->[[:space:]]*$/ { armed = 1; next }
+  local marker="<!-- tour -->"
+  [ "${1:-}" = tls ] && marker="<!-- tour-tls -->"
+  awk -v marker="$marker" '
+    $0 == marker || $0 ~ ("^" marker "[[:space:]]+$") { armed = 1; next }
     armed && /^```sh[[:space:]]*$/ { armed = 0; inblock = 1; block++; next }
     { armed = 0 }
     inblock && /^```/ { inblock = 0; next }
@@ -102,10 +110,44 @@ start_demo_upstreams() {
       PORT_SED+=(-e "s/(localhost|127\\.0\\.0\\.1):$port\\b/\\1:${PORT_MAP[$port]}/g")
   done
   DEMO_RUN_CONFIG=$DEMO_CONFIG
-  if [ "$free" = 1 ]; then
+  if [ "$free" = 1 ] || [ "$DEMO_TLS" = 1 ]; then
     DEMO_RUN_CONFIG=$dir/gatehouse.yaml
-    sed -E "${PORT_SED[@]}" "$DEMO_CONFIG" >"$DEMO_RUN_CONFIG"
+    if [ "$DEMO_TLS" = 1 ]; then
+      # The demo config on the TLS port, with a `tls` section for the demo certificate.
+      sed -E "s/^listen: ${DEMO_CONFIG_LISTEN}\b/listen: ${DEMO_TLS_LISTEN}/" "$DEMO_CONFIG" |
+        sed -E "${PORT_SED[@]}" >"$DEMO_RUN_CONFIG"
+      printf '\ntls:\n  cert_file: %s\n  key_file: %s\n' \
+        "$(realpath "$DEMO_TLS_DIR/server.crt")" "$(realpath "$DEMO_TLS_DIR/server.key")" \
+        >>"$DEMO_RUN_CONFIG"
+    else
+      sed -E "${PORT_SED[@]}" "$DEMO_CONFIG" >"$DEMO_RUN_CONFIG"
+    fi
   fi
+}
+
+# The TLS demo's CA (build/demo-tls/ca.pem, for `curl --cacert`) and its server
+# certificate for localhost and 127.0.0.1, made with the openssl CLI on first use and
+# again when the certificate expires within 7 days. Keys are mode 0600.
+ensure_demo_tls() {
+  local d=$DEMO_TLS_DIR
+  if [ -s "$d/ca.pem" ] && [ -s "$d/server.key" ] &&
+     openssl x509 -checkend 604800 -noout -in "$d/server.crt" >/dev/null 2>&1; then
+    return 0
+  fi
+  mkdir -p "$d"
+  (
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+      -subj "/CN=gatehouse demo CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj "/CN=localhost" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+      >"$d/server.ext"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -days 90 \
+      -set_serial "0x$(openssl rand -hex 8)" -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+    rm -f "$d/server.csr" "$d/server.ext"
+  ) || die "could not make the demo certificate in $d"
+  chmod 644 "$d/ca.pem" "$d/server.crt"
 }
 
 # with_ports LINE: LINE with the README's ports (localhost:8080, 127.0.0.1:9003, ...)

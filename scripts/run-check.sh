@@ -62,6 +62,17 @@ curl -X POST -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/reload @
 EOF
 }
 
+# The same for the README's TLS tour (`<!-- tour-tls -->`), against `make run TLS=1`'s
+# gatehouse.
+tls_tour_expectations() {
+  cat <<'EOF'
+curl -i --cacert build/demo-tls/ca.pem https://localhost:8443/users/v1/42 @@ 200 @@ "service": "users-v1" @@ "X-Forwarded-Proto": "https"
+curl -i http://localhost:8443/users/v1/42 @@ 400 @@ plain HTTP request sent to a TLS listener @@ ^Connection: close
+curl --cacert build/demo-tls/ca.pem https://localhost:8443/metrics @@ 200 @@ gatehouse_tls_handshakes_total\{result="ok"\} [1-9] @@ gatehouse_tls_certificate_expiry_timestamp_seconds\{certificate="[^"]*demo-tls/server.crt"\} [0-9]{10}
+openssl s_client -brief -connect localhost:8443 -servername localhost -CAfile build/demo-tls/ca.pem </dev/null @@ exit=0 @@ Protocol version: TLSv1.3 @@ Verification: OK
+EOF
+}
+
 # expect_exit CODE DESCRIPTION COMMAND...: runs COMMAND, output in $tmp/cmd.out
 expect_exit() {
   local want=$1 what=$2; shift 2
@@ -147,8 +158,12 @@ run_tour_line() {
   pass "$shown -> $got"
 }
 
-mapfile -t tour < <(readme_tour_lines | cut -f2-)
-mapfile -t steps < <(tour_expectations)
+# run_tour KIND EXPECTATIONS: the README's tour lines of KIND (plain, tls) against their
+# expectations, in order.
+run_tour() {
+local kind=$1 tour steps i fields cmd readme_line
+mapfile -t tour < <(readme_tour_lines "$kind" | cut -f2-)
+mapfile -t steps < <("$2")
 [ "${#tour[@]}" -gt 0 ] || fail "no tour lines found in $DEMO_README (<!-- tour --> before a \`\`\`sh block)"
 for i in "${!steps[@]}"; do
   IFS=$'\x1f' read -r -a fields <<<"${steps[$i]// @@ /$'\x1f'}"
@@ -169,6 +184,8 @@ if [ "${#tour[@]}" -gt "${#steps[@]}" ]; then
   fail "README tour lines with no expectation in scripts/run-check.sh:"
   printf '      %s\n' "${tour[@]:${#steps[@]}}"
 fi
+}
+run_tour plain tour_expectations
 
 # The README's next step in words: remove `disabled: true` from legacy, reload again.
 if grep -qx '    disabled: true' "$DEMO_RUN_CONFIG"; then
@@ -196,6 +213,35 @@ else
   fail "gatehouse still running 15s after SIGTERM"; kill -KILL "$GATEWAY_PID" 2>/dev/null || true
 fi
 GATEWAY_PID=""
+stop_pid "$UPSTREAMS_PID"; UPSTREAMS_PID=""
+
+# --- the TLS demo (make run TLS=1), on free ports ------------------------------------
+DEMO_TLS=1
+DEMO_LISTEN=$DEMO_TLS_LISTEN
+ensure_demo_tls
+mkdir -p "$tmp/tls"
+start_demo_upstreams "$tmp/tls" 1
+GW=$DEMO_GW
+"$GATEHOUSE_BIN" run -c "$DEMO_RUN_CONFIG" >"$tmp/gateway.log" 2>&1 &
+GATEWAY_PID=$!
+deadline=$((SECONDS + 20))
+until [ "$(command curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$DEMO_TLS_DIR/ca.pem" \
+            "https://localhost:${GW##*:}/readyz" || true)" = 200 ]; do
+  if ! kill -0 "$GATEWAY_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+    echo "gatehouse (TLS) did not become ready on $GW; its log:" >&2
+    sed 's/^/      /' "$tmp/gateway.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+pass "gatehouse ready on https://$GW"
+curl() {
+  command curl -sS --max-time 10 -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' "$@" \
+    >"$tmp/status"
+}
+run_tour tls tls_tour_expectations
+unset -f curl
+stop_pid "$GATEWAY_PID"; GATEWAY_PID=""
 stop_pid "$UPSTREAMS_PID"; UPSTREAMS_PID=""
 
 # --- Ctrl-C on `make run`, on a terminal ---------------------------------------------

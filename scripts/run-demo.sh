@@ -2,7 +2,8 @@
 # `make run`: starts the demo upstreams, prints the README tour's command lines, then runs
 # gatehouse with examples/gatehouse.yaml until Ctrl-C, which stops everything (exit 0).
 # DEMO_FREE_PORTS=1 runs it all on free ports instead of 8080 and 9001-9003 (the lines
-# printed say which).
+# printed say which). DEMO_TLS=1 (make run TLS=1) serves HTTPS on 8443 with a
+# certificate made for localhost by a demo CA in build/demo-tls/ (curl --cacert).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,11 @@ source scripts/demo-lib.sh
 require_binary
 ensure_demo_secret
 free=${DEMO_FREE_PORTS:-0}
+tour=plain
+if [ "$DEMO_TLS" = 1 ]; then
+  ensure_demo_tls
+  tour=tls
+fi
 
 tmp=$(mktemp -d)
 UPSTREAMS_PID=""
@@ -50,17 +56,26 @@ upstreams=()
 for spec in "${DEMO_UPSTREAMS[@]}"; do upstreams+=("${spec%=*}=${PORT_MAP[${spec#*=}]}"); done
 echo "Demo upstreams: ${upstreams[*]}  (examples/demo_upstreams.py)"
 
-cat <<EOT
+if [ "$tour" = tls ]; then
+  cat <<EOT
+
+gatehouse will listen on https://$DEMO_GW with the certificate in $DEMO_TLS_DIR/
+(made by its demo CA, $DEMO_TLS_DIR/ca.pem). In another terminal, from $(pwd),
+try the README's TLS tour (every other tour line works too, with https:// and --cacert):
+EOT
+else
+  cat <<EOT
 
 gatehouse will listen on $DEMO_GW. In another terminal, from $(pwd),
 try the README's tour:
 EOT
+fi
 last=""
 while IFS=$'\t' read -r block line; do
   [ "$block" = "$last" ] || echo
   last=$block
   echo "  $(with_ports "$line")"
-done < <(readme_tour_lines)
+done < <(readme_tour_lines "$tour")
 
 cat <<EOT
 

@@ -32,6 +32,8 @@ int cmd_check(const std::string& file, bool routes) {
   const auto result = config::load_from_file(file);
   if (!result.errors.empty()) return print_errors(result);
   const auto& cfg = *result.config;
+  for (const auto& w : result.warnings)
+    std::cerr << "warning: " << config::escape_invalid_utf8(w.to_string()) << "\n";
   std::size_t enabled = 0;
   for (const auto& ep : cfg.endpoints) enabled += ep.disabled ? 0 : 1;
   std::cout << file << ": ok (" << count_of(cfg.endpoints.size(), "endpoint", "endpoints")
@@ -68,6 +70,8 @@ int cmd_run(const std::string& file, const std::string& cli_level, bool insecure
   logging::setup(*level, *logging::parse_format(cfg->log.format), cfg->log.access_log);
   if (insecure_admin)
     logging::warning("--insecure-admin: the stats and reload APIs answer without a token");
+  for (const auto& w : result.warnings)
+    logging::warning("config warning", {{"detail", std::string_view(w.to_string())}});
 
   server::Server srv(std::move(cfg), server::Options{insecure_admin, override_level});
   const int code = srv.run();

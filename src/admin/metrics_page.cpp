@@ -135,6 +135,22 @@ static_assert(static_cast<std::size_t>(health::BreakerState::closed) == 0 &&
                   static_cast<std::size_t>(health::BreakerState::half_open) == 2,
               "kBreakerStateLabels follows health::BreakerState");
 
+// TLS termination: handshakes always (a series must exist at 0 before it moves), the
+// expiry of each certificate the listener serves.
+void write_tls(std::string& out, const registry::Snapshot& snap, const metrics::Registry& reg) {
+  append_family_header(out, "gatehouse_tls_handshakes_total", "counter",
+                       "TLS handshakes on the listener by result.");
+  Sample(out, "gatehouse_tls_handshakes_total").label("result", "ok").value(reg.tls_handshakes(true));
+  Sample(out, "gatehouse_tls_handshakes_total").label("result", "failed").value(reg.tls_handshakes(false));
+  if (!snap.tls) return;
+  append_family_header(out, "gatehouse_tls_certificate_expiry_timestamp_seconds", "gauge",
+                       "Unix time at which each listener certificate (by cert_file) expires.");
+  for (const auto& c : snap.tls->certificates())
+    Sample(out, "gatehouse_tls_certificate_expiry_timestamp_seconds")
+        .label("certificate", c.file)
+        .value(static_cast<double>(c.not_after));
+}
+
 }  // namespace
 
 std::string render_metrics(const registry::Snapshot& snap, const metrics::Registry& reg,
@@ -269,6 +285,7 @@ std::string render_metrics(const registry::Snapshot& snap, const metrics::Regist
          f.tunnels_open);
   family("gatehouse_websocket_tunnels_total", "counter",
          "WebSocket tunnels opened (101 answers relayed).", f.tunnels_total);
+  write_tls(out, snap, reg);
   return out;
 }
 

@@ -11,9 +11,22 @@ namespace gatehouse::config {
 
 using Duration = std::chrono::milliseconds;
 
-struct Tls {                       // top-level `tls` (termination on listen)
+// One certificate of `tls`: the PEM bytes as validated (the listener loads these, not
+// the file again), so a change of either file alone makes the configs differ.
+struct TlsCertificate {
   std::string cert_file;
-  std::string key_file;  bool operator==(const Tls&) const = default;
+  std::string key_file;
+  std::string cert_pem;             // chain, leaf first
+  std::string key_pem;
+  bool operator==(const TlsCertificate&) const = default;
+};
+
+struct Tls {                       // top-level `tls` (termination on listen; SPEC 12)
+  std::vector<TlsCertificate> certificates;  // [0]: cert_file/key_file, the default
+  bool tls13_only = false;         // min_version "1.3"
+  std::optional<std::string> client_ca_file;  // mTLS
+  std::string client_ca_pem;
+  bool operator==(const Tls&) const = default;
 };
 
 struct Log {
@@ -239,6 +252,7 @@ struct ConfigError {
 struct LoadResult {
   std::optional<Config> config;     // set only when errors is empty
   std::vector<ConfigError> errors;
+  std::vector<ConfigError> warnings;  // e.g. a certificate that expires soon
 };
 
 // Parses and validates YAML text. `path` is used for messages and relative files

@@ -162,7 +162,7 @@ void parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Conf
 LoadResult load_from_string(const std::string& yaml_text, const std::string& path) {
   LoadResult result;
   Errors errors;
-  Context ctx{errors, path};
+  Context ctx{errors, path, {}};
   Config cfg;
   cfg.path = path;
   try {
@@ -181,6 +181,7 @@ LoadResult load_from_string(const std::string& yaml_text, const std::string& pat
     errors.add("", {}, "internal error while loading the configuration");
   }
   result.errors = std::move(errors.list());
+  result.warnings = std::move(ctx.warnings);
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const ConfigError& a, const ConfigError& b) {
                      return std::pair(a.line, a.column) < std::pair(b.line, b.column);

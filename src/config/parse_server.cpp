@@ -1,4 +1,4 @@
-// listen, threads, shutdown_grace, watch, tls, log and limits.
+// listen, threads, shutdown_grace, watch, tls (parse_tls.cpp), log and limits.
 #include <array>
 
 #include "config/addresses.hpp"
@@ -8,7 +8,6 @@
 namespace gatehouse::config::detail {
 namespace {
 
-constexpr std::array<std::string_view, 2> kTlsKeys = {"cert_file", "key_file"};
 constexpr std::array<std::string_view, 3> kLogKeys = {"level", "format", "access_log"};
 constexpr std::array<std::string_view, 7> kLimitsKeys = {
     "max_request_line", "max_header_bytes", "max_headers",    "max_body",
@@ -29,27 +28,6 @@ std::optional<std::string> one_of(const MapReader& m, std::string_view key,
   for (std::size_t i = 0; i < N; ++i) message += std::string(i == 0 ? " " : ", ") + std::string(allowed[i]);
   m.errors().add(m.find(key)->value, std::move(message));
   return std::nullopt;
-}
-
-void parse_tls(Context& ctx, const Entry& entry, Config& cfg) {
-  const MapReader m(ctx.errors, entry.value, kTlsKeys);
-  if (!m.ok()) return;
-  Tls tls;
-  for (auto key : kTlsKeys) {
-    auto& out = key == "cert_file" ? tls.cert_file : tls.key_file;
-    if (!m.has(key)) {
-      ctx.errors.add(m.key_path(key), m.pos(), "is required");
-      continue;
-    }
-    if (auto file = m.string(key)) {
-      ctx.read_referenced_file(m.find(key)->value, *file, out);
-    }
-  }
-  cfg.tls = std::move(tls);
-  // SPEC section 2: `check` and `run` reject TLS termination until a release serves it.
-  ctx.errors.add(entry.value.path, entry.key_pos,
-                 "TLS termination on listen is not supported yet; terminate TLS in front of "
-                 "gatehouse and remove this section");
 }
 
 void parse_log(Context& ctx, const Value& v, Log& log) {

@@ -14,6 +14,7 @@ namespace gatehouse::config::detail {
 struct Context {
   Errors& errors;
   std::string config_path;  // `*_file` values are resolved against its directory
+  std::vector<ConfigError> warnings;  // reported, but the file is valid
 
   // Reads a `*_file` value; reports an unreadable file at `v`. `resolved` receives the
   // resolved path either way.
@@ -23,6 +24,10 @@ struct Context {
 
 // listen, threads, shutdown_grace, watch, tls, log, limits.
 void parse_server(Context& ctx, const MapReader& root, Config& cfg);
+
+// tls: the certificate pairs (each read, parsed and matched), min_version, client_ca_file
+// (parse_tls.cpp).
+void parse_tls(Context& ctx, const Entry& entry, Config& cfg);
 
 // auth: jwt and scopes, with the key and secret checks.
 void parse_auth(Context& ctx, const Value& v, Auth& auth);

@@ -59,6 +59,13 @@ class Registry {
   std::uint64_t redis_errors(std::size_t kind) const {
     return kind < redis_errors_.size() ? redis_errors_[kind].load(std::memory_order_relaxed) : 0;
   }
+  // TLS handshakes on the listener (SPEC 12), by result.
+  void count_tls_handshake(bool ok) {
+    (ok ? tls_ok_ : tls_failed_).fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t tls_handshakes(bool ok) const {
+    return (ok ? tls_ok_ : tls_failed_).load(std::memory_order_relaxed);
+  }
 
  private:
   const unsigned shards_;
@@ -69,6 +76,8 @@ class Registry {
   std::atomic<std::uint64_t> reload_failure_{0};
   std::atomic<std::int64_t> last_success_ns_{0};
   std::array<std::atomic<std::uint64_t>, 3> redis_errors_{};
+  std::atomic<std::uint64_t> tls_ok_{0};
+  std::atomic<std::uint64_t> tls_failed_{0};
 };
 
 // The `kind` label of gatehouse_redis_errors_total.

@@ -56,4 +56,17 @@ Task<ConnectError> connect(Resolver& resolver, Socket& socket, const std::string
   co_return ConnectError::none;
 }
 
+Task<ConnectError> handshake(Stream& stream, const std::string& server_name, bool verify,
+                             Clock::time_point deadline, error_code* why) {
+  prepare_client(stream.ssl(), server_name, verify);
+  auto guard = std::make_shared<Deadline>(stream.socket().get_executor());
+  guard->arm(deadline, &stream.socket());
+  const auto ec = co_await stream.handshake(/*server=*/false);
+  const bool timed_out = guard->fired();
+  guard->stop();
+  if (why) *why = ec;
+  if (!ec) co_return ConnectError::none;
+  co_return timed_out ? ConnectError::timeout : ConnectError::tls;
+}
+
 }  // namespace gatehouse::net

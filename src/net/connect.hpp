@@ -10,6 +10,7 @@
 
 #include "net/deadline.hpp"
 #include "net/io.hpp"
+#include "net/stream.hpp"
 #include "net/tls_client.hpp"
 
 namespace gatehouse::net {
@@ -25,6 +26,10 @@ std::string_view to_string(ConnectError e);
 Task<ConnectError> connect(Resolver& resolver, Socket& socket, const std::string& host,
                            std::uint16_t port, Clock::time_point deadline,
                            error_code* why = nullptr);
+
+// The client handshake on a Stream whose TLS was started, with prepare_client().
+Task<ConnectError> handshake(Stream& stream, const std::string& server_name, bool verify,
+                             Clock::time_point deadline, error_code* why = nullptr);
 
 // The client handshake on an established `stream` (asio::ssl::stream over a socket or a
 // socket reference), after prepare_client().

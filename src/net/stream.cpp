@@ -1,46 +1,151 @@
 #include "net/stream.hpp"
 
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <linux/sockios.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <vector>
 
 #include "net/readable.hpp"
 
 namespace gatehouse::net {
 
-TlsStream& Stream::start_tls(asio::ssl::context& ctx) {
-  tls_ = std::make_unique<TlsStream>(std::move(socket_), ctx);
-  return *tls_;
+namespace {
+// One TLS record's payload at most.
+constexpr std::size_t kJoinTlsWrites = 16 * 1024;
+
+// What asio::ssl::stream would report, so callers read TLS and plain ends alike.
+error_code tls_error(int ssl_error) {
+  const unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
+  if (ssl_error == SSL_ERROR_ZERO_RETURN) return asio::error::eof;
+  if (ssl_error == SSL_ERROR_SYSCALL) {
+    if (e == 0 && errno == 0) return asio::ssl::error::stream_truncated;
+    if (e == 0) return error_code(errno, boost::system::system_category());
+  }
+  if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+    return asio::ssl::error::stream_truncated;
+  return error_code(static_cast<int>(e), asio::error::get_ssl_category());
+}
+}  // namespace
+
+static_assert(std::is_same_v<std::coroutine_traits<Task<std::tuple<error_code, std::size_t>>,
+                                                   Stream&, char*, std::size_t>::promise_type,
+                             PooledFrame<std::tuple<error_code, std::size_t>>>,
+              "Stream's coroutines take their frames from the pool");
+
+void Stream::SslFree::operator()(SSL* ssl) const { SSL_free(ssl); }
+
+Stream::~Stream() = default;
+
+bool Stream::start_tls(asio::ssl::context& ctx) {
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  ssl_.reset(SSL_new(ctx.native_handle()));
+  if (!ssl_ || ec || SSL_set_fd(ssl_.get(), static_cast<int>(socket_.native_handle())) != 1) {
+    ERR_clear_error();
+    ssl_.reset();
+    return false;
+  }
+  // A write that must wait is retried with the same bytes, maybe from a moved buffer.
+  SSL_set_mode(ssl_.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  return true;
 }
 
-// Not coroutines: each returns Asio's own awaitable for the operation (the same type for
-// the plain and the TLS stream), so a read or write costs no frame of ours.
+Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, std::size_t size) {
+  SSL* ssl = ssl_.get();
+  for (;;) {
+    ERR_clear_error();
+    errno = 0;
+    std::size_t moved = 0;
+    int r = 0;
+    switch (op) {
+      case Op::handshake: r = SSL_do_handshake(ssl); break;
+      case Op::read: r = SSL_read_ex(ssl, data, size, &moved); break;
+      case Op::write: r = SSL_write_ex(ssl, data, size, &moved); break;
+      case Op::shutdown:
+        r = SSL_shutdown(ssl);
+        if (r == 0) r = 1;  // ours is sent; the peer's is not waited for
+        break;
+    }
+    if (r == 1) co_return std::tuple{error_code{}, moved};
+    const int err = SSL_get_error(ssl, r);
+    // The socket said "would block" just now, and this thread does not poll before the
+    // wait is queued: the next readiness edge reaches it.
+    if (err == SSL_ERROR_WANT_READ) {
+      auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_read, use_task);
+      if (ec) co_return std::tuple{ec, std::size_t{0}};
+      continue;
+    }
+    if (err == SSL_ERROR_WANT_WRITE) {
+      auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_write, use_task);
+      if (ec) co_return std::tuple{ec, std::size_t{0}};
+      continue;
+    }
+    co_return std::tuple{tls_error(err), std::size_t{0}};
+  }
+}
+
+Task<error_code> Stream::handshake(bool server) {
+  if (server) SSL_set_accept_state(ssl_.get());
+  else SSL_set_connect_state(ssl_.get());
+  auto [ec, n] = co_await ssl_call(Op::handshake, nullptr, 0);
+  (void)n;
+  co_return ec;
+}
+
+// Plain reads and writes are not coroutines: they return Asio's own awaitable, so they
+// cost no frame of ours. TLS ones go through ssl_call.
 Task<std::tuple<error_code, std::size_t>> Stream::read_some(char* data, std::size_t size) {
-  if (tls_) return tls_->async_read_some(asio::buffer(data, size), use_task);
+  if (ssl_) return ssl_call(Op::read, data, size);
   return socket_.async_read_some(asio::buffer(data, size), use_task);
 }
 
 Task<std::tuple<error_code, std::size_t>> Stream::write(
     std::span<const asio::const_buffer> buffers) {
-  if (tls_) return asio::async_write(*tls_, buffers, use_task);
-  return asio::async_write(socket_, buffers, use_task);
+  if (!ssl_) return asio::async_write(socket_, buffers, use_task);
+  return tls_write(buffers);
+}
+
+Task<std::tuple<error_code, std::size_t>> Stream::tls_write(
+    std::span<const asio::const_buffer> buffers) {
+  // Each SSL_write is a record and a system call: a head and its body go out joined.
+  std::size_t total = 0;
+  for (const auto& b : buffers) total += b.size();
+  std::vector<char> joined;
+  if (buffers.size() > 1 && total <= kJoinTlsWrites) {
+    joined.resize(total);
+    std::size_t off = 0;
+    for (const auto& b : buffers) {
+      if (b.size() == 0) continue;  // an empty body's buffer may have no address
+      std::memcpy(joined.data() + off, b.data(), b.size());
+      off += b.size();
+    }
+    auto [ec, n] = co_await ssl_call(Op::write, joined.data(), joined.size());
+    co_return std::tuple{ec, n};
+  }
+  std::size_t written = 0;
+  for (const auto& b : buffers) {
+    if (b.size() == 0) continue;
+    auto [ec, n] = co_await ssl_call(Op::write, const_cast<void*>(b.data()), b.size());
+    written += n;
+    if (ec) co_return std::tuple{ec, written};
+  }
+  co_return std::tuple{error_code{}, written};
 }
 
 std::size_t Stream::try_read(char* data, std::size_t size) {
-  if (tls_) return 0;
+  if (ssl_) return 0;
   const ssize_t got = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
   return got > 0 ? static_cast<std::size_t>(got) : 0;
 }
 
 bool Stream::has_buffered_input() {
-  if (!tls_) return false;
-  // Decrypted bytes nobody read, or raw bytes the TLS layer took in and did not process.
-  SSL* ssl = tls_->native_handle();
-  if (SSL_pending(ssl) > 0) return true;
-  BIO* rbio = SSL_get_rbio(ssl);
-  return rbio && BIO_pending(rbio) > 0;
+  // Decrypted bytes nobody read, or a record OpenSSL has begun to take in.
+  return ssl_ && (SSL_pending(ssl_.get()) > 0 || SSL_has_pending(ssl_.get()) == 1);
 }
 
 bool Stream::readable_now() { return has_buffered_input() || net::readable_now(socket()); }
@@ -49,6 +154,13 @@ std::int64_t Stream::unsent_bytes() {
   int queued = 0;
   if (::ioctl(socket().native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
   return queued;
+}
+
+Task<void> Stream::send_close_notify() {
+  if (!ssl_ || !SSL_is_init_finished(ssl_.get())) co_return;
+  auto [ec, n] = co_await ssl_call(Op::shutdown, nullptr, 0);
+  (void)ec;
+  (void)n;
 }
 
 void Stream::cancel() {

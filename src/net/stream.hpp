@@ -1,6 +1,11 @@
 // net/: one byte stream, plain TCP or TLS over TCP: the upstream connections and the
 // downstream (client) connections both read and write through it, so neither has a
 // plain and a TLS copy of its I/O. The socket is the only file descriptor it exposes.
+//
+// TLS is OpenSSL on the socket's descriptor itself (not asio::ssl::stream, which copies
+// every byte through two 17 KiB buffers and a 34 KiB BIO pair per connection): an OpenSSL
+// call that wants to read or write waits for the socket and is tried again, and with
+// SSL_MODE_RELEASE_BUFFERS an idle TLS connection holds no record buffers at all.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +13,10 @@
 #include <span>
 #include <tuple>
 
+#include "net/frame_pool.hpp"
 #include "net/io.hpp"
+
+struct ssl_st;
 
 namespace gatehouse::net {
 
@@ -16,17 +24,23 @@ class Stream {
  public:
   explicit Stream(Executor ex) : socket_(ex) {}
   explicit Stream(Socket socket) : socket_(std::move(socket)) {}
+  ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
   // The TCP socket under the stream (for connect, deadlines, readiness waits).
-  Socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
-  bool is_tls() const { return tls_ != nullptr; }
-  TlsStream* tls() { return tls_.get(); }
-  // Layers TLS over the (connected) socket; the handshake is the caller's.
-  TlsStream& start_tls(asio::ssl::context& ctx);
+  Socket& socket() { return socket_; }
+  bool is_tls() const { return ssl_ != nullptr; }
+  ssl_st* ssl() { return ssl_.get(); }
+  // Layers TLS from `ctx` over the (connected) socket; the handshake comes next. False
+  // when OpenSSL cannot make the connection's state (out of memory).
+  bool start_tls(asio::ssl::context& ctx);
+  // The TLS handshake, as the server or as the client (after net::prepare_client).
+  Task<error_code> handshake(bool server);
 
-  // Reads some bytes into `data`; returns the count (0 with an error).
+  // Reads some bytes into `data`; returns the count (0 with an error). The end of a TLS
+  // stream is asio::error::eof after close_notify, asio::ssl::error::stream_truncated
+  // without one (as asio::ssl::stream reports them).
   Task<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
   // Writes everything; returns the bytes written before an error too.
   Task<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
@@ -42,14 +56,31 @@ class Stream {
   // Bytes written that the peer has not acknowledged yet (SIOCOUTQ).
   std::int64_t unsent_bytes();
 
+  // TLS: sends close_notify (without waiting for the peer's), so a client reading to
+  // the end sees a clean end rather than a truncation. Plain: nothing.
+  Task<void> send_close_notify();
+
   void cancel();
   // Half-closes the sending side, then closes.
   void shutdown_and_close();
   void close();
 
  private:
+  enum class Op { handshake, read, write, shutdown };
+  // One OpenSSL call, retried after waiting for the socket whenever it wants to read or
+  // write; returns the bytes it moved.
+  Task<std::tuple<error_code, std::size_t>> ssl_call(Op op, void* data, std::size_t size);
+  Task<std::tuple<error_code, std::size_t>> tls_write(std::span<const asio::const_buffer> buffers);
+
+  struct SslFree {
+    void operator()(ssl_st* ssl) const;
+  };
   Socket socket_;
-  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<ssl_st, SslFree> ssl_;
 };
 
 }  // namespace gatehouse::net
+
+// Reads and writes on the request path: their frames come from the per-thread pool.
+template <>
+inline constexpr bool gatehouse::net::pooled_coroutines<gatehouse::net::Stream> = true;

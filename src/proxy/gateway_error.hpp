@@ -56,6 +56,10 @@ inline GatewayError head_timeout() {
   return {ErrorCode::request_timeout, Party::client, false, true, false,
           "request headers not received in time"};
 }
+inline GatewayError plain_http_on_tls() {
+  return {ErrorCode::bad_request, Party::client, false, true, false,
+          "plain HTTP request sent to a TLS listener"};
+}
 inline GatewayError upgrade() {
   return {ErrorCode::not_implemented, Party::client, false, false, false,
           "protocol upgrades are not supported"};

@@ -73,7 +73,7 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
     // read Transfer_Encoding or Content_Length as framing we did not check.
     if (name.find('_') != std::string_view::npos) continue;
     if (is_one_of(name, {"host", "content-length", "expect", "x-request-id", "x-forwarded-proto",
-                         "x-forwarded-host", "x-forwarded-prefix"})) {
+                         "x-forwarded-host", "x-forwarded-prefix", "x-client-cert-subject"})) {
       if (http::iequals(name, "content-length")) has_content_length = true;
       continue;
     }
@@ -99,6 +99,8 @@ void build_upstream_head(const http::RequestHead& req, const ForwardInfo& info, 
   append_field(out, "X-Forwarded-Prefix", info.prefix);
   append_field(out, "X-Request-Id", info.request_id);
   if (info.websocket) out.append("Connection: upgrade\r\n");
+  if (!info.client_cert_subject.empty())
+    append_field(out, "X-Client-Cert-Subject", info.client_cert_subject);
   switch (req.body) {
     case http::BodyKind::length:
       out.append("Content-Length: ");

@@ -17,6 +17,9 @@ struct ForwardInfo {
   std::string_view prefix;          // X-Forwarded-Prefix (the matched prefix)
   std::string_view request_id;      // X-Request-Id
   bool websocket = false;           // a WebSocket handshake: Upgrade is forwarded (SPEC 15)
+  // X-Client-Cert-Subject: the verified client certificate's subject (mTLS); a copy the
+  // client sent is never forwarded, on any listener.
+  std::string_view client_cert_subject;
 };
 
 // Joins the upstream base path and the request path per `strip_prefix`:

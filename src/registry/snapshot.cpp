@@ -98,6 +98,19 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     }
     snap->verifier = std::move(verifier);
   }
+  if (cfg->tls) {
+    net::ServerTls::Settings tls;
+    for (const auto& c : cfg->tls->certificates)
+      tls.certificates.push_back({c.cert_file, c.cert_pem, c.key_pem});
+    tls.tls13_only = cfg->tls->tls13_only;
+    tls.client_ca_pem = cfg->tls->client_ca_pem;
+    std::string terr;
+    snap->tls = net::ServerTls::create(tls, terr);
+    if (!snap->tls) {
+      error = "tls: " + terr;
+      return nullptr;
+    }
+  }
   snap->endpoints.reserve(cfg->endpoints.size());
   // Carry-over candidates by id: one lookup per endpoint, linear in the table's size.
   std::unordered_map<std::string_view, const EndpointRuntime*> previous_by_id;

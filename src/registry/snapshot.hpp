@@ -17,6 +17,7 @@
 #include "health/endpoint_stats.hpp"
 #include "metrics/registry.hpp"
 #include "ratelimit/limiter.hpp"
+#include "net/tls_server.hpp"
 #include "router/route_table.hpp"
 
 namespace gatehouse::registry {
@@ -78,6 +79,9 @@ struct Snapshot {
   // Verifies bearer tokens for the gateway API and `auth_type: jwt` endpoints; null
   // without auth.jwt. Per snapshot, so a reload re-reads keys and flushes its cache.
   std::shared_ptr<const auth::Verifier> verifier;
+  // TLS termination on listen (SPEC 12); null without `tls`. Per snapshot, so a reload
+  // brings new certificates to new handshakes; a connection holds the one it began with.
+  std::shared_ptr<net::ServerTls> tls;
 };
 
 // The endpoint's state as SPEC 7 derives it from its servers' (with one server: that
@@ -90,7 +94,7 @@ health::BreakerState derived_breaker_state(const EndpointRuntime& ep);
 // Builds the runtime view of a validated config. A server of an endpoint of `previous`
 // with the same id, the same server URL and unchanged health_check and circuit_breaker
 // keeps its state (SPEC sections 5 and 13); others start fresh with `callbacks`. Fails (returns null, sets `error`)
-// only when a TLS trust store cannot be loaded. With `metrics`, every endpoint (disabled
+// only when a TLS trust store or the listener's certificates cannot be loaded. With `metrics`, every endpoint (disabled
 // ones too) gets its id's metrics, and new endpoint states count breaker transitions
 // and health probes there.
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,

@@ -1,5 +1,9 @@
 #include "server/connection.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "http/headers.hpp"
 #include "server/server.hpp"
 #include "server/tunnel.hpp"
@@ -142,6 +146,12 @@ void Connection::close_tunnel() {
 
 net::Task<void> Connection::run() {
   auto self = shared_from_this();
+  if (!co_await start_tls_if_configured()) {
+    client_deadline_->stop();
+    w_.spare_reads.give(in_.data, kInitialBuffer);
+    stream_.shutdown_and_close();
+    co_return;
+  }
   w_.spare_reads.take(in_.data, kInitialBuffer);
   adopt_scratch();
   while (!closed_) {
@@ -176,10 +186,71 @@ net::Task<void> Connection::run() {
       std::string().swap(pipeline_.forwarder().exchange().head_out());
     }
   }
+  if (stream_.is_tls()) {
+    client_deadline_->arm(Clock::now() + limits().idle_timeout, &stream_.socket());
+    co_await stream_.send_close_notify();
+  }
   client_deadline_->stop();
   pipeline_.forwarder().exchange().stop();
   w_.spare_reads.give(in_.data, kInitialBuffer);
   stream_.shutdown_and_close();
+}
+
+net::Task<bool> Connection::start_tls_if_configured() {
+  const auto& snap = w_.server.snapshot(w_);
+  if (!snap->tls) co_return true;
+  tls_ = snap->tls;  // a reload meanwhile serves new handshakes with its own
+  const auto deadline = Clock::now() + snap->config->limits.header_timeout;
+  // Until its first byte the connection holds its socket and this frame only; drain
+  // closes it like an idle one.
+  idle_ = true;
+  client_deadline_->arm(deadline, &stream_.socket());
+  unsigned char first = 0;
+  ssize_t got = -1;
+  for (;;) {
+    // Look before waiting: readiness reported while nothing waited is not reported again.
+    got = ::recv(stream_.socket().native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+    auto [ec] = co_await stream_.socket().async_wait(net::Tcp::socket::wait_read, net::use_task);
+    if (ec) break;
+  }
+  idle_ = false;
+  if (got != 1 || closed_) {
+    client_deadline_->disarm();
+    // A client that sent nothing before header_timeout stalled its handshake; one that
+    // connected and left (a port probe) attempted none.
+    if (client_deadline_->fired()) w_.server.metrics().count_tls_handshake(false);
+    co_return false;
+  }
+  const bool letter = (first >= 'A' && first <= 'Z') || (first >= 'a' && first <= 'z');
+  if (letter) {
+    // Plain HTTP (a request line begins with a method token; a TLS record with 0x16):
+    // its bytes are read first, so closing does not reset the connection under the answer.
+    client_deadline_->disarm();
+    w_.spare_reads.take(in_.data, kInitialBuffer);
+    while (stream_.try_read(in_.data.data(), in_.data.size()) == in_.data.size()) {
+    }
+    ctx_.reset();
+    ctx_.start = Clock::now();
+    co_await pipeline_.refuse(proxy::errors::plain_http_on_tls());
+    co_return false;
+  }
+  if (first != 0x16) {
+    client_deadline_->disarm();
+    w_.server.metrics().count_tls_handshake(false);
+    co_return false;
+  }
+  if (!stream_.start_tls(tls_->context())) {
+    client_deadline_->disarm();
+    w_.server.metrics().count_tls_handshake(false);
+    co_return false;
+  }
+  const auto ec = co_await stream_.handshake(/*server=*/true);
+  client_deadline_->disarm();
+  w_.server.metrics().count_tls_handshake(!ec);
+  if (ec) co_return false;
+  if (tls_->verifies_clients()) client_cert_subject_ = net::ServerTls::peer_subject(stream_.ssl());
+  co_return true;
 }
 
 config::Limits Connection::limits() { return w_.server.snapshot(w_)->config->limits; }

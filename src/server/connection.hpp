@@ -15,6 +15,7 @@
 #include "net/frame_pool.hpp"
 #include "net/io.hpp"
 #include "net/stream.hpp"
+#include "net/tls_server.hpp"
 #include "server/pipeline.hpp"
 #include "server/request_context.hpp"
 
@@ -53,6 +54,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // For the pipeline.
   ReadBuffer& input() { return in_; }
   net::Stream& stream() { return stream_; }
+  bool is_tls() const { return stream_.is_tls(); }
+  // The verified client certificate's subject (mTLS, RFC 4514); "" without one.
+  const std::string& client_cert_subject() const { return client_cert_subject_; }
   const std::string& client_ip() const { return client_ip_; }
   // Writes everything, under the client deadline (idle_timeout; a large answer in
   // slices whose deadline follows the client's progress). Counts bytes_out.
@@ -64,6 +68,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   config::Limits limits();
 
  private:
+  // With `tls` on listen (SPEC 12): the server handshake within header_timeout, or, for
+  // a plain-HTTP request, its 400. False: the connection ends.
+  net::Task<bool> start_tls_if_configured();
   net::Task<bool> read_head();
   // A head that could not be read (malformed, too slow): answered, logged.
   net::Task<void> refuse_head(const proxy::GatewayError& e);
@@ -87,6 +94,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::Clock::time_point idle_since_{};
   bool closed_ = false;
   Tunnel* tunnel_ = nullptr;
+  std::shared_ptr<net::ServerTls> tls_;  // the certificates this connection was served with
+  std::string client_cert_subject_;
 };
 
 }  // namespace gatehouse::server

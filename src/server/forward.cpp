@@ -35,6 +35,8 @@ void Forwarder::build_head(const registry::EndpointRuntime& ep) {
   info.host = cfg.preserve_host && !req.host.empty() ? req.host
                                                      : std::string_view(ctx_.server->host_header);
   info.client_ip = conn_.client_ip();
+  info.proto = conn_.is_tls() ? "https" : "http";
+  info.client_cert_subject = conn_.client_cert_subject();
   info.prefix = ctx_.matched_prefix;
   info.request_id = ctx_.request_id;
   info.websocket = ctx_.websocket;

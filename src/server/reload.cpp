@@ -21,6 +21,24 @@ std::string join(const std::vector<std::string>& items) {
   }
   return out;
 }
+
+// What a reload re-reads: the config file and the listener's certificates and keys.
+std::vector<std::string> watched_files(const std::string& config_path, const config::Config& cfg) {
+  std::vector<std::string> out{config_path};
+  if (cfg.tls) {
+    for (const auto& c : cfg.tls->certificates) {
+      out.push_back(c.cert_file);
+      out.push_back(c.key_file);
+    }
+    if (cfg.tls->client_ca_file) out.push_back(*cfg.tls->client_ca_file);
+  }
+  return out;
+}
+
+void log_warnings(const std::vector<config::ConfigError>& warnings) {
+  for (const auto& w : warnings)
+    logging::warning("config warning", {{"detail", std::string_view(w.to_string())}});
+}
 }  // namespace
 
 void Server::apply_log_settings(const config::Config& cfg) {
@@ -38,9 +56,8 @@ void Server::set_watch(bool on) {
     return;
   }
   if (watcher_) return;
-  watcher_ = std::make_unique<FileWatcher>(control_, config_path_, [this] {
-    reload("watch");
-  });
+  watcher_ = std::make_unique<FileWatcher>(
+      control_, watched_files(config_path_, *current_.load()->config), [this] { reload("watch"); });
   std::string error;
   if (!watcher_->start(error)) {
     logging::error("cannot watch the config file", {{"error", std::string_view(error)}});
@@ -76,6 +93,7 @@ ReloadOutcome Server::reload_locked(std::string_view trigger) {
     return out;
   }
   out.ok = true;
+  log_warnings(loaded.warnings);
   out.diff = config::diff(*old->config, *loaded.config);
   if (out.diff.effective_unchanged()) {
     const logging::Level level = trigger == "watch" ? logging::Level::debug : logging::Level::info;
@@ -107,6 +125,14 @@ ReloadOutcome Server::reload_locked(std::string_view trigger) {
   if (checker_) checker_->set_endpoints(registry::states_of(*snap));
   apply_log_settings(*cfg);
   if (cfg->watch != old->config->watch) set_watch(cfg->watch);
+  if (watcher_) {
+    // New certificate files are watched from now on (the watcher is only told, never
+    // replaced: this may run inside its own callback).
+    auto files = watched_files(config_path_, *cfg);
+    std::string werr;
+    if (files != watcher_->paths() && !watcher_->set_paths(std::move(files), werr))
+      logging::error("cannot watch the certificate files", {{"error", std::string_view(werr)}});
+  }
   // Idle upstream connections to upstreams no endpoint uses any more are closed.
   auto keys = std::make_shared<std::unordered_set<std::string>>();
   for (const auto& ep : snap->endpoints)

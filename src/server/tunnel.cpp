@@ -113,7 +113,7 @@ net::Task<void> Tunnel::shut_write(Side& s) {
     co_return;
   }
   s.close_notify_pending = false;
-  [[maybe_unused]] auto [ec] = co_await s.stream.tls()->async_shutdown(net::use_task);
+  co_await s.stream.send_close_notify();
 }
 
 }  // namespace gatehouse::server

@@ -1,6 +1,8 @@
-// server/: notices changes to the config file, however they are made: an in-place
-// write, an atomic rename over the file, or a Kubernetes ConfigMap update (the `..data`
-// symlink swapped in the file's directory). Bursts are debounced into one callback.
+// server/: notices changes to the config file and the files it names that a reload
+// re-reads (the listener's certificates and keys), however they are made: an in-place
+// write, an atomic rename over the file, or a Kubernetes ConfigMap or Secret update (the
+// `..data` symlink swapped in the file's directory). Bursts are debounced into one
+// callback.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -9,35 +11,46 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace gatehouse::server {
 
 class FileWatcher {
  public:
-  FileWatcher(boost::asio::io_context& ctx, std::string path, std::function<void()> on_change,
+  FileWatcher(boost::asio::io_context& ctx, std::vector<std::string> paths,
+              std::function<void()> on_change,
               std::chrono::milliseconds debounce = std::chrono::milliseconds(200));
   ~FileWatcher();
   FileWatcher(const FileWatcher&) = delete;
   FileWatcher& operator=(const FileWatcher&) = delete;
 
-  // Returns false (with `error`) when inotify cannot watch the directory.
+  // Returns false (with `error`) when inotify cannot watch a directory.
   bool start(std::string& error);
   void stop();
+  // Watches these files from now on (a reload changed the certificate files); false
+  // with `error` when a new directory cannot be watched.
+  bool set_paths(std::vector<std::string> paths, std::string& error);
+  const std::vector<std::string>& paths() const { return paths_; }
 
  private:
+  struct Watched {
+    std::string dir;
+    std::string base;  // the file's name in dir
+    int dir_wd = -1;
+    int file_wd = -1;
+  };
+  bool watch_dirs(std::string& error);
   void read_events();
-  void watch_file();  // (re)watches the file itself: its inode changes on every rename
+  void watch_files();  // (re)watches the files themselves: an inode changes on every rename
   void schedule();
 
   boost::asio::io_context& ctx_;
-  std::string path_;
-  std::string dir_;
-  std::string base_;  // the file's name in dir_
+  std::vector<std::string> paths_;
+  std::vector<Watched> watched_;  // parallel to paths_
   std::function<void()> on_change_;
   std::chrono::milliseconds debounce_;
   boost::asio::posix::stream_descriptor stream_;
   boost::asio::steady_timer timer_;
-  int file_wd_ = -1;
   bool pending_ = false;
   std::chrono::steady_clock::time_point first_event_{};
   bool stopped_ = false;

@@ -26,14 +26,16 @@ def pytest_sessionstart(session):
 
 @pytest.fixture
 def start_gateway(tmp_path):
-    """Factory: start_gateway(config_dict_or_text, args=(), env=None, style="run").
+    """Factory: start_gateway(config_dict_or_text, args=(), env=None, style="run",
+    client_tls=None) (client_tls: an ssl.SSLContext when the config has `tls`).
 
     Waits for GET /readyz == 200. At teardown each gateway still running gets SIGTERM
     and must exit 0 within the deadline."""
     gateways = []
 
-    def start(config, args=(), env=None, style="run", wait=True):
-        gw = Gateway(config, tmp_path / f"gw{len(gateways)}", args=args, env=env, style=style)
+    def start(config, args=(), env=None, style="run", wait=True, client_tls=None):
+        gw = Gateway(config, tmp_path / f"gw{len(gateways)}", args=args, env=env, style=style,
+                     client_tls=client_tls)
         gateways.append(gw)
         return gw.start(wait=wait)
 

@@ -57,7 +57,10 @@ def build_config(cfg: dict, port: int) -> dict:
 
 class Gateway:
     def __init__(self, config: Union[dict, str], workdir: Path, args=(), env=None,
-                 style: str = "run", name: str = "gatehouse"):
+                 style: str = "run", name: str = "gatehouse", client_tls=None):
+        # client_tls: an ssl.SSLContext for a gateway whose listener speaks TLS; every
+        # helper below (readiness included) then talks TLS.
+        self.client_tls = client_tls
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = pick_port()
@@ -103,7 +106,7 @@ class Gateway:
                     f"gatehouse exited with {self.proc.returncode} before it was ready\n"
                     f"config:\n{self.config_text}\nlog:\n{self.log_text()}")
             try:
-                with RawConn(self.port, timeout=1.0) as c:
+                with RawConn(self.port, timeout=1.0, tls=self.client_tls) as c:
                     r = c.request(build_request("GET", "/readyz"))
                     if r.status == 200:
                         return
@@ -152,15 +155,16 @@ class Gateway:
 
     # -- talking to it ---------------------------------------------------------
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self.client_tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def connect(self, timeout: float = 5.0) -> RawConn:
-        return RawConn(self.port, timeout)
+        return RawConn(self.port, timeout, tls=self.client_tls)
 
     def request(self, method: str, target: str, headers=None, body: Optional[bytes] = None,
                 timeout: float = 5.0, **kw) -> RawResponse:
         """One request on a fresh connection (Connection: close)."""
-        with RawConn(self.port, timeout) as c:
+        with RawConn(self.port, timeout, tls=self.client_tls) as c:
             return c.request(build_request(method, target, headers, body, **kw),
                              head_request=(method == "HEAD"))
 
@@ -168,7 +172,7 @@ class Gateway:
         return self.request("GET", target, headers, **kw)
 
     def raw(self, data: bytes, timeout: float = 5.0) -> RawResponse:
-        with RawConn(self.port, timeout) as c:
+        with RawConn(self.port, timeout, tls=self.client_tls) as c:
             c.send(data)
             return c.read_response()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -74,9 +75,18 @@ def chunked(*pieces: bytes, trailers: bytes = b"") -> bytes:
 
 
 class RawConn:
-    def __init__(self, port: int, timeout: float = DEFAULT_TIMEOUT, host: str = "127.0.0.1"):
+    """`tls`: an ssl.SSLContext to speak TLS with (SNI `server_hostname`)."""
+
+    def __init__(self, port: int, timeout: float = DEFAULT_TIMEOUT, host: str = "127.0.0.1",
+                 tls: Optional[ssl.SSLContext] = None, server_hostname: Optional[str] = "localhost"):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            try:
+                self.sock = tls.wrap_socket(self.sock, server_hostname=server_hostname)
+            except BaseException:
+                self.sock.close()
+                raise
         self.timeout = timeout
         self.buf = bytearray()
         self.eof = False
@@ -94,6 +104,8 @@ class RawConn:
             data = self.sock.recv(256 * 1024)
         except ConnectionResetError:
             self.reset = True
+            data = b""
+        except ssl.SSLEOFError:  # TCP closed without close_notify
             data = b""
         if not data:
             self.eof = True

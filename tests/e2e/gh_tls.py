@@ -87,3 +87,100 @@ def make_pki(directory: Path) -> Pki:
     pki.key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
     return pki
+
+
+# -- certificates for the gateway's own TLS listener ------------------------------------
+
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+
+
+@dataclass
+class Leaf:
+    cert: x509.Certificate
+    key: object
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+
+    @property
+    def serial(self) -> int:
+        return self.cert.serial_number
+
+    def write(self, directory: Path, stem: str) -> tuple:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        cert, key = directory / f"{stem}.crt", directory / f"{stem}.key"
+        cert.write_bytes(self.cert_pem)
+        key.write_bytes(self.key_pem)
+        return cert, key
+
+
+class ListenerCA:
+    """A CA made for one test module; issues server and client certificates."""
+
+    def __init__(self, cn: str = "gatehouse e2e listener CA"):
+        self.key, self.cert = _ca(cn)
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def write(self, path: Path) -> Path:
+        Path(path).write_bytes(self.pem)
+        return Path(path)
+
+    def issue(self, dns=("localhost",), ips=("127.0.0.1",), key_type: str = "ec",
+              days: float = 30, start_days: float = -1, client: bool = False,
+              cn: str = "localhost", org: str = None, ocsp_url: str = None) -> Leaf:
+        key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if key_type == "rsa"
+               else ec.generate_private_key(ec.SECP256R1()))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+        if org:
+            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+        b = (x509.CertificateBuilder()
+             .subject_name(x509.Name(attrs))
+             .issuer_name(self.cert.subject)
+             .public_key(key.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now + datetime.timedelta(days=start_days))
+             .not_valid_after(now + datetime.timedelta(days=days))
+             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+             .add_extension(x509.ExtendedKeyUsage(
+                 [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]),
+                 critical=False))
+        names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        if names:
+            b = b.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        if ocsp_url:
+            b = b.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.OCSP,
+                x509.UniformResourceIdentifier(ocsp_url))]), critical=False)
+        return Leaf(b.sign(self.key, hashes.SHA256()), key)
+
+    def client_context(self, minimum=None, maximum=None, alpn=None, cert: Leaf = None,
+                       tmpdir: Path = None) -> ssl.SSLContext:
+        """A client context trusting this CA (name checks on); optionally with a client
+        certificate (written to `tmpdir`)."""
+        ctx = ssl.create_default_context(cadata=self.pem.decode())
+        if minimum:
+            ctx.minimum_version = minimum
+        if maximum:
+            ctx.maximum_version = maximum
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
+        if cert is not None:
+            c, k = cert.write(tmpdir, f"client-{cert.serial}")
+            ctx.load_cert_chain(str(c), str(k))
+        return ctx
+
+
+def peer_serial(sock) -> int:
+    """The serial number of the certificate a TLS socket's peer presented."""
+    return x509.load_der_x509_certificate(sock.getpeercert(binary_form=True)).serial_number

@@ -50,6 +50,7 @@ FAMILIES = {
     "gatehouse_target_requests_total": ("counter", {"endpoint", "target", "code"}),
     "gatehouse_retries_total": ("counter", {"endpoint", "reason"}),
     "gatehouse_retry_budget_exhausted_total": ("counter", {"endpoint"}),
+    "gatehouse_tls_handshakes_total": ("counter", {"result"}),
 }
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "OTHER"}
 ERROR_CODES = {"bad_request", "unauthorized", "forbidden", "no_route", "method_not_allowed",
@@ -60,6 +61,7 @@ STATES = {"closed", "open", "half_open"}
 ALLOWED_VALUES = {"method": METHODS, "type": ERROR_CODES, "state": STATES, "from": STATES,
                   "to": STATES, "strategy": {"error", "cached", "default"},
                   "result": {"success", "failure"}, "kind": {"connect", "timeout", "protocol"}}
+TLS_RESULTS = {"ok", "failed"}
 
 
 # ---- a strict parser of the text format ------------------------------------------------
@@ -224,8 +226,10 @@ def check_contract(s: Scrape) -> None:
         want = set(FAMILIES[family][1]) | ({"le"} if name.endswith("_bucket") else set())
         assert set(lab) == want, f"{name}: labels {sorted(lab)}, want {sorted(want)}"
         for k, v in lab.items():
-            if k in ALLOWED_VALUES:
-                assert v in ALLOWED_VALUES[k], f"{name}: {k}={v!r}"
+            allowed = TLS_RESULTS if family == "gatehouse_tls_handshakes_total" and k == "result" \
+                else ALLOWED_VALUES.get(k)
+            if allowed is not None:
+                assert v in allowed, f"{name}: {k}={v!r}"
             if k == "code":
                 assert re.fullmatch(r"\d{3}", v), f"{name}: code={v!r}"
 

@@ -116,18 +116,21 @@ TEST(Log, LevelsAndFormats) {
                          "must be one of text, json"));
 }
 
-TEST(TopLevelTls, ValidFilesAreStillRejectedAsUnsupported) {
-  const LoadResult r = load("tls:\n  cert_file: ../keys/tls.crt\n  key_file: ../keys/tls.key\n");
-  EXPECT_TRUE(only_error(r, "tls", 1, 1, "TLS termination on listen is not supported yet"));
-}
-
 TEST(TopLevelTls, FilesAreRequiredAndMustBeReadable) {
   const LoadResult r = load("tls:\n  cert_file: ../keys/missing.crt\n");
-  ASSERT_EQ(r.errors.size(), 3u) << testing::dump(r);
-  EXPECT_TRUE(testing::has_error(r, "tls", 1, 1, "not supported yet"));
+  ASSERT_EQ(r.errors.size(), 2u) << testing::dump(r);
   EXPECT_TRUE(testing::has_error(r, "tls.key_file", 2, 3, "is required"));
   EXPECT_TRUE(testing::has_error(r, "tls.cert_file", 2, 14, "cannot read"));
   EXPECT_TRUE(testing::has_error(r, "tls.cert_file", 2, 14, "missing.crt"));
+}
+
+TEST(TopLevelTls, FixturePairLoads) {
+  const LoadResult r = load("tls:\n  cert_file: ../keys/tls.crt\n  key_file: ../keys/tls.key\n");
+  ASSERT_TRUE(r.config) << testing::dump(r);
+  ASSERT_TRUE(r.config->tls);
+  ASSERT_EQ(r.config->tls->certificates.size(), 1u);
+  EXPECT_NE(r.config->tls->certificates[0].cert_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_FALSE(r.config->tls->tls13_only);
 }
 
 }  // namespace

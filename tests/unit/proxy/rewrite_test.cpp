@@ -200,3 +200,28 @@ TEST(ClientHead, SwitchingProtocolsKeepsUpgradeAndAccept) {
   EXPECT_FALSE(has_field(out, "Transfer-Encoding")) << out;
   EXPECT_TRUE(out.ends_with("\r\n\r\n"));
 }
+
+TEST(UpstreamHead, ClientCertSubjectIsOursAloneAndProtoFollowsTheListener) {
+  const auto req = parse_req(
+      "GET / HTTP/1.1\r\nHost: h\r\nX-Client-Cert-Subject: CN=forged\r\n"
+      "x-client-cert-subject: CN=forged too\r\n\r\n");
+  // A plain listener: the client's copies are dropped, nothing is added.
+  const std::string plain = forwarded_head(req);
+  EXPECT_EQ(plain.find("forged"), std::string::npos) << plain;
+  EXPECT_FALSE(has_field(plain, "X-Client-Cert-Subject"));
+  EXPECT_TRUE(has_line(plain, "X-Forwarded-Proto: http"));
+  // mTLS: only the verified subject.
+  proxy::ForwardInfo info;
+  info.path = "/";
+  info.host = "up";
+  info.client_ip = "3.3.3.3";
+  info.proto = "https";
+  info.prefix = "/";
+  info.request_id = "new";
+  info.client_cert_subject = "CN=client one,O=Example";
+  std::string out;
+  proxy::build_upstream_head(req, info, out);
+  EXPECT_EQ(out.find("forged"), std::string::npos) << out;
+  EXPECT_TRUE(has_line(out, "X-Client-Cert-Subject: CN=client one,O=Example")) << out;
+  EXPECT_TRUE(has_line(out, "X-Forwarded-Proto: https"));
+}
