@@ -29,6 +29,22 @@ class RealClock final : public Clock {
   }
 };
 
+// A wall-clock timestamp that one thread stores and others read, without a lock.
+class AtomicSystemTime {
+ public:
+  void store(Clock::SystemTime t) {
+    ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(),
+              std::memory_order_relaxed);
+  }
+  Clock::SystemTime load() const {
+    return Clock::SystemTime(std::chrono::duration_cast<Clock::SystemTime::duration>(
+        std::chrono::nanoseconds(ns_.load(std::memory_order_relaxed))));
+  }
+
+ private:
+  std::atomic<std::int64_t> ns_{0};
+};
+
 // Starts at a fixed, recognisable point (steady: 1000 s after its epoch; system:
 // 2026-01-01T00:00:00Z) and moves only when told. Both clocks move together.
 // Thread-safe, so concurrency tests can read it from many threads.

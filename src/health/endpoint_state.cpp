@@ -153,17 +153,9 @@ std::shared_ptr<const config::Endpoint> EndpointState::config() const {
   return config_;
 }
 
-void EndpointState::touch() {
-  const auto now = clock_.system_now();
-  last_updated_ns_.store(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
-      std::memory_order_relaxed);
-}
+void EndpointState::touch() { last_updated_.store(clock_.system_now()); }
 
-Clock::SystemTime EndpointState::last_updated() const {
-  return Clock::SystemTime(std::chrono::duration_cast<Clock::SystemTime::duration>(
-      std::chrono::nanoseconds(last_updated_ns_.load(std::memory_order_relaxed))));
-}
+Clock::SystemTime EndpointState::last_updated() const { return last_updated_.load(); }
 
 EndpointSnapshot EndpointState::snapshot() {
   breaker_.refresh();

@@ -167,7 +167,7 @@ class EndpointState {
   std::array<Shard, kShards> shards_;
   mutable std::mutex codes_mutex_;
   std::vector<CodeCount> overflow_codes_;
-  std::atomic<std::int64_t> last_updated_ns_{0};
+  AtomicSystemTime last_updated_;
   mutable std::mutex config_mutex_;
   std::shared_ptr<const config::Endpoint> config_;
 };

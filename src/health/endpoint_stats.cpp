@@ -34,17 +34,9 @@ void EndpointStats::update_config(const config::Endpoint& next) {
   touch();
 }
 
-void EndpointStats::touch() {
-  const auto now = clock_.system_now();
-  last_updated_ns_.store(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
-      std::memory_order_relaxed);
-}
+void EndpointStats::touch() { last_updated_.store(clock_.system_now()); }
 
-Clock::SystemTime EndpointStats::last_updated() const {
-  return Clock::SystemTime(std::chrono::duration_cast<Clock::SystemTime::duration>(
-      std::chrono::nanoseconds(last_updated_ns_.load(std::memory_order_relaxed))));
-}
+Clock::SystemTime EndpointStats::last_updated() const { return last_updated_.load(); }
 
 EndpointTotals EndpointStats::totals() const {
   EndpointTotals t;

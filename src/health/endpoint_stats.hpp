@@ -61,7 +61,7 @@ class EndpointStats {
   LatencyEstimator latency_;
   std::unique_ptr<ResponseCache> cache_;
   std::array<Shard, kShards> shards_;
-  std::atomic<std::int64_t> last_updated_ns_{0};
+  AtomicSystemTime last_updated_;
 };
 
 }  // namespace gatehouse::health

@@ -10,30 +10,19 @@ namespace gatehouse::registry {
 
 namespace {
 
-// Built by appending: `"literal" + std::string&&` makes g++ 12 warn (-Wrestrict) about
-// an overlap that cannot happen.
-std::string host_header_for(const config::UpstreamUrl& url) {
-  const bool v6 = url.host.find(':') != std::string::npos;
-  std::string host;
-  if (v6) host += '[';
-  host += url.host;
-  if (v6) host += ']';
-  const bool default_port = url.port == (url.https ? 443 : 80);
-  if (!default_port) {
-    host += ':';
-    host += std::to_string(url.port);
-  }
-  return host;
-}
-
-std::string authority_for(const config::UpstreamUrl& url) {
+// "host[:port]", v6 bracketed; the port always, or only when not the scheme's default
+// (the Host header). Built by appending: `"literal" + std::string&&` makes g++ 12 warn
+// (-Wrestrict) about an overlap that cannot happen.
+std::string host_port(const config::UpstreamUrl& url, bool always_port) {
   const bool v6 = url.host.find(':') != std::string::npos;
   std::string out;
   if (v6) out += '[';
   out += url.host;
   if (v6) out += ']';
-  out += ':';
-  out += std::to_string(url.port);
+  if (always_port || url.port != (url.https ? 443 : 80)) {
+    out += ':';
+    out += std::to_string(url.port);
+  }
   return out;
 }
 
@@ -146,8 +135,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       UpstreamServer server;
       server.url = ep.servers.empty() ? &ep.url : &ep.servers[i].url;
       server.weight = servers[i].weight;
-      server.host_header = host_header_for(*server.url);
-      server.authority = authority_for(*server.url);
+      server.host_header = host_port(*server.url, false);
+      server.authority = host_port(*server.url, true);
       server.pool_key = (server.url->https ? "https://" : "http://") + server.host_header;
       if (tls) {
         server.tls = tls;
