@@ -69,7 +69,7 @@ tls_tour_expectations() {
 curl -i --cacert build/demo-tls/ca.pem https://localhost:8443/users/v1/42 @@ 200 @@ "service": "users-v1" @@ "X-Forwarded-Proto": "https"
 curl -i http://localhost:8443/users/v1/42 @@ 400 @@ plain HTTP request sent to a TLS listener @@ ^Connection: close
 curl --cacert build/demo-tls/ca.pem https://localhost:8443/metrics @@ 200 @@ gatehouse_tls_handshakes_total\{result="ok"\} [1-9] @@ gatehouse_tls_certificate_expiry_timestamp_seconds\{certificate="[^"]*demo-tls/server.crt"\} [0-9]{10}
-openssl s_client -brief -connect localhost:8443 -servername localhost -CAfile build/demo-tls/ca.pem </dev/null @@ exit=0 @@ Protocol version: TLSv1.3 @@ Verification: OK
+openssl s_client -brief -connect 127.0.0.1:8443 -servername localhost -CAfile build/demo-tls/ca.pem </dev/null @@ exit=0 @@ Protocol version: TLSv1.3 @@ Verification: OK
 EOF
 }
 

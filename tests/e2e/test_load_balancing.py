@@ -163,7 +163,10 @@ def test_least_request_prefers_the_idle_server(start_gateway, make_upstream):
             if slow_up.count() == 1:
                 break
         assert slow_up.count() == 1
-        # While it is busy, every new request goes to the idle one.
+        # A first request that went to the fast server may still be finishing (its
+        # upstream has it, its client may not): until it has, the two are tied.
+        wait_until(lambda: stats(gw)["targets"][1]["in_flight"] == 0, what="the fast server idle")
+        # While the slow one is busy, every new request goes to the idle one.
         assert served_by(gw, 12) == ["fast"] * 12
         assert stats(gw)["targets"][0]["in_flight"] == 1
     finally:

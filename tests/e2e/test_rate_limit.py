@@ -128,7 +128,15 @@ def test_stats_block_and_metric(start_gateway, upstream):
     for _ in range(5):
         get(gw, "/api/")
     import json as _json
-    stats = {e["id"]: e for e in _json.loads(get(gw, "/endpoints/stats")[2])["endpoints"]}
+    # A request's counters are recorded once its answer is written: the last 429 may be
+    # counted a moment after the client has it (and the stats may come from the other
+    # thread), so the figure is awaited, within a deadline.
+    end = time.monotonic() + 5
+    while True:
+        stats = {e["id"]: e for e in _json.loads(get(gw, "/endpoints/stats")[2])["endpoints"]}
+        if stats["api"]["rate_limit"]["limited"] == 2 or time.monotonic() > end:
+            break
+        time.sleep(0.02)
     assert stats["api"]["rate_limit"] == {"requests": 2, "per": "1m", "burst": 1,
                                           "key": "client_ip", "shared": False, "limited": 2}
     assert stats["free"]["rate_limit"] is None

@@ -104,7 +104,7 @@ def test_https_get_post_chunked_download_and_pipelining(start_gateway, make_upst
         assert hs["x-forwarded-proto"] == "https", version
 
     # Python's http.client: a POST body through to the upstream.
-    conn = http.client.HTTPSConnection("localhost", gw.port, context=ca.client_context(), timeout=10)
+    conn = http.client.HTTPSConnection("127.0.0.1", gw.port, context=ca.client_context(), timeout=10)
     conn.request("POST", "/e/post", body=b"hello over tls", headers={"Content-Type": "text/plain"})
     r = conn.getresponse()
     doc = json.loads(r.read())
