@@ -9,27 +9,12 @@ namespace gatehouse::config {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::endpoint;
+using testing::first_endpoint;
 using testing::has_error;
 using testing::load;
 using testing::ok;
 using testing::only_error;
-
-// "endpoints:" on line 1, then one endpoint whose first key is on line 2 and each
-// further key on the next line, all keys at column 5.
-LoadResult endpoint(std::initializer_list<std::string_view> lines, std::string_view before = "") {
-  std::string yaml(before);
-  yaml += "endpoints:\n";
-  bool first = true;
-  for (auto line : lines) {
-    yaml += first ? "  - " : "    ";
-    yaml += line;
-    yaml += '\n';
-    first = false;
-  }
-  return load(yaml);
-}
-
-const Endpoint& first_endpoint(const LoadResult& r) { return r.config->endpoints.at(0); }
 
 TEST(Url, Accepted) {
   struct Case {

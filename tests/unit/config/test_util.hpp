@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -62,6 +63,24 @@ inline ::testing::AssertionResult ok(const LoadResult& r) {
   if (r.errors.empty() && r.config) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "expected a valid config; got:\n" << dump(r);
 }
+
+// "endpoints:" on line 1 (after `before`), then one endpoint whose first key is on the
+// next line and each further key on the line after, all keys at column 5.
+inline LoadResult endpoint(std::initializer_list<std::string_view> lines,
+                           std::string_view before = "") {
+  std::string yaml(before);
+  yaml += "endpoints:\n";
+  bool first = true;
+  for (auto line : lines) {
+    yaml += first ? "  - " : "    ";
+    yaml += line;
+    yaml += '\n';
+    first = false;
+  }
+  return load(yaml);
+}
+
+inline const Endpoint& first_endpoint(const LoadResult& r) { return r.config->endpoints.at(0); }
 
 // A directory removed with its contents at the end of the test.
 class TempDir {

@@ -18,6 +18,7 @@
 #include "server/connection.hpp"
 #include "server/server.hpp"
 #include "server/worker.hpp"
+#include "socket_pair.hpp"
 
 namespace gatehouse::server {
 namespace {
@@ -48,14 +49,7 @@ endpoints:
     circuit_breaker: { failure_threshold: 100 }
 )";
 
-std::pair<net::Socket, net::Socket> socket_pair(asio::io_context& ctx) {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
-  net::Socket a(ctx.get_executor()), b(ctx.get_executor());
-  a.assign(net::Tcp::v4(), fds[0]);
-  b.assign(net::Tcp::v4(), fds[1]);
-  return {std::move(a), std::move(b)};
-}
+using testing::socket_pair;
 
 // Reads one request head (and a Content-Length body) from `s`.
 net::Task<std::string> read_request(net::Socket& s) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "server/tunnel.hpp"
+#include "socket_pair.hpp"
 
 namespace gatehouse::server {
 namespace {
@@ -16,14 +17,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-std::pair<net::Socket, net::Socket> socket_pair(asio::io_context& ctx) {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
-  net::Socket a(ctx.get_executor()), b(ctx.get_executor());
-  a.assign(net::Tcp::v4(), fds[0]);
-  b.assign(net::Tcp::v4(), fds[1]);
-  return {std::move(a), std::move(b)};
-}
+using testing::socket_pair;
 
 net::Task<std::string> read_to_eof(net::Socket& s) {
   std::string got;
