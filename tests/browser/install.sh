@@ -10,17 +10,7 @@ if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0
   echo "tests/browser: playwright-core needs Node >= 18; $(command -v node) is $(node --version)" >&2
   exit 1
 fi
-stamp=node_modules/.installed-lock
-if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
-  exit 0
-fi
-command -v npm >/dev/null || { echo "tests/browser: npm not found (Node >= 18 + npm needed)" >&2; exit 1; }
-# Node trusts only its own CA list unless told otherwise: let it use the system's store
-# too, so a registry reached through a proxy the machine trusts works.
-if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
-  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
-fi
-echo "tests/browser: npm ci" >&2
 # playwright-core has no install script, and none may download a browser here anyway.
-PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2
-cp package-lock.json "$stamp"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+cd ../..
+exec bash scripts/npm-ci.sh tests/browser
