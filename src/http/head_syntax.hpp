@@ -1,0 +1,143 @@
+// http/: the syntax pieces the request and the response head parsers share (field
+// lines, list items, Content-Length, Transfer-Encoding, Connection). Internal to http/.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace gatehouse::http::detail {
+
+inline constexpr std::uint64_t kMaxContentLength = 1ULL << 60;
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// A field-value byte: VCHAR, obs-text, SP, HTAB. NUL, CR, LF and other controls are not.
+inline bool is_value_byte(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+// A request-target byte: visible ASCII only (no controls, no space, no DEL, no obs-text).
+inline bool is_target_byte(unsigned char c) { return c > 0x20 && c < 0x7f; }
+
+inline std::string_view trim_ows(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+inline bool parse_content_length(std::string_view v, std::uint64_t& out) {
+  if (v.empty() || v.size() > 18) return false;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    if (!is_digit(c)) return false;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (n > kMaxContentLength) return false;
+  out = n;
+  return true;
+}
+
+// Splits a comma-separated list, calling fn(token) for each non-empty trimmed element.
+template <class Fn>
+void for_each_list_item(std::string_view v, Fn&& fn) {
+  while (!v.empty()) {
+    const auto comma = v.find(',');
+    const auto item = trim_ows(v.substr(0, comma));
+    if (!item.empty()) fn(item);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+}
+
+enum class TeVerdict { chunked, unknown_coding, malformed };
+
+// Transfer-Encoding as a whole (all fields joined): only a lone "chunked" is served.
+inline TeVerdict classify_te(std::string_view v, TeVerdict previous, bool seen_before) {
+  TeVerdict verdict = TeVerdict::chunked;
+  int items = 0;
+  bool bad = false;
+  bool unknown = false;
+  for_each_list_item(v, [&](std::string_view item) {
+    ++items;
+    for (char c : item)
+      if (!is_tchar(static_cast<unsigned char>(c))) bad = true;
+    if (!iequals(item, "chunked")) unknown = true;
+  });
+  if (bad || items == 0) return TeVerdict::malformed;
+  if (seen_before) {
+    // "chunked" repeated (in one field or across fields) is ambiguous; another coding
+    // is just unsupported.
+    if (previous == TeVerdict::malformed) return TeVerdict::malformed;
+    if (previous == TeVerdict::chunked && !unknown) return TeVerdict::malformed;
+    return TeVerdict::unknown_coding;
+  }
+  if (items > 1) verdict = unknown ? TeVerdict::unknown_coding : TeVerdict::malformed;
+  else if (unknown) verdict = TeVerdict::unknown_coding;
+  return verdict;
+}
+
+// Finds the end of the head ("\r\n\r\n"); returns its size or 0.
+inline std::size_t find_head_end(std::string_view buf) {
+  const char* data = buf.data();
+  std::size_t pos = 0;
+  while (pos + 3 < buf.size()) {
+    const void* cr = std::memchr(data + pos, '\r', buf.size() - pos - 3);
+    if (!cr) return 0;
+    pos = static_cast<std::size_t>(static_cast<const char*>(cr) - data);
+    if (data[pos + 1] == '\n' && data[pos + 2] == '\r' && data[pos + 3] == '\n') return pos + 4;
+    ++pos;
+  }
+  return 0;
+}
+
+// Parses the header section lines [begin, end) (each ending CRLF, final empty line
+// excluded). Calls on_field(name, value) for each. Returns false on any syntax error.
+template <class OnField>
+bool parse_fields(std::string_view block, std::size_t max_fields, std::vector<Field>& out,
+                  bool& too_many, OnField&& on_field) {
+  std::size_t pos = 0;
+  while (pos < block.size()) {
+    const std::size_t eol = block.find('\r', pos);
+    if (eol == std::string_view::npos || eol + 1 >= block.size() || block[eol + 1] != '\n')
+      return false;  // bare CR
+    std::string_view line = block.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (line.empty()) return false;
+    const unsigned char first = static_cast<unsigned char>(line.front());
+    if (first == ' ' || first == '\t') return false;  // obs-fold
+    std::size_t i = 0;
+    while (i < line.size() && is_tchar(static_cast<unsigned char>(line[i]))) ++i;
+    if (i == 0 || i >= line.size() || line[i] != ':') return false;  // includes "Name :"
+    const std::string_view name = line.substr(0, i);
+    std::string_view value = line.substr(i + 1);
+    for (char c : value)
+      if (!is_value_byte(static_cast<unsigned char>(c))) return false;  // NUL, bare LF, ctl
+    value = trim_ows(value);
+    if (out.size() >= max_fields) {
+      too_many = true;
+      return false;
+    }
+    out.push_back(Field{name, value});
+    if (!on_field(name, value)) return false;
+  }
+  return true;
+}
+
+// Returns false when the connection tokens contain junk.
+inline bool parse_connection(std::string_view v, bool& close, bool& keep_alive_token,
+                             bool& upgrade, std::vector<std::string_view>& tokens) {
+  bool ok = true;
+  for_each_list_item(v, [&](std::string_view item) {
+    for (char c : item)
+      if (!is_tchar(static_cast<unsigned char>(c))) ok = false;
+    if (iequals(item, "close")) close = true;
+    else if (iequals(item, "keep-alive")) keep_alive_token = true;
+    else if (iequals(item, "upgrade")) upgrade = true;
+    else tokens.push_back(item);
+  });
+  return ok;
+}
+
+}  // namespace gatehouse::http::detail
