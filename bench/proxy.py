@@ -26,7 +26,8 @@ from pathlib import Path
 
 from benchlib import (Proc, busy_percent, children, cpu_times, fill, free_ports, http_get,
                       make_jwt_es256, make_jwt_hs256, parse_wrk, read_stat, rss_kib, wait_ready)
-from report import CLIENT_CPU, NAMES, PROXY_CPU, ROUTING_ENDPOINTS, machine_info, report
+from report import CLIENT_CPU, EXTRA_KEYS, NAMES, PROXY_CPU, ROUTING_ENDPOINTS, machine_info, report
+import gateway_scenarios
 import tls_bench
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -39,6 +40,7 @@ BIG_PATH = "/app/big"
 BIG_SIZE = 64 * 1024
 ROUTING_HIT = 7_777  # which of the generated endpoints the requests hit
 FALLBACK_BODY = "breaker open: fallback\n"
+DEFAULT_SCENARIOS = "routing,jwt,breaker,lb,memory,tls"
 
 
 def log(msg):
@@ -131,11 +133,14 @@ class Harness:
     def start_all(self):
         a = self.args
         (self.up_port, self.nginx_port, self.haproxy_port, self.gh_port, self.gh10k_port,
-         self.jwt_port, self.breaker_port, self.dead_port) = free_ports(8)
+         self.jwt_port, self.breaker_port, self.dead_port, up2, up3) = free_ports(10)
+        self.up_ports = [self.up_port, up2, up3]
         up_url = f"http://127.0.0.1:{self.up_port}"
 
         log("starting the upstream (nginx, CPU 0)")
-        up = self.start_nginx("upstream", "upstream-nginx.conf", self.up_port, CLIENT_CPU)
+        up = self.start_nginx("upstream", "upstream-nginx.conf", self.up_port, CLIENT_CPU,
+                              EXTRA_LISTEN="".join(f"        listen 127.0.0.1:{p} backlog=4096;\n"
+                                                   for p in self.up_ports[1:]))
         wait_ready(self.up_port, SMALL_PATH, up)
         self.targets["direct"] = Target("direct", self.up_port, SMALL_PATH, up)
 
@@ -178,6 +183,9 @@ class Harness:
             self.start_jwt(up_url)
         if "breaker" in a.scenarios:
             self.start_breaker()
+        if "lb" in a.scenarios:
+            log("starting gatehouse with three servers, and with one of them refusing connections")
+            gateway_scenarios.start_lb(self, Target)
         if "tls" in a.scenarios:
             log("starting gatehouse and nginx terminating TLS (CPU 1)")
             tls_bench.start(self, Target, SMALL_PATH)
@@ -331,7 +339,7 @@ class Harness:
         a = self.args
         cells = [(c, b) for c in a.connections for b in a.bodies]
         base = [k for k in ("gatehouse", "nginx", "haproxy", "direct") if k in self.targets]
-        extras = [k for k in ("gh-10k", "gh-jwt-hs256", "gh-jwt-es256", "gh-breaker") if k in self.targets]
+        extras = [k for k in EXTRA_KEYS if k in self.targets]
         extra_cell = (min(a.connections), "small")
         self.results = {}  # (conns, body, key) -> [per-round dict]
         total = a.rounds * sum(len(base) + (len(extras) if cell == extra_cell else 0) for cell in cells)
@@ -408,8 +416,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 s, 1 round")
     ap.add_argument("--connections", default="64,512", help="wrk connection counts (default 64,512)")
     ap.add_argument("--bodies", default="small,big", help="response bodies: small,big (64 KiB)")
-    ap.add_argument("--scenarios", default="routing,jwt,breaker,memory,tls",
-                    help="extra scenarios to run (default routing,jwt,breaker,memory,tls)")
+    ap.add_argument("--scenarios", default=DEFAULT_SCENARIOS,
+                    help=f"extra scenarios to run (default {DEFAULT_SCENARIOS})")
     ap.add_argument("--idle-conns", type=int, default=10_000, help="idle connections for the RSS test")
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--nice", type=int, default=-10 if os.geteuid() == 0 else 0,
@@ -449,6 +457,8 @@ def main():
         if "tls" in args.scenarios:
             log("TLS rounds: keep-alive over HTTPS, full and resumed handshakes")
             tls_bench.measure(h, args)
+        if "lb" in args.scenarios:
+            h.notes += gateway_scenarios.lb_notes(h)
         if "memory" in args.scenarios:
             h.measure_memory()
         text = report(h, args) + tls_bench.report(h, args)
