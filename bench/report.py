@@ -22,9 +22,12 @@ NAMES = {
     "gh-breaker": "gatehouse, breaker open (default fallback)",
     "gh-lb3": "gatehouse, 3 servers round robin",
     "gh-lb3-refused": "gatehouse, 3 servers, 1 refusing (retries: 1)",
+    "gh-rl-local": "gatehouse, rate limit (local, not reached)",
+    "gh-rl-shared": "gatehouse, rate limit (shared: true, Redis)",
 }
 # The gateway scenarios measured in the 64-connection small-body cell, in table order.
-EXTRA_KEYS = ("gh-10k", "gh-jwt-hs256", "gh-jwt-es256", "gh-breaker", "gh-lb3", "gh-lb3-refused")
+EXTRA_KEYS = ("gh-10k", "gh-jwt-hs256", "gh-jwt-es256", "gh-breaker", "gh-lb3", "gh-lb3-refused",
+              "gh-rl-local", "gh-rl-shared")
 BODY_LABEL = {"small": "small body (24 B)", "big": "64 KiB body"}
 
 
@@ -124,8 +127,8 @@ def table(results, cell, keys, extra_ref=None):
 
 
 def scenario_targets(h, res, ec, verdict):
-    """Rows of the Targets table for the several-servers scenarios (issue 14), against
-    plain gatehouse from the same rounds."""
+    """Rows of the Targets table for the several-servers (issue 14) and rate-limit
+    (issue 16) scenarios, against plain gatehouse from the same rounds."""
     out = []
 
     def cpu_row(key, label, bound, scen):
@@ -142,6 +145,16 @@ def scenario_targets(h, res, ec, verdict):
         errors = summarize(res, ec, "gh-lb3-refused")["errors"]
         out.append(f"| 3 servers, 1 refusing connections: client-visible errors = 0 | {errors} | "
                    f"{verdict(errors == 0)} |")
+    cpu_row("gh-rl-local", "rate limit (local, never reached): CPU/request <= 1.05x plain", 1.05,
+            "ratelimit")
+    if ec + ("gh-rl-shared",) in res:
+        s = summarize(res, ec, "gh-rl-shared", ref="gatehouse")
+        plain = summarize(res, ec, "gatehouse")
+        out.append(f"| rate limit shared: true (no target): CPU/request, p99 vs plain | "
+                   f"{fmt(s['cpu_us'], 'us')} vs {fmt(plain['cpu_us'], 'us')} us ({fmt(s['cpu_us_x'], 'ratio')}); "
+                   f"p99 {fmt(s['p99'], 'ms')} vs {fmt(plain['p99'], 'ms')} ms ({fmt(s['p99_x'], 'ratio')}) | — |")
+    else:
+        out.append(f"| rate limit shared: true | {h.skipped.get('ratelimit-shared', 'not run')} | — |")
     return out
 
 
@@ -231,11 +244,17 @@ def report(h, args):
                               ("jwt", "jwt", "jwt HS256 / ES256 endpoint"),
                               ("breaker", "breaker", "breaker open, default fallback"),
                               ("lb", "lb", "3 servers round robin"),
-                              ("lb-refused", "lb", "3 servers, 1 refusing connections")):
+                              ("lb-refused", "lb", "3 servers, 1 refusing connections"),
+                              ("ratelimit", "ratelimit", "rate limit, local"),
+                              ("ratelimit-shared", "ratelimit", "rate limit, shared (Redis)")):
         if scen in h.skipped:
             out.append(f"- {label}: skipped — {h.skipped[scen]}")
         elif flag not in args.scenarios:
             out.append(f"- {label}: not run (--scenarios)")
+    redis_cpu = median([r.get("aux_cpu_us") for r in res.get(ec + ("gh-rl-shared",), [])])
+    if redis_cpu is not None:
+        out.append(f"- shared rate limit: redis-server (CPU {CLIENT_CPU}, beside wrk and the upstream) "
+                   f"used {redis_cpu:.1f} us of CPU per request on top of gatehouse's figure above.")
     out.append("")
 
     if h.memory:
