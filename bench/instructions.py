@@ -143,7 +143,8 @@ def main():
     nofile = 4096
     up_conf = tmp / "upstream.conf"
     up_conf.write_text(fill(CONF_DIR / "upstream-nginx.conf", DIR=tmp, PORT=up_port,
-                            USER_LINE=user_line, NOFILE=nofile, WORKER_CONNECTIONS=nofile))
+                            USER_LINE=user_line, NOFILE=nofile, WORKER_CONNECTIONS=nofile,
+                            EXTRA_LISTEN=""))
     upstream = Proc("upstream", ["nginx", "-p", f"{tmp}/", "-c", str(up_conf), "-e",
                                  str(tmp / "upstream-error.log")])
     table = {}

@@ -26,8 +26,10 @@ from pathlib import Path
 
 from benchlib import (Proc, busy_percent, children, cpu_times, fill, free_ports, http_get,
                       make_jwt_es256, make_jwt_hs256, parse_wrk, read_stat, rss_kib, wait_ready)
-from report import CLIENT_CPU, NAMES, PROXY_CPU, ROUTING_ENDPOINTS, machine_info, report
+from report import CLIENT_CPU, EXTRA_KEYS, NAMES, PROXY_CPU, ROUTING_ENDPOINTS, machine_info, report
+import gateway_scenarios
 import tls_bench
+import ws_bench
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -39,6 +41,7 @@ BIG_PATH = "/app/big"
 BIG_SIZE = 64 * 1024
 ROUTING_HIT = 7_777  # which of the generated endpoints the requests hit
 FALLBACK_BODY = "breaker open: fallback\n"
+DEFAULT_SCENARIOS = "routing,jwt,breaker,lb,ratelimit,memory,tls,websocket"
 
 
 def log(msg):
@@ -51,8 +54,9 @@ class Target:
     """Something wrk can be pointed at: a port, a path, headers, and whose CPU to count."""
 
     def __init__(self, key, port, path, proc=None, cpu_pids=None, headers=(), log_file=None,
-                 scheme="http"):
+                 scheme="http", aux_pids=None):
         self.key = key
+        self._aux_pids = aux_pids  # callable -> [pid]: a helper whose CPU is reported apart (Redis)
         self.scheme = scheme
         self.port = port
         self.path = path
@@ -64,9 +68,12 @@ class Target:
     def cpu_pids(self):
         return self._cpu_pids() if self._cpu_pids else []
 
+    def aux_pids(self):
+        return self._aux_pids() if self._aux_pids else []
+
     def with_path(self, path):
         return Target(self.key, self.port, path, self.proc, self._cpu_pids, self.headers, self.log_file,
-                      self.scheme)
+                      self.scheme, self._aux_pids)
 
 
 class Harness:
@@ -131,11 +138,14 @@ class Harness:
     def start_all(self):
         a = self.args
         (self.up_port, self.nginx_port, self.haproxy_port, self.gh_port, self.gh10k_port,
-         self.jwt_port, self.breaker_port, self.dead_port) = free_ports(8)
+         self.jwt_port, self.breaker_port, self.dead_port, up2, up3) = free_ports(10)
+        self.up_ports = [self.up_port, up2, up3]
         up_url = f"http://127.0.0.1:{self.up_port}"
 
         log("starting the upstream (nginx, CPU 0)")
-        up = self.start_nginx("upstream", "upstream-nginx.conf", self.up_port, CLIENT_CPU)
+        up = self.start_nginx("upstream", "upstream-nginx.conf", self.up_port, CLIENT_CPU,
+                              EXTRA_LISTEN="".join(f"        listen 127.0.0.1:{p} backlog=4096;\n"
+                                                   for p in self.up_ports[1:]))
         wait_ready(self.up_port, SMALL_PATH, up)
         self.targets["direct"] = Target("direct", self.up_port, SMALL_PATH, up)
 
@@ -178,9 +188,18 @@ class Harness:
             self.start_jwt(up_url)
         if "breaker" in a.scenarios:
             self.start_breaker()
+        if "lb" in a.scenarios:
+            log("starting gatehouse with three servers, and with one of them refusing connections")
+            gateway_scenarios.start_lb(self, Target)
+        if "ratelimit" in a.scenarios:
+            log("starting gatehouse with a local rate limit, and a shared one (redis-server, CPU 0)")
+            gateway_scenarios.start_ratelimit(self, Target)
         if "tls" in a.scenarios:
             log("starting gatehouse and nginx terminating TLS (CPU 1)")
             tls_bench.start(self, Target, SMALL_PATH)
+        if "websocket" in a.scenarios:
+            log("starting a WebSocket echo server (CPU 0) and gatehouse in front of it (CPU 1)")
+            ws_bench.start(self)
 
     def start_routing(self, up_url):
         log(f"starting gatehouse with {ROUTING_ENDPOINTS:,} endpoints")
@@ -299,11 +318,14 @@ class Harness:
         if target.log_file:
             os.truncate(target.log_file, 0)
         pids = target.cpu_pids()
+        aux = target.aux_pids()
         before = sum((read_stat(p) or (0, 0))[1] for p in pids)
+        aux_before = sum((read_stat(p) or (0, 0))[1] for p in aux)
         cores_before = cpu_times()
         r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60,
                            start_new_session=True)
         after = sum((read_stat(p) or (0, 0))[1] for p in pids)
+        aux_after = sum((read_stat(p) or (0, 0))[1] for p in aux)
         cores_after = cpu_times()
         if r.returncode != 0:
             raise RuntimeError(f"wrk failed ({r.returncode}): {r.stderr.strip()[:300]}")
@@ -312,6 +334,8 @@ class Harness:
             raise RuntimeError(f"{target.proc.name} died during the run")
         res["cpu_us"] = ((after - before) / CLK_TCK * 1e6 / res["requests"]
                          if pids and res["requests"] else None)
+        if aux and res["requests"]:
+            res["aux_cpu_us"] = (aux_after - aux_before) / CLK_TCK * 1e6 / res["requests"]
         # Whole-core busy time (every process, softirq included): shows which side was
         # the bottleneck, and how much else ran on the proxy's core.
         res["client_core_busy"] = busy_percent(cores_before, cores_after, CLIENT_CPU)
@@ -331,7 +355,7 @@ class Harness:
         a = self.args
         cells = [(c, b) for c in a.connections for b in a.bodies]
         base = [k for k in ("gatehouse", "nginx", "haproxy", "direct") if k in self.targets]
-        extras = [k for k in ("gh-10k", "gh-jwt-hs256", "gh-jwt-es256", "gh-breaker") if k in self.targets]
+        extras = [k for k in EXTRA_KEYS if k in self.targets]
         extra_cell = (min(a.connections), "small")
         self.results = {}  # (conns, body, key) -> [per-round dict]
         total = a.rounds * sum(len(base) + (len(extras) if cell == extra_cell else 0) for cell in cells)
@@ -408,8 +432,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 s, 1 round")
     ap.add_argument("--connections", default="64,512", help="wrk connection counts (default 64,512)")
     ap.add_argument("--bodies", default="small,big", help="response bodies: small,big (64 KiB)")
-    ap.add_argument("--scenarios", default="routing,jwt,breaker,memory,tls",
-                    help="extra scenarios to run (default routing,jwt,breaker,memory,tls)")
+    ap.add_argument("--scenarios", default=DEFAULT_SCENARIOS,
+                    help=f"extra scenarios to run (default {DEFAULT_SCENARIOS})")
     ap.add_argument("--idle-conns", type=int, default=10_000, help="idle connections for the RSS test")
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--nice", type=int, default=-10 if os.geteuid() == 0 else 0,
@@ -449,9 +473,14 @@ def main():
         if "tls" in args.scenarios:
             log("TLS rounds: keep-alive over HTTPS, full and resumed handshakes")
             tls_bench.measure(h, args)
+        if "websocket" in args.scenarios:
+            log("WebSocket rounds: echo messages through gatehouse and direct")
+            ws_bench.measure(h, args)
+        if "lb" in args.scenarios:
+            h.notes += gateway_scenarios.lb_notes(h)
         if "memory" in args.scenarios:
             h.measure_memory()
-        text = report(h, args) + tls_bench.report(h, args)
+        text = report(h, args) + tls_bench.report(h, args) + ws_bench.report(h, args)
     finally:
         h.stop_all()
     out_dir = Path(args.out)
@@ -462,7 +491,9 @@ def main():
                        for (c, b, k), rs in h.results.items()],
            "memory_kib": h.memory, "skipped": h.skipped,
            "tls": [{"figure": f, "target": k, "rounds": rs}
-                   for (f, k), rs in getattr(h, "tls_results", {}).items()]}
+                   for (f, k), rs in getattr(h, "tls_results", {}).items()],
+           "websocket": [{"target": k, "rounds": rs}
+                         for k, rs in getattr(h, "ws_results", {}).items()]}
     (out_dir / "latest.json").write_text(json.dumps(raw, indent=1))
     print(text)
     log(f"done in {time.monotonic() - start:.0f} s; wrote {out_dir / 'latest.md'} and latest.json")

@@ -20,7 +20,14 @@ NAMES = {
     "gh-jwt-hs256": "gatehouse, jwt HS256",
     "gh-jwt-es256": "gatehouse, jwt ES256",
     "gh-breaker": "gatehouse, breaker open (default fallback)",
+    "gh-lb3": "gatehouse, 3 servers round robin",
+    "gh-lb3-refused": "gatehouse, 3 servers, 1 refusing (retries: 1)",
+    "gh-rl-local": "gatehouse, rate limit (local, not reached)",
+    "gh-rl-shared": "gatehouse, rate limit (shared: true, Redis)",
 }
+# The gateway scenarios measured in the 64-connection small-body cell, in table order.
+EXTRA_KEYS = ("gh-10k", "gh-jwt-hs256", "gh-jwt-es256", "gh-breaker", "gh-lb3", "gh-lb3-refused",
+              "gh-rl-local", "gh-rl-shared")
 BODY_LABEL = {"small": "small body (24 B)", "big": "64 KiB body"}
 
 
@@ -119,6 +126,38 @@ def table(results, cell, keys, extra_ref=None):
     return lines
 
 
+def scenario_targets(h, res, ec, verdict):
+    """Rows of the Targets table for the several-servers (issue 14) and rate-limit
+    (issue 16) scenarios, against plain gatehouse from the same rounds."""
+    out = []
+
+    def cpu_row(key, label, bound, scen):
+        if ec + (key,) not in res:
+            out.append(f"| {label} | {h.skipped.get(scen, 'not run')} | — |")
+            return
+        x = ratios(res, ec, key, "gatehouse", "cpu_us")
+        out.append(f"| {label} | {fmt(x, 'ratio')} | {verdict(None if x is None else x <= bound)} |")
+
+    cpu_row("gh-lb3", "3 servers round robin: CPU/request <= 1.05x one server", 1.05, "lb")
+    cpu_row("gh-lb3-refused", "3 servers, 1 refusing connections: CPU/request <= 1.1x one server",
+            1.1, "lb-refused")
+    if ec + ("gh-lb3-refused",) in res:
+        errors = summarize(res, ec, "gh-lb3-refused")["errors"]
+        out.append(f"| 3 servers, 1 refusing connections: client-visible errors = 0 | {errors} | "
+                   f"{verdict(errors == 0)} |")
+    cpu_row("gh-rl-local", "rate limit (local, never reached): CPU/request <= 1.05x plain", 1.05,
+            "ratelimit")
+    if ec + ("gh-rl-shared",) in res:
+        s = summarize(res, ec, "gh-rl-shared", ref="gatehouse")
+        plain = summarize(res, ec, "gatehouse")
+        out.append(f"| rate limit shared: true (no target): CPU/request, p99 vs plain | "
+                   f"{fmt(s['cpu_us'], 'us')} vs {fmt(plain['cpu_us'], 'us')} us ({fmt(s['cpu_us_x'], 'ratio')}); "
+                   f"p99 {fmt(s['p99'], 'ms')} vs {fmt(plain['p99'], 'ms')} ms ({fmt(s['p99_x'], 'ratio')}) | — |")
+    else:
+        out.append(f"| rate limit shared: true | {h.skipped.get('ratelimit-shared', 'not run')} | — |")
+    return out
+
+
 def mib(kib):
     return "—" if kib is None else f"{kib / 1024:.1f}"
 
@@ -168,6 +207,7 @@ def report(h, args):
                    f"{verdict(None if x is None else x <= 1.2)} |")
     else:
         out.append(f"| jwt HS256 <= 1.2x plain forwarding | {h.skipped.get('jwt', 'not run')} | — |")
+    out += scenario_targets(h, res, ec, verdict)
     mem = h.memory
     if "idle_fresh" in mem:
         g = mem["idle_fresh"]["gatehouse"]
@@ -196,16 +236,25 @@ def report(h, args):
     out.append("Same rounds as plain forwarding; the extra columns compare with plain gatehouse "
                "(1 endpoint) from the same round.")
     out.append("")
-    keys = ["gatehouse", "nginx", "gh-10k", "gh-jwt-hs256", "gh-jwt-es256", "gh-breaker"]
+    keys = ["gatehouse", "nginx", *EXTRA_KEYS]
     if any(ec + (k,) in res for k in keys[2:]):
         out += table(res, ec, keys, extra_ref="gatehouse")
         out.append("")
-    for scen, label in (("routing", "10,000 endpoints"), ("jwt", "jwt HS256 / ES256 endpoint"),
-                        ("breaker", "breaker open, default fallback")):
+    for scen, flag, label in (("routing", "routing", "10,000 endpoints"),
+                              ("jwt", "jwt", "jwt HS256 / ES256 endpoint"),
+                              ("breaker", "breaker", "breaker open, default fallback"),
+                              ("lb", "lb", "3 servers round robin"),
+                              ("lb-refused", "lb", "3 servers, 1 refusing connections"),
+                              ("ratelimit", "ratelimit", "rate limit, local"),
+                              ("ratelimit-shared", "ratelimit", "rate limit, shared (Redis)")):
         if scen in h.skipped:
             out.append(f"- {label}: skipped — {h.skipped[scen]}")
-        elif scen not in args.scenarios:
+        elif flag not in args.scenarios:
             out.append(f"- {label}: not run (--scenarios)")
+    redis_cpu = median([r.get("aux_cpu_us") for r in res.get(ec + ("gh-rl-shared",), [])])
+    if redis_cpu is not None:
+        out.append(f"- shared rate limit: redis-server (CPU {CLIENT_CPU}, beside wrk and the upstream) "
+                   f"used {redis_cpu:.1f} us of CPU per request on top of gatehouse's figure above.")
     out.append("")
 
     if h.memory:

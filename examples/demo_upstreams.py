@@ -1,23 +1,29 @@
 #!/usr/bin/python3
 """Demo upstream services for gatehouse (Python standard library only).
 
-One process serves several ports, one service per port:
+One process serves several ports, one server per port:
 
-    /usr/bin/python3 examples/demo_upstreams.py users-v1=9001 users-v2=9002 orders=9003
+    /usr/bin/python3 examples/demo_upstreams.py users-v1=9001 users-v2/a=9002 users-v2/b=9005 orders=9003
 
-Port 0 picks a free port. Once every port is bound, one line per service is printed
+Port 0 picks a free port. Once every port is bound, one line per server is printed
 on stdout ("listening users-v1 127.0.0.1 9001"), then "ready".
 
-Every service answers JSON describing itself and the request it saw:
+NAME is SERVICE or SERVICE/SERVER: several servers of one service (users-v2/a and
+users-v2/b above, the two servers of one gatehouse endpoint) answer alike, and each
+names itself in an X-Demo-Server header and a "server" field, so that a client can see
+which one gatehouse chose.
 
-    GET  /api/42          -> 200 {"service": "users-v1", "id": "42", "method": "GET", ...}
+Every server answers JSON describing itself and the request it saw:
+
+    GET  /api/42          -> 200 {"service": "users-v1", "server": "users-v1", "id": "42", ...}
     POST /api (with body) -> 201 {"service": "orders", "received_bytes": 15, ...}
     GET  /health, /ping   -> 200 {"status": "ok", "service": ...}
     ANY  .../status/503   -> 503 (any status 200-599), to try out the circuit breaker
 
-Each service has a switch, to watch gatehouse's health checks and circuit breaker at work:
+Each server has its own switch, to watch gatehouse's health checks and circuit breaker
+at work:
 
-    POST /_demo/fail      -> from now on this service answers 503 to everything else,
+    POST /_demo/fail      -> from now on this server answers 503 to everything else,
                              its health paths included (?status=502 picks another 5xx)
     POST /_demo/recover   -> back to normal
     GET  /_demo           -> {"service": ..., "failing": null or the status}
@@ -44,6 +50,8 @@ class DemoHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive, like a real upstream
     server_version = "demo-upstream/1.0"
     service = "demo"                # set per port by make_handler
+    demo_server = "demo"            # SERVICE or SERVICE/SERVER, likewise (not `server`:
+                                    # the handler's server object has that name)
     verbose = False
     switch = None                   # the service's FailSwitch, set by make_handler
 
@@ -62,21 +70,23 @@ class DemoHandler(BaseHTTPRequestHandler):
         failing = self.switch.status()
         if failing is not None:
             return self.reply(failing, {
-                "service": self.service, "status": failing,
+                "service": self.service, "server": self.demo_server, "status": failing,
                 "error": "failing on purpose; POST /_demo/recover to undo"})
 
         if path in HEALTH_PATHS:
-            return self.reply(200, {"status": "ok", "service": self.service})
+            return self.reply(200, {"status": "ok", "service": self.service,
+                                    "server": self.demo_server})
 
         segments = [s for s in path.split("/") if s]
         if len(segments) >= 2 and segments[-2] == "status" and segments[-1].isdigit():
             status = int(segments[-1])
             if 200 <= status <= 599:
-                return self.reply(status, {"service": self.service, "status": status})
+                return self.reply(status, {"service": self.service, "server": self.demo_server,
+                                           "status": status})
 
         rest = path[len(BASE_PATH):] if path.startswith(BASE_PATH) else path
         rest_segments = [s for s in rest.split("/") if s]
-        doc = {"service": self.service}
+        doc = {"service": self.service, "server": self.demo_server}
         if rest_segments:
             doc["id"] = rest_segments[0]
         doc.update({
@@ -107,7 +117,8 @@ class DemoHandler(BaseHTTPRequestHandler):
             return self.reply(404, {
                 "service": self.service,
                 "error": "POST /_demo/fail[?status=5xx], POST /_demo/recover or GET /_demo"})
-        self.reply(200, {"service": self.service, "failing": self.switch.status()})
+        self.reply(200, {"service": self.service, "server": self.demo_server,
+                         "failing": self.switch.status()})
 
     def read_body(self):
         """Reads the whole request body (Content-Length or chunked); None if there is none."""
@@ -131,13 +142,14 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Demo-Server", self.demo_server)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
 
     def log_message(self, fmt, *args):
         if self.verbose:
-            sys.stderr.write(f"[{self.service}] {self.address_string()} {fmt % args}\n")
+            sys.stderr.write(f"[{self.demo_server}] {self.address_string()} {fmt % args}\n")
 
 
 class FailSwitch:
@@ -160,21 +172,26 @@ class FailSwitch:
             return self._status
 
 
-def make_handler(service, verbose):
-    return type(f"Handler_{service}", (DemoHandler,),
-                {"service": service, "verbose": verbose, "switch": FailSwitch()})
+def make_handler(name, verbose):
+    service = name.partition("/")[0]
+    return type(f"Handler_{name}", (DemoHandler,),
+                {"service": service, "demo_server": name, "verbose": verbose,
+                 "switch": FailSwitch()})
 
 
 def parse_service(spec):
     name, sep, port = spec.partition("=")
-    if not sep or not name or not port.isdigit() or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"expected NAME=PORT, got {spec!r}")
+    service, slash, server = name.partition("/")
+    if (not sep or not service or (slash and not server) or not port.isdigit()
+            or int(port) > 65535):
+        raise argparse.ArgumentTypeError(f"expected SERVICE[/SERVER]=PORT, got {spec!r}")
     return name, int(port)
 
 
 def main():
     parser = argparse.ArgumentParser(description="Demo upstreams for gatehouse.")
-    parser.add_argument("services", nargs="+", type=parse_service, metavar="NAME=PORT")
+    parser.add_argument("services", nargs="+", type=parse_service,
+                        metavar="SERVICE[/SERVER]=PORT")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args()

@@ -9,7 +9,7 @@ DEMO_CONFIG=examples/gatehouse.yaml
 DEMO_README=README.md
 DEMO_LISTEN=127.0.0.1:8080                    # as in examples/gatehouse.yaml
 DEMO_CONFIG_LISTEN=$DEMO_LISTEN
-DEMO_UPSTREAMS=(users-v1=9001 users-v2=9002 orders=9003)
+DEMO_UPSTREAMS=(users-v1=9001 users-v2/a=9002 users-v2/b=9005 orders=9003)
 DEMO_SECRET_FILE=$DEMO_DIR/demo-secret
 DEMO_TLS=${DEMO_TLS:-}                        # 1: the demo listens with TLS (make run TLS=1)
 DEMO_TLS_DIR=$DEMO_DIR/demo-tls               # its CA and certificate, made on first use

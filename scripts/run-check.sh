@@ -27,7 +27,11 @@ fail() { echo "FAIL  $*"; failures=$((failures + 1)); }
 #   the line's command (the README line must start with it, then a blank or its end)
 #   @@ for curl, the HTTP status; else exit=N, the command's exit status
 #   @@ extended regexes, one per field, that must match its output (headers included;
-#      for an assignment, the value assigned); a leading ! means must not match.
+#      for an assignment, the value assigned); a leading ! means must not match, a
+#      leading {N} that exactly N response header lines match (for curl; all transfers
+#      of a line counted: 'URL/[1-4]' makes four).
+# A curl line making several transfers gives their statuses as one when they are all the
+# same (else e.g. "200 503", which matches no expectation).
 # A README tour line without an entry here, or an entry without its line, fails the check.
 tour_expectations() {
   cat <<'EOF'
@@ -58,6 +62,15 @@ curl -X POST localhost:9003/_demo/recover @@ 200 @@ "failing": null
 sleep 6 @@ exit=0
 curl -i localhost:8080/orders/7 @@ 200 @@ "service": "orders" @@ "path": "/api/7"
 curl -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/stats/orders @@ 200 @@ "state":"closed" @@ "consecutive_failures":0
+curl -I 'localhost:8080/users/v2/[1-4]' @@ 200 @@ {4}^HTTP/1.1 200 @@ {2}^X-Demo-Server: users-v2/a$ @@ {2}^X-Demo-Server: users-v2/b$
+curl -X POST localhost:9005/_demo/fail @@ 200 @@ "server": "users-v2/b" @@ "failing": 503
+curl -I 'localhost:8080/users/v2/[1-4]' @@ 200 @@ {4}^HTTP/1.1 200 @@ {4}^X-Demo-Server: users-v2/a$ @@ !users-v2/b
+sleep 3 @@ exit=0
+curl -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/stats/users@v2 @@ 200 @@ "id":"users@v2", @@ "status":"enabled","health":"up","circuit_breaker":\{"state":"closed" @@ "targets":\[\{"url":"http://127\.0\.0\.1:[0-9]+/api","weight":1,"health":"up","circuit_breaker":\{"state":"closed"[^]]*\},\{"url":"http://127\.0\.0\.1:[0-9]+/api","weight":1,"health":"down","circuit_breaker":\{"state":"open"[^]]*"requests":\{"total":[1-9][0-9]*,"failed":[1-9]
+curl -I 'localhost:8080/users/v2/[1-4]' @@ 200 @@ {4}^HTTP/1.1 200 @@ {4}^X-Demo-Server: users-v2/a$ @@ !users-v2/b
+curl -X POST localhost:9005/_demo/recover @@ 200 @@ "server": "users-v2/b" @@ "failing": null
+sleep 6 @@ exit=0
+curl -I 'localhost:8080/users/v2/[1-4]' @@ 200 @@ {4}^HTTP/1.1 200 @@ {2}^X-Demo-Server: users-v2/a$ @@ {2}^X-Demo-Server: users-v2/b$
 curl -X POST -H "Authorization: Bearer $TOKEN" localhost:8080/endpoints/reload @@ 200 @@ "result":"unchanged" @@ "disabled":\["legacy"\]
 EOF
 }
@@ -119,7 +132,7 @@ pass "gatehouse ready on $GW"
 
 # The README's curl lines run as printed; this wrapper only records what they got.
 curl() {
-  command curl -sS --max-time 10 -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' "$@" \
+  command curl -sS --max-time 10 -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}\n' "$@" \
     >"$tmp/status"
 }
 
@@ -132,7 +145,7 @@ run_tour_line() {
   : >"$tmp/headers"; : >"$tmp/body"; : >"$tmp/status"
   if [[ $line == curl\ * ]]; then
     eval "$line" 2>"$tmp/err" </dev/null || true
-    got=$(cat "$tmp/status")
+    got=$(sort -u "$tmp/status" | paste -sd' ')
     cat "$tmp/err" "$tmp/headers" "$tmp/body" | tr -d '\r' >"$tmp/out"
   else
     got=0
@@ -147,7 +160,15 @@ run_tour_line() {
     fail "$shown -> $got, expected $want"; show_output; return
   fi
   for re in "$@"; do
-    if [[ $re == !* ]]; then
+    if [[ $re =~ ^\{([0-9]+)\}(.*)$ ]]; then
+      local n=${BASH_REMATCH[1]} count
+      re=${BASH_REMATCH[2]}
+      count=$(tr -d '\r' <"$tmp/headers" | grep -cE -- "$re" || true)
+      if [ "$count" != "$n" ]; then
+        fail "$shown -> $got, but $count response header lines match '$re', expected $n"
+        show_output; return
+      fi
+    elif [[ $re == !* ]]; then
       if grep -qE -- "${re#!}" "$tmp/out"; then
         fail "$shown -> $got, but the output matches '${re#!}'"; show_output; return
       fi
@@ -236,7 +257,7 @@ until [ "$(command curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert 
 done
 pass "gatehouse ready on https://$GW"
 curl() {
-  command curl -sS --max-time 10 -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' "$@" \
+  command curl -sS --max-time 10 -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}\n' "$@" \
     >"$tmp/status"
 }
 run_tour tls tls_tour_expectations

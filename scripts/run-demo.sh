@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: starts the demo upstreams, prints the README tour's command lines, then runs
 # gatehouse with examples/gatehouse.yaml until Ctrl-C, which stops everything (exit 0).
-# DEMO_FREE_PORTS=1 runs it all on free ports instead of 8080 and 9001-9003 (the lines
+# DEMO_FREE_PORTS=1 runs it all on free ports instead of 8080, 9001-9003 and 9005 (the lines
 # printed say which). DEMO_TLS=1 (make run TLS=1) serves HTTPS on 8443 with a
 # certificate made for localhost by a demo CA in build/demo-tls/ (curl --cacert).
 set -euo pipefail

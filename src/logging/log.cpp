@@ -264,6 +264,7 @@ void access(const AccessRecord& r) {
       {"duration_ms", r.duration_ms},
       {"breaker", r.breaker},
       {"fallback", r.fallback},
+      {"rate_limited", r.rate_limited},
   };
   if (t_access.capacity() < kAccessBufferLimit) t_access.reserve(kAccessBufferLimit + 1024);
   format_line(t_access, Level::info, "access", fields);

@@ -63,6 +63,7 @@ struct AccessRecord {
   double duration_ms = 0;
   std::string_view breaker = "";    // breaker state, "" when no endpoint
   std::string_view fallback = "";   // fallback used, "" when none
+  bool rate_limited = false;        // refused by the endpoint's rate limit (our 429)
 };
 // Buffered per thread; see flush_thread_access_log().
 void access(const AccessRecord& record);

@@ -107,6 +107,8 @@ void Pipeline::log_access() {
     if (ctx_.attempts > 0 && ctx_.server) r.upstream = ctx_.server->authority;
     r.attempts = ctx_.attempts;
     if (ctx_.fallback) r.fallback = metrics::fallback_label(*ctx_.fallback);
+    // Ours only: an upstream's own 429 passed through is not a rate-limited request.
+    r.rate_limited = ctx_.error == ErrorCode::rate_limited;
     logging::access(r);
   }
   ctx_.path.clear();

@@ -6,6 +6,7 @@ buckets, the gateway API untouched, and the accuracy rule with threads: 2."""
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
 
@@ -15,6 +16,7 @@ import yaml
 
 from gh_gateway import build_config, endpoint
 from gh_raw import assert_problem
+from gh_upstream import Response
 
 SECRET = "rate-limit-test-secret-of-at-least-32-bytes"
 
@@ -51,6 +53,43 @@ def test_over_the_limit_is_429_with_headers_and_reaches_no_upstream(start_gatewa
                    429, "rate_limited")
     assert h["retry-after"] in ("20", "19")
     assert len(upstream.complete_requests()) == 5
+
+
+def test_access_log_says_whether_the_rate_limit_refused_the_request(start_gateway, make_upstream):
+    """SPEC 9: the access line's `rate_limited` is true for our 429 only, not for an
+    upstream's own 429 passed through, nor for an endpoint without a limit."""
+    up = make_upstream(lambda req, conn: Response(429 if "/own429" in req.target else 200, [], b"x"))
+    gw = start_gateway({"log": {"format": "json", "level": "info", "access_log": True},
+                        "endpoints": [endpoint(up.url(), name="api",
+                                               rate_limit={"requests": 2, "per": "1m"}),
+                                      endpoint(up.url(), name="free")]})
+    sent = {"rl-admitted": ("/api/a", 200), "rl-own429": ("/api/own429", 429),
+            "rl-refused": ("/api/b", 429), "rl-free": ("/free/own429", 429)}
+    for rid, (path, status) in sent.items():
+        assert get(gw, path, headers={"X-Request-Id": rid})[0] == status, rid
+    text = gw.wait_log(lambda t: all(rid in t for rid in sent))
+    lines = {}
+    for line in text.splitlines():
+        if line.startswith("{") and '"msg":"access"' in line:
+            e = json.loads(line)
+            lines[e["request_id"]] = e
+    assert {rid: lines[rid]["rate_limited"] for rid in sent} == {
+        "rl-admitted": False, "rl-own429": False, "rl-refused": True, "rl-free": False}
+    assert lines["rl-refused"]["upstream_status"] is None and lines["rl-refused"]["attempts"] == 0
+    assert lines["rl-own429"]["upstream_status"] == 429
+
+
+def test_access_log_rate_limited_in_text_format(start_gateway, upstream):
+    gw = start_gateway({"log": {"format": "text", "level": "info", "access_log": True},
+                        "endpoints": [endpoint(upstream.url(), name="api",
+                                               rate_limit={"requests": 1, "per": "1m"})]})
+    assert get(gw, "/api/", headers={"X-Request-Id": "rl-text-1"})[0] == 200
+    assert get(gw, "/api/", headers={"X-Request-Id": "rl-text-2"})[0] == 429
+    text = gw.wait_log(lambda t: "rl-text-1" in t and "rl-text-2" in t)
+    first = [line for line in text.splitlines() if "request_id=rl-text-1" in line]
+    second = [line for line in text.splitlines() if "request_id=rl-text-2" in line]
+    assert len(first) == 1 and " rate_limited=false" in first[0], first
+    assert len(second) == 1 and " rate_limited=true" in second[0], second
 
 
 def test_client_ips_have_separate_buckets(start_gateway, upstream):
