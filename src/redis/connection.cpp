@@ -19,7 +19,10 @@ std::string_view to_string(Error e) {
 Connection::Connection(net::Executor ex)
     : ex_(ex), socket_(ex), guard_(std::make_shared<net::Deadline>(ex)) {}
 
-Connection::~Connection() { guard_->stop(); }
+Connection::~Connection() {
+  guard_->stop();
+  if (census) --*census;
+}
 
 net::Socket& Connection::lowest() { return tls_ ? tls_->next_layer() : socket_; }
 

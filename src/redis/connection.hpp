@@ -37,6 +37,8 @@ class Connection {
                         net::Clock::time_point deadline);
   bool usable() const { return usable_; }
   std::uint64_t generation = 0;  // the pool's settings generation it was opened with
+  // The pool's count of open connections, decremented when this one is destroyed.
+  std::shared_ptr<std::size_t> census;
 
  private:
   template <class Stream>

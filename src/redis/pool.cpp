@@ -33,12 +33,43 @@ void Pool::adopt(const config::Redis& cfg) {
   }
 }
 
+// A request waiting for a connection: queued in waiters_, woken by release() with a
+// connection, or by discard() to open one itself, or by its deadline.
+struct Pool::Waiter {
+  Pool& pool;
+  net::Timer timer;
+  std::unique_ptr<Connection> conn;
+  bool queued = true;
+  Waiter(Pool& p, net::Clock::time_point deadline) : pool(p), timer(p.ex_) {
+    timer.expires_at(deadline);
+    pool.waiters_.push_back(this);
+  }
+  ~Waiter() {
+    if (queued) std::erase(pool.waiters_, this);
+  }
+};
+
 net::Task<Error> Pool::acquire(const config::Redis& cfg, net::Clock::time_point deadline,
                                std::unique_ptr<Connection>& out, std::string& why) {
-  while (!idle_.empty()) {
-    out = std::move(idle_.back());
-    idle_.pop_back();
-    if (out->usable()) co_return Error::none;
+  for (;;) {
+    while (!idle_.empty()) {
+      out = std::move(idle_.back());
+      idle_.pop_back();
+      if (out->usable()) co_return Error::none;
+      out.reset();
+    }
+    if (*open_ < kMaxOpen) break;
+    Waiter w(*this, deadline);
+    auto [ec] = co_await w.timer.async_wait(net::use_task);
+    if (w.conn) {
+      out = std::move(w.conn);
+      co_return Error::none;
+    }
+    if (!ec || net::Clock::now() >= deadline) {
+      why = "all " + std::to_string(kMaxOpen) + " connections of the thread busy";
+      co_return Error::timeout;
+    }
+    // Woken without a connection: one was dropped, so there is room to open one.
   }
   if (net::Clock::now() < paused_until_) {
     why = last_connect_error_;
@@ -46,6 +77,8 @@ net::Task<Error> Pool::acquire(const config::Redis& cfg, net::Clock::time_point 
   }
   auto conn = std::make_unique<Connection>(ex_);
   conn->generation = generation_;
+  conn->census = open_;
+  ++*open_;
   const std::uint64_t generation = generation_;
   Error e = Error::connect;
   if (cfg.tls && !tls_) why = "TLS context: " + tls_error_;
@@ -56,15 +89,38 @@ net::Task<Error> Pool::acquire(const config::Redis& cfg, net::Clock::time_point 
       paused_until_ = net::Clock::now() + kReconnectPause;
       last_connect_error_ = why;
     }
+    discard(conn);
     co_return e;
   }
   out = std::move(conn);
   co_return Error::none;
 }
 
+void Pool::wake_one() {
+  if (waiters_.empty()) return;
+  Waiter* w = waiters_.front();
+  waiters_.pop_front();
+  w->queued = false;
+  w->timer.cancel();
+}
+
+void Pool::discard(std::unique_ptr<Connection>& conn) {
+  conn.reset();
+  wake_one();
+}
+
 void Pool::release(std::unique_ptr<Connection> conn) {
-  if (conn->usable() && conn->generation == generation_ && idle_.size() < kMaxIdle)
-    idle_.push_back(std::move(conn));
+  if (!conn->usable() || conn->generation != generation_) {
+    discard(conn);
+    return;
+  }
+  if (!waiters_.empty()) {
+    Waiter* w = waiters_.front();
+    w->conn = std::move(conn);
+    wake_one();
+    return;
+  }
+  if (idle_.size() < kMaxOpen) idle_.push_back(std::move(conn));
 }
 
 net::Task<Error> Pool::run(const config::Redis& cfg, const Script& script,
@@ -88,6 +144,7 @@ net::Task<Error> Pool::run(const config::Redis& cfg, const Script& script,
   if (e == Error::connect && reused) {
     // A pooled connection the server closed meanwhile (a Redis restart): one fresh try.
     idle_.clear();
+    discard(conn);
     e = co_await acquire(cfg, deadline, conn, why);
     if (e != Error::none) co_return e;
     e = co_await conn->call(args, reply, deadline);
@@ -106,6 +163,7 @@ net::Task<Error> Pool::run(const config::Redis& cfg, const Script& script,
     why = "connection lost";
   }
   if (e == Error::none) release(std::move(conn));
+  else discard(conn);
   co_return e;
 }
 

@@ -76,6 +76,32 @@ class RedisServer:
                     data += chunk
             return data.split(b"\r\n")[0]
 
+    def info(self, section: str) -> dict:
+        """INFO SECTION as a dict of its "name:value" lines."""
+        with self._connect() as s:
+            cmds = ([("AUTH", self.password)] if self.password else []) + [("INFO", section)]
+            wire = b""
+            for cmd in cmds:
+                wire += f"*{len(cmd)}\r\n".encode()
+                for a in cmd:
+                    b = a.encode()
+                    wire += b"$%d\r\n%s\r\n" % (len(b), b)
+            s.sendall(wire)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise OSError("closed")
+                data += chunk
+                head, sep, rest = data.rpartition(b"$")
+                if sep and b"\r\n" in rest:
+                    size = int(rest.split(b"\r\n")[0])
+                    body = rest.split(b"\r\n", 1)[1]
+                    if len(body) >= size + 2:
+                        break
+        text = body[:size].decode()
+        return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()

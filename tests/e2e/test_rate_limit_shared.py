@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import threading
 import time
 
 import pytest
@@ -117,6 +118,47 @@ def test_redis_killed_then_back(start_gateway, upstream, redis_factory, on_error
         time.sleep(0.05)
     assert 429 in seen, seen
     assert seen[-3:] == [200, 200, 429]
+
+
+def test_concurrent_requests_share_a_bounded_set_of_redis_connections(
+        start_gateway, upstream, redis_factory):
+    """100 clients at once on one thread: the calls queue for the thread's 64 pooled
+    connections (redis::Pool::kMaxOpen) instead of opening one per call."""
+    redis = redis_factory()
+    cfg = shared_config(upstream, f"redis://127.0.0.1:{redis.port}", on_error="deny",
+                        requests=1_000_000, per="1s", extra={"timeout": "3s"})
+    cfg["threads"] = 1
+    gw = start_gateway(cfg)
+    before = int(redis.info("stats")["total_connections_received"])
+    clients, rounds = 100, 10
+    statuses = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+
+    def client():
+        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        start.wait()
+        got = []
+        for _ in range(rounds):
+            c.request("GET", "/api/")
+            r = c.getresponse()
+            r.read()
+            got.append(r.status)
+        c.close()
+        with lock:
+            statuses.extend(got)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert statuses.count(200) == clients * rounds, sorted(set(statuses))
+    opened = int(redis.info("stats")["total_connections_received"]) - before
+    # The gateway's at most 64, and the INFO call above (one).
+    assert 1 <= opened <= 64 + 1, opened
+    assert int(redis.info("clients")["connected_clients"]) <= 64 + 1
+    assert redis_errors(gw) == 0
 
 
 def test_redis_unreachable_at_start_is_not_fatal(start_gateway, upstream):
