@@ -146,10 +146,21 @@ def start_ratelimit(h, target_cls):
     if why:
         h.skipped["ratelimit-shared"] = why
         return
-    # A shared check that really went to Redis: the bucket's key exists there.
-    with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as s:
-        s.sendall(b"KEYS gatehouse:rl:*\r\n")
-        reply = s.recv(4096)
+    # A shared check that really went to Redis: the bucket's key exists there. Polled
+    # with a request each time: on a loaded machine the first call (connect, then EVAL of
+    # the script) can exceed the 100 ms redis.timeout and be refused with 503.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            http_get(shared_port, PATH)
+        except OSError:
+            pass
+        with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as s:
+            s.sendall(b"KEYS gatehouse:rl:*\r\n")
+            reply = s.recv(4096)
+        if b"gatehouse:rl:{app}" in reply or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     if b"gatehouse:rl:{app}" not in reply:
         h.skipped["ratelimit-shared"] = f"no bucket key in Redis after a request ({reply[:100]!r})"
         h.targets.pop("gh-rl-shared").proc.stop()
