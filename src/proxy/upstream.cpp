@@ -2,29 +2,23 @@
 
 namespace gatehouse::proxy {
 
-void UpstreamPool::watch(UpstreamConn& conn) {
-  const std::uint64_t generation = ++conn.watch_->generation;
-  conn.socket().async_wait(Socket::wait_read,
-                           [this, token = conn.watch_, generation](const error_code& ec) {
-                             // Cancelled by acquire(), or the connection is gone.
-                             if (ec || !token->conn || token->generation != generation)
-                               return;
-                             // Bytes, EOF or an error on a connection nobody asked for.
-                             drop_idle(token->conn);
-                           });
+void UpstreamPool::sweep(Clock::time_point now) {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    auto& stack = it->second;
+    std::erase_if(stack, [now](std::unique_ptr<UpstreamConn>& conn) {
+      if (now - conn->idle_since < kMaxIdleTime && !conn->has_unexpected_input()) return false;
+      error_code ignored;
+      conn->socket().close(ignored);
+      return true;
+    });
+    it = stack.empty() ? idle_.erase(it) : std::next(it);
+  }
 }
 
-void UpstreamPool::drop_idle(UpstreamConn* conn) {
-  auto it = idle_.find(conn->key);
-  if (it == idle_.end()) return;
-  auto& stack = it->second;
-  for (auto c = stack.begin(); c != stack.end(); ++c) {
-    if (c->get() != conn) continue;
-    error_code ignored;
-    conn->socket().close(ignored);
-    stack.erase(c);  // destroys it
-    break;
-  }
+std::size_t UpstreamPool::idle_count() const {
+  std::size_t n = 0;
+  for (const auto& [key, stack] : idle_) n += stack.size();
+  return n;
 }
 
 std::unique_ptr<UpstreamConn> UpstreamPool::acquire(const registry::UpstreamServer& server) {
@@ -35,9 +29,7 @@ std::unique_ptr<UpstreamConn> UpstreamPool::acquire(const registry::UpstreamServ
   while (!stack.empty()) {
     auto conn = std::move(stack.back());
     stack.pop_back();
-    ++conn->watch_->generation;  // a wait of the idle spell that ends here is stale now
     error_code ignored;
-    conn->socket().cancel(ignored);  // ends the readability wait
     // Too old (the upstream may be about to close it), or readable while idle: bytes
     // that arrived since the last look of the event loop are caught here.
     if (now - conn->idle_since < kMaxIdleTime && !conn->has_unexpected_input()) return conn;
@@ -57,7 +49,6 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
     stack.erase(stack.begin());
   }
   conn->idle_since = Clock::now();
-  watch(*conn);
   stack.push_back(std::move(conn));
 }
 

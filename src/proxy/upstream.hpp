@@ -28,15 +28,9 @@ namespace asio = boost::asio;
 // One connection to an upstream, plain or TLS, and the pool's bookkeeping of it.
 class UpstreamConn {
  public:
-  explicit UpstreamConn(Executor ex) : stream_(ex), watch_(std::make_shared<IdleWatch>()) {
-    watch_->conn = this;
-  }
+  explicit UpstreamConn(Executor ex) : stream_(ex) {}
   // Over a socket connected elsewhere (the pipeline's tests: one end of a socket pair).
-  explicit UpstreamConn(Socket socket)
-      : stream_(std::move(socket)), watch_(std::make_shared<IdleWatch>()) {
-    watch_->conn = this;
-  }
-  ~UpstreamConn() { watch_->conn = nullptr; }
+  explicit UpstreamConn(Socket socket) : stream_(std::move(socket)) {}
   UpstreamConn(const UpstreamConn&) = delete;
   UpstreamConn& operator=(const UpstreamConn&) = delete;
 
@@ -52,15 +46,7 @@ class UpstreamConn {
   bool has_unexpected_input() { return stream_.readable_now(); }
 
  private:
-  friend class UpstreamPool;
-  // What a pending readability wait on an idle connection refers to. It outlives the
-  // connection when the wait is still queued after the connection is gone.
-  struct IdleWatch {
-    UpstreamConn* conn = nullptr;
-    std::uint64_t generation = 0;  // bumped on every release and acquire
-  };
   net::Stream stream_;
-  std::shared_ptr<IdleWatch> watch_;
 };
 
 // Where the request path gets its upstream connections: the per-thread pool in the
@@ -80,10 +66,14 @@ class UpstreamConnector {
 };
 
 // Per-thread pool: idle connections by key, most recently used first out (LIFO keeps
-// the hottest connections in use and lets the others age out). An idle connection is
-// watched for readability (as nginx's keepalive module does): anything an upstream
-// sends on it, or its EOF, closes it; acquire() looks once more before handing it out,
-// so no request ever reads bytes meant for, or left over from, another exchange.
+// the hottest connections in use and lets the others age out). acquire() looks at a
+// connection before handing it out: anything an upstream sent on it while idle, or its
+// EOF, closes it, so no request ever reads bytes meant for, or left over from, another
+// exchange. sweep() closes such connections, and old ones, between requests.
+//
+// No readability wait is kept on idle connections: with Asio's reactor every such wait
+// costs an epoll_ctl (it re-arms the descriptor), once per request at full load, where
+// the once-a-second sweep costs one recv per idle connection.
 class UpstreamPool final : public UpstreamConnector {
  public:
   explicit UpstreamPool(Executor ex) : ex_(ex) {}
@@ -95,6 +85,10 @@ class UpstreamPool final : public UpstreamConnector {
       Clock::time_point deadline) override;
 
   void close_all();
+  // Closes idle connections that are readable (bytes, EOF or an error: the upstream
+  // closed it or is out of step) or idle for kMaxIdleTime. Called about once a second.
+  void sweep(Clock::time_point now);
+  std::size_t idle_count() const;
   // Closes idle connections whose key is not in `keys` (after a reload).
   template <class Set>
   void retain_only(const Set& keys) {
@@ -117,8 +111,6 @@ class UpstreamPool final : public UpstreamConnector {
   static constexpr std::chrono::seconds kMaxIdleTime{30};
 
  private:
-  void watch(UpstreamConn& conn);
-  void drop_idle(UpstreamConn* conn);  // closes and forgets one idle connection
   Executor ex_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
 };

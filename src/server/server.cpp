@@ -158,6 +158,7 @@ net::Task<void> Server::housekeeping(Worker& w) {
     memory.trimmed += w.trim_idle_connections(net::Clock::now());
     if (tick % 10 == 0) {
       w.sweep_spares();
+      w.pool.sweep(net::Clock::now());
       memory.after_sweep(w.connections.size());
     } else {
       memory.between_sweeps();
