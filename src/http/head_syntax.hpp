@@ -16,7 +16,7 @@ inline constexpr std::uint64_t kMaxContentLength = 1ULL << 60;
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // A field-value byte: VCHAR, obs-text, SP, HTAB. NUL, CR, LF and other controls are not.
-inline bool is_value_byte(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+inline bool is_value_byte(unsigned char c) { return kByteClass[c] & kValueByte; }
 
 // A request-target byte: visible ASCII only (no controls, no space, no DEL, no obs-text).
 inline bool is_target_byte(unsigned char c) { return c > 0x20 && c < 0x7f; }
@@ -107,13 +107,18 @@ bool parse_fields(std::string_view block, std::size_t max_fields, std::vector<Fi
     if (line.empty()) return false;
     const unsigned char first = static_cast<unsigned char>(line.front());
     if (first == ' ' || first == '\t') return false;  // obs-fold
+    const auto* bytes = reinterpret_cast<const unsigned char*>(line.data());
+    const std::size_t size = line.size();
     std::size_t i = 0;
-    while (i < line.size() && is_tchar(static_cast<unsigned char>(line[i]))) ++i;
-    if (i == 0 || i >= line.size() || line[i] != ':') return false;  // includes "Name :"
+    while (i < size && (kByteClass[bytes[i]] & kTchar)) ++i;
+    if (i == 0 || i >= size || bytes[i] != ':') return false;  // includes "Name :"
     const std::string_view name = line.substr(0, i);
     std::string_view value = line.substr(i + 1);
-    for (char c : value)
-      if (!is_value_byte(static_cast<unsigned char>(c))) return false;  // NUL, bare LF, ctl
+    // NUL, bare LF and other controls: one table lookup per byte, no early exit per byte
+    // (the whole value is read anyway to find its end).
+    unsigned char all = kValueByte;
+    for (std::size_t j = i + 1; j < size; ++j) all &= kByteClass[bytes[j]];
+    if (!(all & kValueByte)) return false;
     value = trim_ows(value);
     if (out.size() >= max_fields) {
       too_many = true;

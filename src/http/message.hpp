@@ -2,6 +2,8 @@
 // Everything here works on views into the connection's read buffer: no copies.
 #pragma once
 
+#include <array>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -89,7 +91,23 @@ ParseStatus parse_response(std::string_view buf, std::size_t max_head, bool requ
 
 using gatehouse::iequals;  // common/ascii.hpp
 
+namespace detail {
+// Byte classes of the head syntax, one table lookup per byte on the parsers' hot loops.
+inline constexpr unsigned char kTchar = 1;      // token character, RFC 9110 5.6.2
+inline constexpr unsigned char kValueByte = 2;  // field-value byte: VCHAR, obs-text, SP, HTAB
+inline constexpr auto kByteClass = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    if (c == '\t' || (c >= 0x20 && c != 0x7f)) t[static_cast<std::size_t>(c)] |= kValueByte;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] |= kTchar;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] |= kTchar;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] |= kTchar;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] |= kTchar;
+  return t;
+}();
+}  // namespace detail
+
 // True for a token character of RFC 9110 5.6.2.
-bool is_tchar(unsigned char c);
+inline bool is_tchar(unsigned char c) { return detail::kByteClass[c] & detail::kTchar; }
 
 }  // namespace gatehouse::http

@@ -10,18 +10,6 @@ namespace gatehouse::http {
 using namespace detail;  // the shared head syntax (head_syntax.hpp)
 
 
-bool is_tchar(unsigned char c) {
-  static constexpr auto table = [] {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-    return t;
-  }();
-  return table[c];
-}
-
 void RequestHead::clear() {
   head_size = 0;
   method = target = path = query = {};
