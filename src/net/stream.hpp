@@ -71,6 +71,7 @@ class Stream {
   // write; returns the bytes it moved.
   Task<std::tuple<error_code, std::size_t>> ssl_call(Op op, void* data, std::size_t size);
   Task<std::tuple<error_code, std::size_t>> tls_write(std::span<const asio::const_buffer> buffers);
+  Task<std::tuple<error_code, std::size_t>> plain_write(std::span<const asio::const_buffer> buffers);
 
   struct SslFree {
     void operator()(ssl_st* ssl) const;
