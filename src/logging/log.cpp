@@ -13,6 +13,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <unistd.h>
@@ -111,6 +112,100 @@ void append_value(std::string& out, const Value& v, bool json) {
       },
       v);
 }
+
+// The access line's fields, stored straight into the thread's buffer: the line's size
+// is bounded first (one resize), then each typed field is raw stores, with no variant
+// and no capacity check per append. The output is format_line's, byte for byte.
+class FieldWriter {
+ public:
+  FieldWriter(std::string& out, std::size_t bound, bool json)
+      : out_(out), start_(out.size()), json_(json) {
+    out.resize(start_ + bound);
+    p_ = out.data() + start_;
+  }
+  ~FieldWriter() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
+  FieldWriter(const FieldWriter&) = delete;
+  FieldWriter& operator=(const FieldWriter&) = delete;
+
+  // 6 bytes per byte of a string at most (\u00XX), plus quotes.
+  static constexpr std::size_t bound(std::string_view s) { return 6 * s.size() + 2; }
+
+  void key(std::string_view k) {
+    if (json_) {
+      *p_++ = ',';
+      *p_++ = '"';
+      put(k);  // keys are plain identifiers
+      *p_++ = '"';
+      *p_++ = ':';
+    } else {
+      *p_++ = ' ';
+      put(k);
+      *p_++ = '=';
+    }
+  }
+  void string(std::string_view k, std::string_view v) {
+    key(k);
+    if (json_ || needs_quotes(v)) quoted(v);
+    else put(v);
+  }
+  void integer(std::string_view k, std::int64_t v) {
+    key(k);
+    p_ = std::to_chars(p_, p_ + 24, v).ptr;
+  }
+  void null(std::string_view k) {
+    key(k);
+    put("null");
+  }
+  void boolean(std::string_view k, bool v) {
+    key(k);
+    put(v ? std::string_view("true") : std::string_view("false"));
+  }
+  void fixed3(std::string_view k, double v) {
+    key(k);
+    // Through a small string: the slow path of append_fixed3 is snprintf.
+    tmp_.clear();
+    append_fixed3(tmp_, v);
+    put(tmp_);
+  }
+
+ private:
+  void put(std::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void quoted(std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    *p_++ = '"';
+    for (char ch : s) {
+      const unsigned char c = static_cast<unsigned char>(ch);
+      if (c >= 0x20 && c != '"' && c != '\\') {
+        *p_++ = ch;
+        continue;
+      }
+      *p_++ = '\\';
+      switch (c) {
+        case '"': *p_++ = '"'; break;
+        case '\\': *p_++ = '\\'; break;
+        case '\n': *p_++ = 'n'; break;
+        case '\r': *p_++ = 'r'; break;
+        case '\t': *p_++ = 't'; break;
+        default:
+          put("u00");
+          *p_++ = hex[c >> 4];
+          *p_++ = hex[c & 0xf];
+      }
+    }
+    *p_++ = '"';
+  }
+
+  std::string& out_;
+  std::size_t start_;
+  bool json_;
+  char* p_;
+  static thread_local std::string tmp_;
+};
+
+thread_local std::string FieldWriter::tmp_;
 
 template <class Fields>
 void format_line(std::string& line, Level level, std::string_view message, const Fields& fields) {
@@ -248,26 +343,43 @@ void write(Level level, std::string_view message, std::initializer_list<Field> f
 }
 
 void access(const AccessRecord& r) {
-  const Field fields[] = {
-      {"request_id", r.request_id},
-      {"client", r.client},
-      {"method", r.method},
-      {"path", r.path},
-      {"status", static_cast<std::int64_t>(r.status)},
-      {"endpoint", r.endpoint},
-      {"upstream", r.upstream.empty() ? Value{nullptr} : Value{r.upstream}},
-      {"attempts", static_cast<std::int64_t>(r.attempts)},
-      {"upstream_status", r.upstream_status ? Value{static_cast<std::int64_t>(r.upstream_status)}
-                                            : Value{nullptr}},
-      {"bytes_in", static_cast<std::int64_t>(r.bytes_in)},
-      {"bytes_out", static_cast<std::int64_t>(r.bytes_out)},
-      {"duration_ms", r.duration_ms},
-      {"breaker", r.breaker},
-      {"fallback", r.fallback},
-      {"rate_limited", r.rate_limited},
-  };
   if (t_access.capacity() < kAccessBufferLimit) t_access.reserve(kAccessBufferLimit + 1024);
-  format_line(t_access, Level::info, "access", fields);
+  const bool json = g_json.load(std::memory_order_relaxed);
+  // The head as format_line writes it, then the fields.
+  if (json) {
+    t_access.append("{\"time\":\"");
+    append_time(t_access);
+    t_access.append("\",\"level\":\"info\",\"msg\":\"access\"");
+  } else {
+    append_time(t_access);
+    t_access.append(" INFO access");
+  }
+  {
+    using W = FieldWriter;
+    // Keys, numbers, punctuation: under 512 bytes; strings at their escaped worst.
+    const std::size_t bound = 512 + W::bound(r.request_id) + W::bound(r.client) +
+                              W::bound(r.method) + W::bound(r.path) + W::bound(r.endpoint) +
+                              W::bound(r.upstream) + W::bound(r.breaker) + W::bound(r.fallback);
+    W w(t_access, bound, json);
+    w.string("request_id", r.request_id);
+    w.string("client", r.client);
+    w.string("method", r.method);
+    w.string("path", r.path);
+    w.integer("status", r.status);
+    w.string("endpoint", r.endpoint);
+    if (r.upstream.empty()) w.null("upstream");
+    else w.string("upstream", r.upstream);
+    w.integer("attempts", r.attempts);
+    if (r.upstream_status) w.integer("upstream_status", r.upstream_status);
+    else w.null("upstream_status");
+    w.integer("bytes_in", static_cast<std::int64_t>(r.bytes_in));
+    w.integer("bytes_out", static_cast<std::int64_t>(r.bytes_out));
+    w.fixed3("duration_ms", r.duration_ms);
+    w.string("breaker", r.breaker);
+    w.string("fallback", r.fallback);
+    w.boolean("rate_limited", r.rate_limited);
+  }
+  if (json) t_access.push_back('}');
   t_access.push_back('\n');
   if (t_access.size() >= kAccessBufferLimit) flush_thread_access_log();
 }

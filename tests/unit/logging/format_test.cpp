@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <unistd.h>
 #include <string>
 
 #include "logging/log.hpp"
@@ -40,6 +41,85 @@ TEST(AppendFixed3, Appends) {
   std::string out = "duration_ms=";
   append_fixed3(out, 2.5);
   EXPECT_EQ(out, "duration_ms=2.500");
+}
+
+}  // namespace
+}  // namespace gatehouse::logging
+
+namespace gatehouse::logging {
+namespace {
+
+// What access() writes to stderr for `r`, with the timestamp cut off.
+std::string access_line(const AccessRecord& r, Format format) {
+  setup(Level::info, format, true);
+  std::FILE* f = std::tmpfile();
+  const int saved = ::dup(STDERR_FILENO);
+  ::dup2(::fileno(f), STDERR_FILENO);
+  access(r);
+  flush_thread_access_log();
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::rewind(f);
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  setup(Level::info, Format::text, true);
+  // "2026-12-01T10:00:00.000Z" is 24 bytes.
+  if (format == Format::json) return text.substr(0, 9) + "T" + text.substr(9 + 24);
+  return text.substr(24);
+}
+
+AccessRecord tricky() {
+  AccessRecord r;
+  r.request_id = "req-1";
+  r.client = "127.0.0.1:5000";
+  r.method = "GET";
+  r.path = "/a b\"c\\d\x01\n";
+  r.status = 502;
+  r.endpoint = "";
+  r.attempts = 2;
+  r.bytes_in = 88;
+  r.bytes_out = 12345678901;
+  r.duration_ms = 1.2345;
+  r.breaker = "half_open";
+  r.fallback = "";
+  r.rate_limited = true;
+  return r;
+}
+
+TEST(AccessLine, TextQuotesWhatNeedsItAndWritesNulls) {
+  EXPECT_EQ(access_line(tricky(), Format::text),
+            " INFO access request_id=req-1 client=127.0.0.1:5000 method=GET "
+            "path=\"/a b\\\"c\\\\d\\u0001\\n\" status=502 endpoint=\"\" upstream=null attempts=2 "
+            "upstream_status=null bytes_in=88 bytes_out=12345678901 duration_ms=1.235 "
+            "breaker=half_open fallback=\"\" rate_limited=true\n");
+}
+
+TEST(AccessLine, JsonEscapesEveryString) {
+  AccessRecord r = tricky();
+  r.upstream = "10.0.0.1:80";
+  r.upstream_status = 503;
+  r.rate_limited = false;
+  r.duration_ms = 2e13;  // outside append_fixed3's fast path
+  EXPECT_EQ(access_line(r, Format::json),
+            "{\"time\":\"T\",\"level\":\"info\",\"msg\":\"access\",\"request_id\":\"req-1\","
+            "\"client\":\"127.0.0.1:5000\",\"method\":\"GET\",\"path\":\"/a b\\\"c\\\\d\\u0001\\n\","
+            "\"status\":502,\"endpoint\":\"\",\"upstream\":\"10.0.0.1:80\",\"attempts\":2,"
+            "\"upstream_status\":503,\"bytes_in\":88,\"bytes_out\":12345678901,"
+            "\"duration_ms\":20000000000000.000,\"breaker\":\"half_open\",\"fallback\":\"\","
+            "\"rate_limited\":false}\n");
+}
+
+TEST(AccessLine, ALongPathAtItsEscapedWorstFits) {
+  AccessRecord r = tricky();
+  const std::string path(20000, '\x02');
+  r.path = path;
+  const std::string line = access_line(r, Format::json);
+  std::string want;
+  for (int i = 0; i < 20000; ++i) want += "\\u0002";
+  EXPECT_NE(line.find("\"path\":\"" + want + "\","), std::string::npos);
+  EXPECT_EQ(line.back(), '\n');
 }
 
 }  // namespace
