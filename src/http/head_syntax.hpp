@@ -97,29 +97,29 @@ inline std::size_t find_head_end(std::string_view buf) {
 template <class OnField>
 bool parse_fields(std::string_view block, std::size_t max_fields, std::vector<Field>& out,
                   bool& too_many, OnField&& on_field) {
+  // One pass per line: the name over token bytes, the value over field-value bytes up to
+  // the first byte that is not one, which must be the line's CRLF. CR is not a value
+  // byte, so the scan stops there without a separate search for it.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(block.data());
+  const std::size_t size = block.size();
   std::size_t pos = 0;
-  while (pos < block.size()) {
-    const std::size_t eol = block.find('\r', pos);
-    if (eol == std::string_view::npos || eol + 1 >= block.size() || block[eol + 1] != '\n')
-      return false;  // bare CR
-    std::string_view line = block.substr(pos, eol - pos);
-    pos = eol + 2;
-    if (line.empty()) return false;
-    const unsigned char first = static_cast<unsigned char>(line.front());
-    if (first == ' ' || first == '\t') return false;  // obs-fold
-    const auto* bytes = reinterpret_cast<const unsigned char*>(line.data());
-    const std::size_t size = line.size();
-    std::size_t i = 0;
-    while (i < size && (kByteClass[bytes[i]] & kTchar)) ++i;
-    if (i == 0 || i >= size || bytes[i] != ':') return false;  // includes "Name :"
-    const std::string_view name = line.substr(0, i);
-    std::string_view value = line.substr(i + 1);
-    // NUL, bare LF and other controls: one table lookup per byte, no early exit per byte
-    // (the whole value is read anyway to find its end).
-    unsigned char all = kValueByte;
-    for (std::size_t j = i + 1; j < size; ++j) all &= kByteClass[bytes[j]];
-    if (!(all & kValueByte)) return false;
-    value = trim_ows(value);
+  while (pos < size) {
+    const std::size_t start = pos;
+    if (bytes[pos] == ' ' || bytes[pos] == '\t') return false;  // obs-fold
+    while (pos < size && (kByteClass[bytes[pos]] & kTchar)) ++pos;
+    if (pos == start || pos >= size || bytes[pos] != ':') return false;  // includes "Name :"
+    const std::string_view name(block.data() + start, pos - start);
+    ++pos;
+    while (pos < size && (bytes[pos] == ' ' || bytes[pos] == '\t')) ++pos;
+    const std::size_t value_start = pos;
+    while (pos < size && (kByteClass[bytes[pos]] & kValueByte)) ++pos;
+    // NUL, a bare LF or another control inside the value, or a bare CR: not a line end.
+    if (pos + 1 >= size || bytes[pos] != '\r' || bytes[pos + 1] != '\n') return false;
+    std::size_t value_end = pos;
+    while (value_end > value_start && (bytes[value_end - 1] == ' ' || bytes[value_end - 1] == '\t'))
+      --value_end;
+    const std::string_view value(block.data() + value_start, value_end - value_start);
+    pos += 2;
     if (out.size() >= max_fields) {
       too_many = true;
       return false;
