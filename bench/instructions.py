@@ -41,23 +41,23 @@ def log(msg):
     print(f"[instructions] {msg}", file=sys.stderr, flush=True)
 
 
-def send_requests(port, path, total, connections):
-    """`total` GETs over `connections` keep-alive connections, one in flight on each;
-    returns once every response was read whole."""
-    socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(connections)]
+def open_connections(port, connections):
+    return [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(connections)]
+
+
+def send_requests(socks, path, total):
+    """`total` GETs over the keep-alive connections `socks`, one in flight on each;
+    returns once every response was read whole. The connections are opened before (and
+    warmed up by) an earlier call, so the count is per request, not per connection."""
     request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     done = 0
-    try:
-        while done < total:
-            batch = socks[:min(connections, total - done)]
-            for s in batch:
-                s.sendall(request)
-            for s in batch:
-                read_response(s)
-            done += len(batch)
-    finally:
-        for s in socks:
-            s.close()
+    while done < total:
+        batch = socks[:min(len(socks), total - done)]
+        for s in batch:
+            s.sendall(request)
+        for s in batch:
+            read_response(s)
+        done += len(batch)
 
 
 def read_response(s):
@@ -106,12 +106,18 @@ def measure(name, argv, port, tmp, args, env=None):
         results = {}
         for body in args.bodies:
             path = PATHS[body]
-            send_requests(port, path, max(50, args.requests // 10), args.connections)  # warm-up
-            pid = proc.pid  # valgrind execs in place; nginx runs with master_process off
-            subprocess.run(["callgrind_control", "--zero", str(pid)], check=True,
-                           capture_output=True, timeout=120)
-            send_requests(port, path, args.requests, args.connections)
-            total = callgrind_total(pid, out_prefix)
+            socks = open_connections(port, args.connections)
+            try:
+                # Warm-up: every connection makes at least one request.
+                send_requests(socks, path, max(args.connections, args.requests // 10))
+                pid = proc.pid  # valgrind execs in place; nginx runs with master_process off
+                subprocess.run(["callgrind_control", "--zero", str(pid)], check=True,
+                               capture_output=True, timeout=120)
+                send_requests(socks, path, args.requests)
+                total = callgrind_total(pid, out_prefix)
+            finally:
+                for s in socks:
+                    s.close()
             results[body] = total / args.requests
             log(f"{name} {body}: {results[body]:,.0f} instructions/request")
         return results
