@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Reload benchmark (issue 5): how long until a config change is served, and how long a
-10,000-endpoint file takes to apply.
+"""Reload benchmark (issues 5 and 18): how long until a config change is served, how long a
+10,000-endpoint file takes to apply, and what 10,000 and 100,000 endpoints cost.
 
   /usr/bin/python3 bench/reload_bench.py [--gatehouse build/gatehouse] [--runs 10]
                                          [--big-runs 5] [--endpoints 10000] [--keep-tmp]
+                                         [--scale 10000,100000] [--scale-runs 5] [--scale-only]
 
 (a) reload latency, from the change to the new route answering (median of --runs):
     watch: true with an in-place write, with an atomic rename, with a Kubernetes
@@ -13,6 +14,10 @@
     start-up time (process start -> /readyz 200), and POST /endpoints/reload to a variant
     with one endpoint changed (median of --big-runs), plus the worst latency a
     keep-alive client saw on the proxy path while those reloads ran.
+(c) for each count of --scale (health_check: false, as in (b)): idle RSS once ready, the
+    wall time and gatehouse's CPU time of POST /endpoints/reload with one endpoint changed
+    (median of --scale-runs, alternating between two variants), and the RSS once the old
+    tables are released (polled until it stops falling, at most 10 s) next to the idle one.
 
 Standard library only. Prints a markdown table.
 """
@@ -369,6 +374,65 @@ def bench_big(binary, tmp, n, runs, up):
     return out
 
 
+# --------------------------------------------------- (c) endpoint count ----
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_s(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settled_rss(pid, deadline=10.0):
+    """RSS once it stops falling (the old table freed and trimmed), polled."""
+    end = time.monotonic() + deadline
+    last = rss_kib(pid)
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = rss_kib(pid)
+        if now >= last:
+            return now
+        last = now
+    return last
+
+
+def bench_scale(binary, tmp, n, runs, up):
+    wd = tmp / f"scale{n}"
+    wd.mkdir()
+    port = free_port()
+    names = [f"svc{i:06d}" for i in range(n)]
+    path = wd / "gatehouse.yaml"
+    original = config_text(port, up.port, names)
+    variants = [config_text(port, up.port, names, changed=names[n // 2]), original]
+    path.write_text(original)
+    gw = Gateway(binary, wd, path, port)
+    admin = Client(port)
+    out = {"startup": gw.ready_s, "bytes": path.stat().st_size}
+    try:
+        out["idle_kib"] = settled_rss(gw.proc.pid)
+        walls, cpus = [], []
+        for i in range(runs):
+            write_rename(path, variants[i % 2])
+            c0 = cpu_s(gw.proc.pid)
+            dt, body = gw.reload(admin)
+            if b'"applied"' not in body:
+                raise SystemExit(f"expected an applied reload: {body[:300]!r}")
+            walls.append(dt)
+            cpus.append(cpu_s(gw.proc.pid) - c0)
+        out["reload"] = walls
+        out["reload_cpu"] = cpus
+        out["after_kib"] = settled_rss(gw.proc.pid)
+    finally:
+        admin.close()
+        gw.stop()
+    return out
+
+
 # --------------------------------------------------------------------- main ----
 
 def main():
@@ -378,6 +442,10 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--big-runs", type=int, default=5)
     ap.add_argument("--endpoints", type=int, default=10000)
+    ap.add_argument("--scale", default="10000,100000",
+                    help="endpoint counts for (c), comma-separated; empty: skip")
+    ap.add_argument("--scale-runs", type=int, default=5)
+    ap.add_argument("--scale-only", action="store_true", help="run (c) only")
     ap.add_argument("--keep-tmp", action="store_true")
     args = ap.parse_args()
     if not os.access(args.gatehouse, os.X_OK):
@@ -385,9 +453,15 @@ def main():
 
     tmp = Path(tempfile.mkdtemp(prefix="gatehouse-reload-bench-"))
     up = Upstream()
+    counts = [int(c) for c in args.scale.split(",") if c.strip()]
+    lat = big = None
+    scale = {}
     try:
-        lat = bench_latency(args.gatehouse, tmp, args.runs, up)
-        big = bench_big(args.gatehouse, tmp, args.endpoints, args.big_runs, up)
+        if not args.scale_only:
+            lat = bench_latency(args.gatehouse, tmp, args.runs, up)
+            big = bench_big(args.gatehouse, tmp, args.endpoints, args.big_runs, up)
+        for n in counts:
+            scale[n] = bench_scale(args.gatehouse, tmp, n, args.scale_runs, up)
     finally:
         up.close()
         if not args.keep_tmp:
@@ -395,6 +469,23 @@ def main():
         else:
             print(f"kept {tmp}")
 
+    if lat is not None:
+        print_latency_and_big(args, lat, big)
+    if scale:
+        print(f"\n### Endpoint count (median of {args.scale_runs} reloads, one endpoint changed)\n")
+        print("| endpoints | file | start-up | idle RSS | reload (wall) | reload (CPU) "
+              "| RSS after reloads | after / idle |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n, r in scale.items():
+            print(f"| {n:,} | {r['bytes'] / 1048576:.1f} MiB | {r['startup']:.2f} s "
+                  f"| {r['idle_kib'] / 1024:.1f} MiB | {fmt_ms(med(r['reload']))} "
+                  f"| {fmt_ms(med(r['reload_cpu']))} | {r['after_kib'] / 1024:.1f} MiB "
+                  f"| {r['after_kib'] / r['idle_kib']:.2f} |")
+        print("\nCPU: gatehouse's user + system time over the POST (all threads; 10 ms ticks). "
+              "RSS after: polled until it stops falling, at most 10 s after the last reload.")
+
+
+def print_latency_and_big(args, lat, big):
     print(f"\n### Reload latency (median of {args.runs}; min / max)\n")
     print("| trigger | median | min | max |")
     print("|---|---|---|---|")

@@ -166,12 +166,28 @@ class Hash final : public Balancer {
   RoundRobin round_robin_;
 };
 
+// One server: every policy picks it whenever it is available. No per-shard state, so an
+// endpoint with one `url` (most of a large table) costs its in-flight counter only.
+class Single final : public Balancer {
+ public:
+  Single() : Balancer(1) {}
+  std::size_t pick(unsigned, const Availability& available,
+                   std::optional<std::string_view>) override {
+    return available(0) ? 0 : kNone;
+  }
+  std::size_t pick_retry(unsigned shard, const Availability& available,
+                         std::optional<std::string_view> key) override {
+    return pick(shard, available, key);
+  }
+};
+
 }  // namespace
 
 Balancer::Balancer(std::size_t servers)
     : size_(servers), in_flight_(std::make_unique<Counter[]>(servers)) {}
 
 std::unique_ptr<Balancer> make_balancer(const BalancerSpec& spec) {
+  if (spec.servers.size() == 1) return std::make_unique<Single>();
   switch (spec.policy) {
     case config::LoadBalancing::least_request: return std::make_unique<LeastRequest>(spec);
     case config::LoadBalancing::random: return std::make_unique<WeightedRandom>(spec);

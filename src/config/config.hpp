@@ -222,6 +222,23 @@ struct Endpoint {
   std::optional<RateLimit> rate_limit;  // none: not rate limited
 };
 
+// Where each endpoint's text is in the file, so that a reload parses only the endpoints
+// whose text changed (source_index.hpp). Empty when the file's layout did not allow it.
+struct SourceIndex {
+  struct Digest {                   // 128-bit hash of a piece of the file's text
+    std::uint64_t lo = 0;
+    std::uint64_t hi = 0;
+    bool operator==(const Digest&) const = default;
+  };
+  struct Item {
+    Digest text;                    // the endpoint's sequence item, comments included
+    std::uint32_t line_offset = 0;  // Endpoint::line minus the item's first line
+    bool reusable = false;          // false: it read a file (tls.ca_file), parse it again
+  };
+  Digest context;                   // everything but the items, and the file's path
+  std::vector<Item> items;          // parallel to Config::endpoints when not empty
+};
+
 struct Config {
   std::string path;                 // file it was read from
   std::string sha256;               // hex digest of the file's bytes
@@ -239,6 +256,7 @@ struct Config {
   Duration default_connect_timeout = std::chrono::seconds(2);
   Duration default_timeout = std::chrono::seconds(30);
   std::vector<Endpoint> endpoints;  // every endpoint, disabled ones included
+  SourceIndex source;
 };
 
 struct ConfigError {
@@ -259,7 +277,13 @@ struct LoadResult {
 // (`*_file` keys are resolved relative to the config file's directory).
 LoadResult load_from_string(const std::string& yaml_text, const std::string& path);
 
+// With `previous` (the config running now, loaded from a file of the same path), the
+// endpoints whose text and surroundings are unchanged are taken from it instead of being
+// parsed again; the result is the same as without it.
+LoadResult load_from_string(const std::string& yaml_text, const std::string& path,
+                            const Config* previous);
+
 // Reads the file; an unreadable file gives one error with an empty key path.
-LoadResult load_from_file(const std::string& path);
+LoadResult load_from_file(const std::string& path, const Config* previous = nullptr);
 
 }  // namespace gatehouse::config

@@ -6,6 +6,7 @@
 #include "config/files.hpp"
 #include "config/prescan.hpp"
 #include "config/sections.hpp"
+#include "config/source_index.hpp"
 #include "config/utf8.hpp"
 #include "config/yaml_documents.hpp"
 
@@ -39,7 +40,8 @@ const char* root_kind(const YAML::Node& n) {
   }
 }
 
-void load_tree(Context& ctx, const YAML::Node& doc, Config& cfg) {
+// `defaults_out` receives the endpoints' defaults (for parsing endpoints on their own).
+void load_tree(Context& ctx, const YAML::Node& doc, Config& cfg, Defaults* defaults_out) {
   if (!doc.IsMap()) {
     Pos pos = pos_of(doc);
     ctx.errors.add("", pos,
@@ -60,6 +62,7 @@ void load_tree(Context& ctx, const YAML::Node& doc, Config& cfg) {
   if (const Entry* e = root.find("defaults")) parse_defaults(ctx, e->value, defaults);
   cfg.default_connect_timeout = defaults.connect_timeout;
   cfg.default_timeout = defaults.timeout;
+  if (defaults_out) *defaults_out = defaults;
 
   const Entry* e = root.find("endpoints");
   if (!e) return;
@@ -71,6 +74,9 @@ void load_tree(Context& ctx, const YAML::Node& doc, Config& cfg) {
     drafts.push_back(parse_endpoint(ctx, (*items)[i], i, cfg, defaults));
   }
   validate_endpoints(ctx, drafts);
+  // Exactly as many as there are: grown by doubling, a 100,000-endpoint vector would
+  // keep room for 31,072 more (31 MiB).
+  cfg.endpoints.reserve(drafts.size());
   for (auto& d : drafts) cfg.endpoints.push_back(std::move(d.ep));
 }
 
@@ -118,7 +124,10 @@ bool refuse_text(const std::string& text, const Prescan& scan, Errors& errors) {
   return false;
 }
 
-void parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Config& cfg) {
+}  // namespace
+
+void detail::parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Config& cfg,
+                        Defaults* defaults_out) {
   Errors& errors = ctx.errors;
   Documents docs;
   try {
@@ -146,7 +155,7 @@ void parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Conf
     errors.add("", Pos{docs.second.line + 1, docs.second.column + 1},
                "the file holds more than one YAML document");
   }
-  load_tree(ctx, docs.first, cfg);
+  load_tree(ctx, docs.first, cfg, defaults_out);
   // Valid YAML whose settings are wrong may still be a quote closed lines too late.
   if (errors.size() > 0 && scan.swallowing.open.line > 0) {
     const QuoteSpan& q = scan.swallowing;
@@ -157,9 +166,24 @@ void parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Conf
   }
 }
 
+namespace {
+// The reuse path never fails a load: whatever goes wrong there, the whole file is parsed.
+bool reused(const std::string& text, const Prescan& scan, const Config& previous, Context& ctx,
+            Config& cfg) {
+  try {
+    return load_reusing(text, scan, previous, ctx, cfg);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 }  // namespace
 
 LoadResult load_from_string(const std::string& yaml_text, const std::string& path) {
+  return load_from_string(yaml_text, path, nullptr);
+}
+
+LoadResult load_from_string(const std::string& yaml_text, const std::string& path,
+                            const Config* previous) {
   LoadResult result;
   Errors errors;
   Context ctx{errors, path, {}};
@@ -172,7 +196,10 @@ LoadResult load_from_string(const std::string& yaml_text, const std::string& pat
       const Prescan scan = prescan_yaml(yaml_text);
       if (!refuse_text(yaml_text, scan, errors)) {
         cfg.sha256 = sha256_hex(yaml_text);
-        parse_yaml(yaml_text, scan, ctx, cfg);
+        if (!previous || !reused(yaml_text, scan, *previous, ctx, cfg)) {
+          parse_yaml(yaml_text, scan, ctx, cfg);
+          if (errors.size() == 0 && scan.swallowing.open.line == 0) index_source(yaml_text, cfg);
+        }
       }
     }
   } catch (const std::exception& ex) {
@@ -190,7 +217,7 @@ LoadResult load_from_string(const std::string& yaml_text, const std::string& pat
   return result;
 }
 
-LoadResult load_from_file(const std::string& path) {
+LoadResult load_from_file(const std::string& path, const Config* previous) {
   std::string error;
   bool too_large = false;
   auto text = detail::read_file(path, error, detail::kMaxConfigBytes, too_large);
@@ -201,7 +228,7 @@ LoadResult load_from_file(const std::string& path) {
                             : "cannot read " + path + ": " + error});
     return result;
   }
-  return load_from_string(*text, path);
+  return load_from_string(*text, path, previous);
 }
 
 }  // namespace gatehouse::config

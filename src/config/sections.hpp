@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/prescan.hpp"
 #include "config/yaml_walk.hpp"
 
 namespace gatehouse::config::detail {
@@ -91,5 +92,18 @@ EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index,
 
 // Unique ids, unique prefixes among enabled endpoints, reserved paths.
 void validate_endpoints(Context& ctx, const std::vector<EndpointDraft>& drafts);
+
+// The whole YAML text into `cfg`, every error into ctx (loader.cpp). `defaults_out`
+// receives the endpoints' defaults.
+void parse_yaml(const std::string& text, const Prescan& scan, Context& ctx, Config& cfg,
+                Defaults* defaults_out = nullptr);
+
+// The same result as parse_yaml for a file whose endpoints mostly did not change since
+// `previous` was loaded: endpoints whose text and surroundings are the same are copied
+// from it, only the others go through yaml-cpp (reuse.cpp). Returns false, leaving ctx
+// and cfg untouched, when that does not apply or anything is wrong with the file: the
+// caller then parses the whole file, whose messages have their full context.
+bool load_reusing(const std::string& text, const Prescan& scan, const Config& previous,
+                  Context& ctx, Config& cfg);
 
 }  // namespace gatehouse::config::detail

@@ -22,6 +22,16 @@ const config::UpstreamUrl& server_url(const config::Endpoint& ep, std::size_t se
 
 EndpointState::EndpointState(const config::Endpoint& ep, const Clock& clock,
                              EndpointCallbacks callbacks, std::size_t server)
+    : EndpointState(std::make_shared<const config::Endpoint>(ep), clock, std::move(callbacks),
+                    server) {}
+
+EndpointState::EndpointState(std::shared_ptr<const config::Endpoint> config, const Clock& clock,
+                             EndpointCallbacks callbacks, std::size_t server)
+    : EndpointState(*config, config, clock, std::move(callbacks), server) {}
+
+EndpointState::EndpointState(const config::Endpoint& ep,
+                             std::shared_ptr<const config::Endpoint> config, const Clock& clock,
+                             EndpointCallbacks callbacks, std::size_t server)
     : id_(ep.id),
       url_(server_url(ep, server)),
       index_(server),
@@ -39,29 +49,26 @@ EndpointState::EndpointState(const config::Endpoint& ep, const Clock& clock,
                 touch();
                 if (callbacks_.on_health) callbacks_.on_health(*this, t);
               }),
-      config_(std::make_shared<const config::Endpoint>(ep)) {
+      config_(std::move(config)) {
   touch();
 }
 
-EndpointState::Shard& EndpointState::shard(std::array<Shard, kShards>& shards) {
+EndpointState::Shard& EndpointState::shard() {
   static std::atomic<std::size_t> next{0};
   thread_local const std::size_t index = next.fetch_add(1, std::memory_order_relaxed) % kShards;
-  return shards[index];
+  return shards_.get()[index];
 }
 
-void EndpointState::record(const Admission& a, Outcome outcome, std::chrono::nanoseconds latency,
-                           Clock::SteadyTime now) {
-  Shard& s = shard(shards_);
+void EndpointState::record(const Admission& a, Outcome outcome) {
+  Shard& s = shard();
   s.total.fetch_add(1, std::memory_order_relaxed);
   switch (outcome) {
     case Outcome::success:
       breaker_.record(a, true);
-      latency_.record(latency, now);
       break;
     case Outcome::failure:
       s.failed.fetch_add(1, std::memory_order_relaxed);
       breaker_.record(a, false);
-      latency_.record(latency, now);
       break;
     case Outcome::aborted:
       breaker_.cancel(a);
@@ -70,7 +77,7 @@ void EndpointState::record(const Admission& a, Outcome outcome, std::chrono::nan
 }
 
 void EndpointState::record_fallback() {
-  Shard& s = shard(shards_);
+  Shard& s = shard();
   s.total.fetch_add(1, std::memory_order_relaxed);
   s.fallbacks.fetch_add(1, std::memory_order_relaxed);
 }
@@ -96,7 +103,7 @@ bool EndpointState::keeps_state_for(const config::Endpoint& next,
 }
 
 void EndpointState::count_code(int code) {
-  Shard& s = shard(shards_);
+  Shard& s = shard();
   for (auto& slot : s.codes) {
     int c = slot.code.load(std::memory_order_relaxed);
     if (c == 0) {
@@ -128,9 +135,10 @@ std::vector<CodeCount> EndpointState::codes() const {
       }
     out.push_back({code, n});
   };
-  for (const Shard& s : shards_)
-    for (const auto& slot : s.codes)
-      add(slot.code.load(std::memory_order_relaxed), slot.count.load(std::memory_order_relaxed));
+  if (const Shards* shards = shards_.peek())
+    for (const Shard& s : *shards)
+      for (const auto& slot : s.codes)
+        add(slot.code.load(std::memory_order_relaxed), slot.count.load(std::memory_order_relaxed));
   {
     std::lock_guard lock(codes_mutex_);
     for (const auto& cc : overflow_codes_) add(cc.code, cc.count);
@@ -140,12 +148,19 @@ std::vector<CodeCount> EndpointState::codes() const {
 }
 
 void EndpointState::update_config(const config::Endpoint& next) {
-  auto fresh = std::make_shared<const config::Endpoint>(next);
-  {
-    std::lock_guard lock(config_mutex_);
-    config_ = std::move(fresh);
-  }
+  update_config(std::make_shared<const config::Endpoint>(next));
+}
+
+void EndpointState::update_config(std::shared_ptr<const config::Endpoint> next) {
+  rebind(std::move(next));
   touch();
+}
+
+void EndpointState::rebind(std::shared_ptr<const config::Endpoint> next) {
+  std::lock_guard lock(config_mutex_);
+  config_.swap(next);
+  // The previous pointer (`next` now) is released after the lock: it may be the last
+  // reference to a whole old config.
 }
 
 std::shared_ptr<const config::Endpoint> EndpointState::config() const {
@@ -164,12 +179,12 @@ EndpointSnapshot EndpointState::snapshot() {
   s.health = health_.status();
   s.circuit_breaker = breaker_.snapshot();
   s.last_health_check = health_.last_check();
-  for (const Shard& shard : shards_) {
-    s.requests_total += shard.total.load(std::memory_order_relaxed);
-    s.requests_failed += shard.failed.load(std::memory_order_relaxed);
-    s.fallbacks += shard.fallbacks.load(std::memory_order_relaxed);
-  }
-  s.latency = latency_.summary(clock_.steady_now());
+  if (const Shards* shards = shards_.peek())
+    for (const Shard& shard : *shards) {
+      s.requests_total += shard.total.load(std::memory_order_relaxed);
+      s.requests_failed += shard.failed.load(std::memory_order_relaxed);
+      s.fallbacks += shard.fallbacks.load(std::memory_order_relaxed);
+    }
   s.last_updated = last_updated();
   return s;
 }

@@ -20,8 +20,7 @@
 #include "config/config.hpp"
 #include "health/breaker.hpp"
 #include "health/health_state.hpp"
-#include "health/latency.hpp"
-#include "health/response_cache.hpp"
+#include "health/lazy_block.hpp"
 
 namespace gatehouse::health {
 
@@ -41,7 +40,6 @@ struct EndpointSnapshot {
   std::uint64_t requests_total = 0;
   std::uint64_t requests_failed = 0;
   std::uint64_t fallbacks = 0;
-  std::optional<LatencySummary> latency;  // null without samples in the window
   Clock::SystemTime last_updated{};
 };
 
@@ -70,6 +68,10 @@ class EndpointState {
   // `servers`: its `url`).
   EndpointState(const config::Endpoint& ep, const Clock& clock, EndpointCallbacks callbacks = {},
                 std::size_t server = 0);
+  // The same without a copy of the endpoint's settings: `ep` points into the snapshot's
+  // config (an aliasing pointer), and rebind() moves it to the next snapshot's.
+  EndpointState(std::shared_ptr<const config::Endpoint> ep, const Clock& clock,
+                EndpointCallbacks callbacks = {}, std::size_t server = 0);
   EndpointState(const EndpointState&) = delete;
   EndpointState& operator=(const EndpointState&) = delete;
 
@@ -93,11 +95,14 @@ class EndpointState {
   // Before forwarding. A rejected admission is answered by the fallback (then call
   // record_fallback); an admitted one must end in exactly one record().
   Admission admit() { return breaker_.admit(); }
-  // After the attempt: counts the request, feeds the breaker (aborted gives a trial
-  // slot back) and the latency estimator (success and failure; `now` is the end time
-  // the caller already read, so this costs no clock call).
-  void record(const Admission& a, Outcome outcome, std::chrono::nanoseconds latency,
-              Clock::SteadyTime now);
+  // After the attempt: counts the request and feeds the breaker (aborted gives a trial
+  // slot back).
+  void record(const Admission& a, Outcome outcome);
+  // The same; a try's latency is not kept per server (nothing reports it: the stats'
+  // percentiles are the endpoint's, in EndpointStats).
+  void record(const Admission& a, Outcome outcome, std::chrono::nanoseconds, Clock::SteadyTime) {
+    record(a, outcome);
+  }
   // A request answered by a fallback (counts in total and fallbacks).
   void record_fallback();
   bool is_failure_status(int status) const;
@@ -125,6 +130,10 @@ class EndpointState {
   bool keeps_state_for(const config::Endpoint& next, const config::UpstreamUrl& server) const;
   // Same identity, other settings (tls, timeouts...): takes them and bumps last_updated.
   void update_config(const config::Endpoint& next);
+  void update_config(std::shared_ptr<const config::Endpoint> next);
+  // Same settings, held by a new snapshot's config: points there (so the old config can
+  // be freed) without counting as an update.
+  void rebind(std::shared_ptr<const config::Endpoint> next);
   std::shared_ptr<const config::Endpoint> config() const;
 
   // --- readers ------------------------------------------------------------------
@@ -133,8 +142,9 @@ class EndpointState {
   EndpointSnapshot snapshot();
   CircuitBreaker& breaker() { return breaker_; }
   HealthState& health() { return health_; }
-  const LatencyEstimator& latency() const { return latency_; }
   Clock::SystemTime last_updated() const;
+  // Whether a request was ever counted here (the shards exist); for memory accounting.
+  bool counters_allocated() const { return shards_.peek() != nullptr; }
 
  private:
   // Status codes a shard counts without a lock; a thread seeing more distinct codes
@@ -151,7 +161,10 @@ class EndpointState {
     std::array<CodeSlot, kCodeSlots> codes{};
   };
   static constexpr std::size_t kShards = 16;  // per-thread shards, summed on read
-  static Shard& shard(std::array<Shard, kShards>& shards);
+  using Shards = std::array<Shard, kShards>;
+  EndpointState(const config::Endpoint& ep, std::shared_ptr<const config::Endpoint> config,
+                const Clock& clock, EndpointCallbacks callbacks, std::size_t server);
+  Shard& shard();
   void touch();
 
   const std::string id_;
@@ -163,8 +176,7 @@ class EndpointState {
   const config::CircuitBreaker breaker_config_;
   CircuitBreaker breaker_;
   HealthState health_;
-  LatencyEstimator latency_;
-  std::array<Shard, kShards> shards_;
+  LazyBlock<Shards> shards_;  // 3 KiB, allocated by the first request
   mutable std::mutex codes_mutex_;
   std::vector<CodeCount> overflow_codes_;
   AtomicSystemTime last_updated_;

@@ -11,7 +11,7 @@ EndpointStats::EndpointStats(const config::Endpoint& ep, const Clock& clock) : c
 EndpointStats::Shard& EndpointStats::shard() {
   static std::atomic<std::size_t> next{0};
   thread_local const std::size_t index = next.fetch_add(1, std::memory_order_relaxed) % kShards;
-  return shards_[index];
+  return shards_.get()[index];
 }
 
 void EndpointStats::record(Outcome outcome, std::chrono::nanoseconds latency,
@@ -40,11 +40,12 @@ Clock::SystemTime EndpointStats::last_updated() const { return last_updated_.loa
 
 EndpointTotals EndpointStats::totals() const {
   EndpointTotals t;
-  for (const Shard& s : shards_) {
-    t.requests_total += s.total.load(std::memory_order_relaxed);
-    t.requests_failed += s.failed.load(std::memory_order_relaxed);
-    t.fallbacks += s.fallbacks.load(std::memory_order_relaxed);
-  }
+  if (const Shards* shards = shards_.peek())
+    for (const Shard& s : *shards) {
+      t.requests_total += s.total.load(std::memory_order_relaxed);
+      t.requests_failed += s.failed.load(std::memory_order_relaxed);
+      t.fallbacks += s.fallbacks.load(std::memory_order_relaxed);
+    }
   t.latency = latency_.summary(clock_.steady_now());
   return t;
 }

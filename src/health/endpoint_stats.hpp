@@ -14,6 +14,7 @@
 #include "common/clock.hpp"
 #include "config/config.hpp"
 #include "health/endpoint_state.hpp"
+#include "health/lazy_block.hpp"
 #include "health/latency.hpp"
 #include "health/response_cache.hpp"
 
@@ -46,6 +47,9 @@ class EndpointStats {
   Clock::SystemTime last_updated() const;
 
   EndpointTotals totals() const;
+  // Whether a request was ever recorded (shards and latency windows exist).
+  bool counters_allocated() const { return shards_.peek() != nullptr; }
+  bool latency_allocated() const { return latency_.allocated(); }
 
  private:
   struct alignas(64) Shard {
@@ -54,13 +58,14 @@ class EndpointStats {
     std::atomic<std::uint64_t> fallbacks{0};
   };
   static constexpr std::size_t kShards = 16;  // per-thread shards, summed on read
+  using Shards = std::array<Shard, kShards>;
   Shard& shard();
   void touch();
 
   const Clock& clock_;
   LatencyEstimator latency_;
   std::unique_ptr<ResponseCache> cache_;
-  std::array<Shard, kShards> shards_;
+  LazyBlock<Shards> shards_;  // allocated by the first request
   AtomicSystemTime last_updated_;
 };
 

@@ -40,7 +40,7 @@ std::uint64_t LatencyEstimator::bucket_width(std::size_t index) {
 
 void LatencyEstimator::record(std::chrono::nanoseconds latency, Clock::SteadyTime now) {
   const std::int64_t minute = minute_of(now);
-  Window& w = windows_[static_cast<std::size_t>(minute % kWindows)];
+  Window& w = windows_.get()[static_cast<std::size_t>(minute % kWindows)];
   std::int64_t seen = w.minute.load(std::memory_order_acquire);
   if (seen != minute) {
     if (seen > minute) return;  // the caller's clock reading is minutes old
@@ -56,9 +56,11 @@ void LatencyEstimator::record(std::chrono::nanoseconds latency, Clock::SteadyTim
 
 std::uint64_t LatencyEstimator::collect(Clock::SteadyTime now, Totals& totals) const {
   totals.fill(0);
+  const Windows* windows = windows_.peek();
+  if (!windows) return 0;
   const std::int64_t current = minute_of(now);
   std::uint64_t count = 0;
-  for (const Window& w : windows_) {
+  for (const Window& w : *windows) {
     const std::int64_t m = w.minute.load(std::memory_order_acquire);
     if (m < 0 || m > current || current - m >= kWindows) continue;
     for (std::size_t i = 0; i < kBuckets; ++i) {

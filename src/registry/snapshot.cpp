@@ -109,6 +109,19 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       if (old.state()) previous_by_id.emplace(old.config->id, &old);
   }
   const unsigned shards = metrics ? metrics->shards() : 1;
+  struct KeptState {
+    health::EndpointState* state;
+    std::shared_ptr<const config::Endpoint> settings;
+    std::size_t index, count;
+    bool changed;
+  };
+  struct KeptStats {
+    health::EndpointStats* stats;
+    const config::Endpoint* settings;
+  };
+  std::vector<KeptState> kept;
+  std::vector<KeptStats> kept_stats;
+  if (previous) kept.reserve(previous->endpoints.size());
   for (const auto& ep : cfg->endpoints) {
     EndpointRuntime rt;
     rt.config = &ep;
@@ -131,6 +144,10 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     if (ep.servers.empty()) one.push_back(config::Server{ep.url, 1});
     const auto& servers = ep.servers.empty() ? one : ep.servers;
     bool kept_any = false;
+    // The state's view of its settings points into this snapshot's config (no copy per
+    // server); the old config is freed once every kept state moved on to the new one.
+    const std::shared_ptr<const config::Endpoint> settings(cfg, &ep);
+    const bool changed = old && !config::same_endpoint(*old->config, ep);
     for (std::size_t i = 0; i < servers.size(); ++i) {
       UpstreamServer server;
       server.url = ep.servers.empty() ? &ep.url : &ep.servers[i].url;
@@ -147,17 +164,14 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
           for (const auto& prev : old->servers) {
             if (!prev.state || !prev.state->keeps_state_for(ep, *server.url)) continue;
             server.state = prev.state;
-            server.state->set_position(i, servers.size());
-            // Same identity: only a real change (tls, timeouts...) counts as an update
-            // and moves last_updated.
-            if (!config::same_endpoint(*old->config, ep)) server.state->update_config(ep);
+            kept.push_back({server.state.get(), settings, i, servers.size(), changed});
             kept_any = true;
             break;
           }
         }
         if (!server.state)
           server.state = std::make_shared<health::EndpointState>(
-              ep, clock, rt.metrics ? counting(callbacks, rt.metrics) : callbacks, i);
+              settings, clock, rt.metrics ? counting(callbacks, rt.metrics) : callbacks, i);
       }
       rt.servers.push_back(std::move(server));
     }
@@ -166,7 +180,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       // server's state is (for one server: exactly when its state is, as SPEC 5 says).
       if (kept_any && old->stats) {
         rt.stats = old->stats;
-        if (!config::same_endpoint(*old->config, ep)) rt.stats->update_config(ep);
+        if (changed) kept_stats.push_back({rt.stats.get(), &ep});
       } else {
         rt.stats = std::make_shared<health::EndpointStats>(ep, clock);
       }
@@ -185,6 +199,16 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     }
     snap->endpoints.push_back(std::move(rt));
   }
+  // Only now that the snapshot is complete do carried-over states take their new
+  // settings: a build that failed half-way leaves the running table as it was.
+  for (auto& k : kept) {
+    k.state->set_position(k.index, k.count);
+    // Same identity: only a real change (tls, timeouts...) counts as an update and
+    // moves last_updated.
+    if (k.changed) k.state->update_config(std::move(k.settings));
+    else k.state->rebind(std::move(k.settings));
+  }
+  for (const auto& k : kept_stats) k.stats->update_config(*k.settings);
   return snap;
 }
 

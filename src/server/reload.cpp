@@ -76,8 +76,9 @@ ReloadOutcome Server::reload(std::string_view trigger) {
 
 ReloadOutcome Server::reload_locked(std::string_view trigger) {
   ReloadOutcome out;
-  auto loaded = config::load_from_file(config_path_);
   auto old = current_.load();
+  // Endpoints whose text did not change are taken from the running config, not parsed.
+  auto loaded = config::load_from_file(config_path_, old->config.get());
   out.config_version = old->config_version;
   if (!loaded.errors.empty()) {
     out.errors = std::move(loaded.errors);
@@ -146,6 +147,9 @@ ReloadOutcome Server::reload_locked(std::string_view trigger) {
       wp->server.snapshot(*wp);
     });
   retired_.push_back(old);
+  // The old table is freed (when nothing else holds it any more) after the answer to
+  // this reload has gone out, not before: with 100,000 endpoints that takes ~100 ms.
+  asio::post(control_, [old = std::move(old)] {});
 
   logging::info("config reloaded",
                 {{"trigger", trigger},

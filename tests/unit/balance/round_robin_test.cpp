@@ -162,3 +162,30 @@ TEST(BalancerSpec, FromAnEndpoint) {
 
 }  // namespace
 }  // namespace gatehouse::balance
+
+namespace gatehouse::balance {
+namespace {
+
+// One server: every policy sends each request and retry there while it is available
+// (without per-thread state: most endpoints of a large table have one server).
+TEST(OneServer, EveryPolicyPicksItWhileAvailable) {
+  for (auto policy : {config::LoadBalancing::round_robin, config::LoadBalancing::least_request,
+                      config::LoadBalancing::random, config::LoadBalancing::hash}) {
+    auto b = make_balancer(spec(policy, {3}, 4));
+    const std::vector<bool> up{true}, down{false};
+    for (unsigned shard = 0; shard < 4; ++shard) {
+      EXPECT_EQ(b->pick(shard, Availability(up)), 0u) << to_string(policy);
+      EXPECT_EQ(b->pick(shard, Availability(up), "key"), 0u) << to_string(policy);
+      EXPECT_EQ(b->pick_retry(shard, Availability(up)), 0u) << to_string(policy);
+      EXPECT_EQ(b->pick(shard, Availability(down)), kNone) << to_string(policy);
+      EXPECT_EQ(b->pick_retry(shard, Availability(down), "key"), kNone) << to_string(policy);
+    }
+    b->begin(0);
+    EXPECT_EQ(b->in_flight(0), 1u);
+    b->end(0);
+    EXPECT_EQ(b->size(), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::balance

@@ -63,9 +63,6 @@ TEST_F(StateFixture, CountsRequestsFailuresAndFallbacks) {
   EXPECT_EQ(s.requests_total, 5u);
   EXPECT_EQ(s.requests_failed, 1u);
   EXPECT_EQ(s.fallbacks, 1u);
-  ASSERT_TRUE(s.latency);
-  EXPECT_EQ(s.latency->count, 3u);  // an aborted request says nothing about the upstream
-  EXPECT_NEAR(s.latency->p50_ms, 4.0, 0.3);
   EXPECT_EQ(s.health, Health::unknown);
   EXPECT_FALSE(s.last_health_check);
   EXPECT_EQ(s.circuit_breaker.state, BreakerState::closed);
@@ -226,6 +223,67 @@ TEST_F(StateFixture, LostTrialResultReopensAfterTheRequestTimeouts) {
   EXPECT_EQ(st.admit().verdict, Verdict::rejected);
   EXPECT_EQ(st.breaker().state(), BreakerState::open);
   EXPECT_EQ(events.back(), "users@v1 breaker half_open->open trial_timeout");
+}
+
+}  // namespace
+
+namespace {
+
+// A large table of idle endpoints must not hold their counters: they appear with the
+// first request, and reading an idle endpoint's figures does not allocate them.
+TEST_F(StateFixture, CountersAreAllocatedByTheFirstRequestOnly) {
+  EndpointState st(endpoint(), clock, callbacks());
+  EndpointStats stats(endpoint(), clock);
+  EXPECT_EQ(st.snapshot().requests_total, 0u);
+  EXPECT_TRUE(st.codes().empty());
+  EXPECT_EQ(stats.totals().requests_total, 0u);
+  EXPECT_FALSE(stats.totals().latency);
+  EXPECT_FALSE(st.counters_allocated());
+  EXPECT_FALSE(stats.counters_allocated());
+  EXPECT_FALSE(stats.latency_allocated());
+
+  const auto now = clock.steady_now();
+  st.record(st.admit(), Outcome::success);
+  st.count_code(200);
+  stats.record(Outcome::success, 3ms, now);
+  EXPECT_TRUE(st.counters_allocated());
+  EXPECT_TRUE(stats.counters_allocated());
+  EXPECT_TRUE(stats.latency_allocated());
+  EXPECT_EQ(st.snapshot().requests_total, 1u);
+  ASSERT_EQ(st.codes().size(), 1u);
+  EXPECT_EQ(stats.totals().requests_total, 1u);
+  ASSERT_TRUE(stats.totals().latency);
+  EXPECT_NEAR(stats.totals().latency->p50_ms, 3.0, 0.2);
+}
+
+// The endpoint's latency (what the stats report) covers forwarded requests whose
+// upstream answered, not the ones the client left.
+TEST_F(StateFixture, EndpointLatencyLeavesAbortedRequestsOut) {
+  EndpointStats stats(endpoint(), clock);
+  const auto now = clock.steady_now();
+  stats.record(Outcome::success, 2ms, now);
+  stats.record(Outcome::success, 4ms, now);
+  stats.record(Outcome::failure, 30ms, now);
+  stats.record(Outcome::aborted, 1ms, now);
+  const auto t = stats.totals();
+  EXPECT_EQ(t.requests_total, 4u);
+  ASSERT_TRUE(t.latency);
+  EXPECT_EQ(t.latency->count, 3u);
+  EXPECT_NEAR(t.latency->p50_ms, 4.0, 0.3);
+}
+
+// A state built on a snapshot's config holds it (no copy) until rebound to the next one.
+TEST_F(StateFixture, RebindMovesTheStateOffTheOldConfig) {
+  auto first = std::make_shared<const config::Endpoint>(endpoint());
+  std::weak_ptr<const config::Endpoint> watch = first;
+  EndpointState st(first, clock, callbacks());
+  const auto updated = st.last_updated();
+  first.reset();
+  EXPECT_FALSE(watch.expired());
+  clock.advance(5s);
+  st.rebind(std::make_shared<const config::Endpoint>(endpoint()));
+  EXPECT_TRUE(watch.expired());
+  EXPECT_EQ(st.last_updated(), updated);  // not an update
 }
 
 }  // namespace

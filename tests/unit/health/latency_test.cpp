@@ -114,3 +114,34 @@ TEST(Latency, ManyThreadsLoseNothingWithinAMinute) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Latency, WindowsAreAllocatedByTheFirstSample) {
+  LatencyEstimator e;
+  const auto now = gatehouse::Clock::SteadyTime{} + 10min;
+  EXPECT_FALSE(e.summary(now));
+  EXPECT_FALSE(e.allocated());
+  e.record(2ms, now);
+  EXPECT_TRUE(e.allocated());
+  ASSERT_TRUE(e.summary(now));
+  EXPECT_EQ(e.summary(now)->count, 1u);
+}
+
+// Threads racing for the first sample: one set of windows wins, no sample is lost.
+TEST(Latency, RacingFirstSamplesAllCount) {
+  for (int round = 0; round < 20; ++round) {
+    LatencyEstimator e;
+    const auto now = gatehouse::Clock::SteadyTime{} + 10min;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&] {
+        for (int i = 0; i < 100; ++i) e.record(1ms, now);
+      });
+    for (auto& t : threads) t.join();
+    ASSERT_TRUE(e.summary(now));
+    EXPECT_EQ(e.summary(now)->count, 400u);
+  }
+}
+
+}  // namespace

@@ -403,3 +403,46 @@ TEST_F(CarryOver, ChainOfReloadsKeepsTheOriginalState) {
 
 }  // namespace
 }  // namespace gatehouse::registry
+
+namespace gatehouse::registry {
+namespace {
+
+// Kept states point into the newest snapshot's config, so the old config (a whole
+// endpoint table) is freed with its snapshot, whatever states outlive it.
+TEST_F(CarryOver, KeptStatesReleaseTheOldConfig) {
+  auto s1 = build(kBase, nullptr);
+  std::weak_ptr<const config::Config> old_config = s1->config;
+  auto st = state(*s1, "svc");
+  auto s2 = build(kBase, s1.get());
+  ASSERT_EQ(state(*s2, "svc").get(), st.get());
+  EXPECT_EQ(st->config().get(), &s2->config->endpoints[0]);
+  s1.reset();
+  EXPECT_TRUE(old_config.expired());
+}
+
+// A build that fails half-way leaves the running table's states as they were.
+TEST_F(CarryOver, AFailedBuildChangesNoKeptState) {
+  auto s1 = build(kBase, nullptr);
+  auto st = state(*s1, "svc");
+  auto c = cfg(R"(
+endpoints:
+  - url: http://127.0.0.1:9001/api
+    name: svc
+    timeout: 3s
+    health_check: { path: /health, interval: 10s }
+    circuit_breaker: { failure_threshold: 2, reset_timeout: 60s }
+  - url: https://127.0.0.1:9003
+    name: tls
+)");
+  // A CA file that cannot be read makes the build fail (the loader would have refused it).
+  auto& tls_ep = const_cast<config::Endpoint&>(c->endpoints[1]);
+  tls_ep.tls.ca_file = "/nonexistent/ca.pem";
+  std::string error;
+  auto s2 = build_snapshot(c, 2, 2, s1.get(), clock, callbacks, error);
+  EXPECT_FALSE(s2);
+  EXPECT_EQ(st->config()->timeout, 10s);
+  EXPECT_EQ(st->config().get(), &s1->config->endpoints[0]);
+}
+
+}  // namespace
+}  // namespace gatehouse::registry
