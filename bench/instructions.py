@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import Proc, fill, free_ports, wait_ready  # noqa: E402
+from benchlib import Proc, fill, free_ports, make_jwt_hs256, wait_ready  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 PATHS = {"small": "/app/small", "big": "/app/big"}
@@ -45,11 +45,11 @@ def open_connections(port, connections):
     return [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(connections)]
 
 
-def send_requests(socks, path, total):
+def send_requests(socks, path, total, headers=""):
     """`total` GETs over the keep-alive connections `socks`, one in flight on each;
     returns once every response was read whole. The connections are opened before (and
     warmed up by) an earlier call, so the count is per request, not per connection."""
-    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n{headers}\r\n".encode()
     done = 0
     while done < total:
         batch = socks[:min(len(socks), total - done)]
@@ -96,24 +96,24 @@ def callgrind_total(pid, out_prefix):
     raise RuntimeError("callgrind wrote no dump")
 
 
-def measure(name, argv, port, tmp, args, env=None):
+def measure(name, argv, port, tmp, args, env=None, bodies=None, headers=""):
     out_prefix = tmp / f"{name}.callgrind"
     vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_prefix}.%p",
           "--dump-instr=no", "--collect-atstart=yes"]
     proc = Proc(name, vg + argv, stderr=open(tmp / f"{name}.stderr", "ab"), env=env)
     try:
-        wait_ready(port, PATHS["small"], proc, timeout=120)
+        wait_ready(port, PATHS["small"], proc, timeout=120, ok=(200, 401))
         results = {}
-        for body in args.bodies:
+        for body in bodies or args.bodies:
             path = PATHS[body]
             socks = open_connections(port, args.connections)
             try:
                 # Warm-up: every connection makes at least one request.
-                send_requests(socks, path, max(args.connections, args.requests // 10))
+                send_requests(socks, path, max(args.connections, args.requests // 10), headers)
                 pid = proc.pid  # valgrind execs in place; nginx runs with master_process off
                 subprocess.run(["callgrind_control", "--zero", str(pid)], check=True,
                                capture_output=True, timeout=120)
-                send_requests(socks, path, args.requests)
+                send_requests(socks, path, args.requests, headers)
                 total = callgrind_total(pid, out_prefix)
             finally:
                 for s in socks:
@@ -125,6 +125,31 @@ def measure(name, argv, port, tmp, args, env=None):
         proc.stop()
 
 
+def variant_config(name, up_ports, tmp):
+    """(endpoints YAML, auth YAML, request headers) of a feature variant of the plain
+    endpoint: what each feature adds per request, counted like plain forwarding."""
+    up = f"http://127.0.0.1:{up_ports[0]}/app"
+    plain = f"  - url: {up}\n    name: app\n    health_check: false\n"
+    if name == "plain":
+        return plain, "", ""
+    if name == "jwt":
+        secret = os.urandom(32).hex()
+        (tmp / "hs.secret").write_text(secret + "\n")
+        auth = f"auth:\n  jwt:\n    algorithms: [HS256]\n    hmac_secret_file: {tmp / 'hs.secret'}\n"
+        token = make_jwt_hs256({"sub": "bench", "exp": int(time.time()) + 3600}, secret.encode())
+        return plain + "    auth_type: jwt\n", auth, f"Authorization: Bearer {token}\r\n"
+    if name == "lb3":
+        urls = "".join(f"      - http://127.0.0.1:{p}/app\n" for p in up_ports)
+        return (f"  - name: app\n    prefix: /app\n    strip_prefix: false\n    url:\n{urls}"
+                f"    load_balancing: round_robin\n    health_check: false\n"), "", ""
+    if name == "ratelimit":
+        return (plain + "    rate_limit: {requests: 1000000000, per: 1s, key: client_ip}\n"), "", ""
+    raise ValueError(name)
+
+
+VARIANTS = ("plain", "jwt", "lb3", "ratelimit")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gatehouse", action="append", help="binary to count (repeatable); "
@@ -133,6 +158,9 @@ def main():
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--bodies", default="small,big")
     ap.add_argument("--no-nginx", action="store_true", help="skip the nginx reference")
+    ap.add_argument("--features", action="store_true",
+                    help="also count an HS256 jwt endpoint, 3 servers round robin and a local "
+                         "rate limit (small body), each against plain forwarding")
     args = ap.parse_args()
     args.bodies = [b for b in args.bodies.split(",") if b]
     binaries = args.gatehouse or ["build/gatehouse"]
@@ -145,25 +173,34 @@ def main():
     (tmp / "www" / "app").mkdir(parents=True)
     (tmp / "www" / "app" / "big").write_bytes(os.urandom(BIG_SIZE // 2).hex().encode())
     user_line = "user root;" if os.geteuid() == 0 else ""
-    up_port, proxy_port = free_ports(2)
+    up_port, up2, up3, proxy_port = free_ports(4)
+    up_ports = [up_port, up2, up3]
     nofile = 4096
     up_conf = tmp / "upstream.conf"
     up_conf.write_text(fill(CONF_DIR / "upstream-nginx.conf", DIR=tmp, PORT=up_port,
                             USER_LINE=user_line, NOFILE=nofile, WORKER_CONNECTIONS=nofile,
-                            EXTRA_LISTEN=""))
+                            EXTRA_LISTEN="".join(f"        listen 127.0.0.1:{p} backlog=4096;\n"
+                                                 for p in (up2, up3))))
     upstream = Proc("upstream", ["nginx", "-p", f"{tmp}/", "-c", str(up_conf), "-e",
                                  str(tmp / "upstream-error.log")])
     table = {}
     try:
         wait_ready(up_port, PATHS["small"], upstream)
+        features = {}
         for i, binary in enumerate(binaries):
-            conf = tmp / f"gatehouse{i}.yaml"
-            endpoints = f"  - url: http://127.0.0.1:{up_port}/app\n    name: app\n    health_check: false\n"
-            conf.write_text(fill(CONF_DIR / "gatehouse.yaml", PORT=proxy_port, ENDPOINTS=endpoints,
-                                 AUTH=""))
             label = binary if len(binaries) > 1 else "gatehouse"
-            table[label] = measure(f"gatehouse{i}", [binary, "run", "-c", str(conf)],
-                                   proxy_port, tmp, args)
+            for variant in VARIANTS if args.features else ("plain",):
+                endpoints, auth, headers = variant_config(variant, up_ports, tmp)
+                conf = tmp / f"gatehouse{i}-{variant}.yaml"
+                conf.write_text(fill(CONF_DIR / "gatehouse.yaml", PORT=proxy_port,
+                                     ENDPOINTS=endpoints, AUTH=auth))
+                got = measure(f"gatehouse{i}-{variant}", [binary, "run", "-c", str(conf)],
+                              proxy_port, tmp, args,
+                              bodies=None if variant == "plain" else ["small"], headers=headers)
+                if variant == "plain":
+                    table[label] = got
+                else:
+                    features.setdefault(label, {})[variant] = got["small"]
         if not args.no_nginx:
             conf = tmp / "nginx-proxy.conf"
             text = fill(CONF_DIR / "nginx-proxy.conf", DIR=tmp, PORT=proxy_port,
@@ -190,6 +227,16 @@ def main():
                 cell += f" ({row[b] / ref[b]:.2f}x nginx)"
             cells.append(cell)
         print(f"| {label} | " + " | ".join(cells) + " |")
+    if args.features:
+        names = {"jwt": "jwt HS256", "lb3": "3 servers round robin", "ratelimit": "rate limit (local)"}
+        print("\nfeatures, small body: instructions per request and against plain forwarding "
+              "of the same binary\n")
+        print("| gatehouse | " + " | ".join(names[v] for v in VARIANTS[1:]) + " |")
+        print("|---|" + "---:|" * (len(VARIANTS) - 1))
+        for label, row in features.items():
+            base = table[label]["small"]
+            print(f"| {label} | " + " | ".join(f"{row[v]:,.0f} ({row[v] / base:.2f}x)"
+                                               for v in VARIANTS[1:]) + " |")
 
 
 if __name__ == "__main__":
