@@ -81,3 +81,31 @@ TEST(ResponseParser, BareLineEndsAreRefusedBeforeTheHeadEnds) {
   EXPECT_EQ(parse("HTTP/1.1 200 OK\r", r), ParseStatus::incomplete);  // CR, LF may follow
   EXPECT_EQ(parse("HTTP/1.1 200 OK\r\nA: b\r\n", r), ParseStatus::incomplete);
 }
+
+// Field values are checked eight bytes at a time: every byte at every position of a
+// 21-byte value (three words, the last partial) is accepted exactly when it is a
+// field-value byte (VCHAR, obs-text, SP, HTAB), and the value keeps its bytes.
+TEST(ResponseParser, EveryByteAtEveryPositionOfAValue) {
+  ResponseHead r;
+  for (std::size_t at = 0; at < 21; ++at) {
+    for (int b = 0; b < 256; ++b) {
+      std::string value(21, 'v');
+      value[at] = static_cast<char>(b);
+      const std::string raw = "HTTP/1.1 200 OK\r\nX-Long: " + value + "\r\nContent-Length: 0\r\n\r\n";
+      const bool allowed = b == '\t' || (b >= 0x20 && b != 0x7f);
+      const auto st = parse(raw, r);
+      if (!allowed) {
+        // CR and LF end the line early (a bare one is refused); the others are refused.
+        EXPECT_EQ(st, ParseStatus::error) << "byte " << b << " at " << at;
+        continue;
+      }
+      ASSERT_EQ(st, ParseStatus::done) << "byte " << b << " at " << at;
+      ASSERT_EQ(r.fields.size(), 2u);
+      std::string_view want(value);
+      // Leading and trailing SP/HTAB are not part of the value.
+      while (!want.empty() && (want.front() == ' ' || want.front() == '\t')) want.remove_prefix(1);
+      while (!want.empty() && (want.back() == ' ' || want.back() == '\t')) want.remove_suffix(1);
+      EXPECT_EQ(r.fields[0].value, want) << "byte " << b << " at " << at;
+    }
+  }
+}
