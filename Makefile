@@ -17,11 +17,14 @@
 #   make install    binary, example config, docs, systemd unit into $(DESTDIR)$(PREFIX)
 #   make sanitize   make test with ASan+UBSan, in build-asan/
 #   make bench      side-by-side benchmark against nginx and HAProxy (bench/README.md)
+#   make soak       30-minute soak: steady load, reloads, breaker trips, aborting clients;
+#                   RSS, fds and p99 must stay flat (bench/soak.py; not in CI)
 #   make fuzz       the libFuzzer targets of tests/fuzz/ under ASan+UBSan (clang-14), in build-fuzz/
 #   make clean      remove the build directory
 #
 # Variables: BUILD_DIR (build), BUILD_TYPE (Release), CMAKE_ARGS (extra -D options),
 #            BENCH_ARGS (options of bench/proxy.py, e.g. BENCH_ARGS=--quick),
+#            SOAK_ARGS (options of bench/soak.py, e.g. SOAK_ARGS="--duration 120"),
 #            FUZZ_SECONDS (seconds per fuzzer: 30 in `make test`, 300 in `make fuzz`),
 #            FUZZ_TARGETS (some of: jwt request response config path; default all),
 #            PREFIX (/usr/local) and DESTDIR (staging root) for `make install`,
@@ -33,11 +36,12 @@ CMAKE_ARGS ?=
 PYTHON     := /usr/bin/python3
 JOBS       := $(shell nproc)
 BENCH_ARGS ?=
+SOAK_ARGS  ?=
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 TLS        ?=
 
-.PHONY: all deps build test test-tsan test-unit test-e2e test-browser test-deploy test-image run run-check install sanitize bench fuzz clean
+.PHONY: all deps build test test-tsan test-unit test-e2e test-browser test-deploy test-image run run-check install sanitize bench soak fuzz clean
 
 all: build
 
@@ -134,6 +138,14 @@ bench:
 	  taskset -c 1 $(BUILD_DIR)/micro_bench > bench/results/micro.txt; status=$$?; \
 	  cat bench/results/micro.txt; exit $$status; \
 	else echo "== no $(BUILD_DIR)/micro_bench (no sources in bench/micro/ yet)"; fi
+
+# Always a Release build. Writes bench/results/soak.csv, soak.png and soak.txt; fails
+# unless RSS, fds and p99 stayed flat with no error (criteria in bench/README.md).
+soak:
+	GATEHOUSE_BENCH_DEPS=1 bash scripts/install-deps.sh
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target gatehouse
+	$(PYTHON) bench/soak.py --gatehouse $(BUILD_DIR)/gatehouse $(SOAK_ARGS)
 
 # Builds the fuzzers of tests/fuzz/ with clang-14 (ASan+UBSan) and runs each over its
 # seed corpus for FUZZ_SECONDS (default 300), two at a time; one summary line per

@@ -45,7 +45,8 @@ if [ "${GATEHOUSE_IMAGE_DEPS:-0}" = 1 ]; then
   packages+=(podman runc debootstrap netavark aardvark-dns iptables catatonit uidmap)
 fi
 if [ "${GATEHOUSE_BENCH_DEPS:-0}" = 1 ]; then
-  packages+=(nginx-light haproxy wrk util-linux valgrind)  # valgrind: bench/instructions.py
+  # valgrind: bench/instructions.py; python3-matplotlib: bench/soak.py's plot
+  packages+=(nginx-light haproxy wrk util-linux valgrind python3-matplotlib)
 fi
 if [ "${GATEHOUSE_FUZZ_DEPS:-0}" = 1 ]; then
   # libFuzzer + ASan/UBSan runtimes, and llvm-symbolizer for readable crash stacks
