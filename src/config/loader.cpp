@@ -1,6 +1,8 @@
 // load_from_string / load_from_file: YAML text -> Config, or every error found.
 #include <algorithm>
 #include <array>
+#include <malloc.h>
+#include <thread>
 
 #include "config/config.hpp"
 #include "config/files.hpp"
@@ -228,7 +230,20 @@ LoadResult load_from_file(const std::string& path, const Config* previous) {
                             : "cannot read " + path + ": " + error});
     return result;
   }
-  return load_from_string(*text, path, previous);
+  if (previous) return load_from_string(*text, path, previous);
+  // A whole-file parse leaves yaml-cpp's node tree and every temporary interleaved with
+  // the config it keeps: freed, they are holes in the heap that RSS never gives back. So
+  // the parse runs on a thread of its own (glibc gives it its own arena) and only the
+  // result is copied here, compactly; the parse's arena is then empty and returned.
+  LoadResult parsed;
+  std::thread([&] { parsed = load_from_string(*text, path, nullptr); }).join();
+  LoadResult result;
+  if (parsed.config) result.config = Config(*parsed.config);
+  result.errors = parsed.errors;
+  result.warnings = parsed.warnings;
+  parsed = LoadResult{};
+  ::malloc_trim(0);
+  return result;
 }
 
 }  // namespace gatehouse::config
