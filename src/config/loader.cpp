@@ -1,6 +1,7 @@
 // load_from_string / load_from_file: YAML text -> Config, or every error found.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <malloc.h>
 #include <thread>
 
@@ -24,6 +25,11 @@ std::string ConfigError::to_string() const {
   }
   if (!out.empty()) out += ": ";
   return out + message;
+}
+
+LoadSerial::LoadSerial() {
+  static std::atomic<std::uint64_t> next{1};
+  value = next.fetch_add(1, std::memory_order_relaxed);
 }
 
 namespace {

@@ -133,9 +133,10 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     rt.fallback = strategy == "cached"    ? Fallback::cached
                   : strategy == "default" ? Fallback::default_answer
                                           : Fallback::error;
-    if (metrics) rt.metrics = metrics->endpoint(ep.id);
     const auto it = ep.disabled ? previous_by_id.end() : previous_by_id.find(ep.id);
     const EndpointRuntime* old = it != previous_by_id.end() ? it->second : nullptr;
+    // Same id, same registry: the old runtime's metrics are the ones a lookup would find.
+    if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
     // One TLS context for all servers: they share the endpoint's tls settings.
     std::shared_ptr<boost::asio::ssl::context> tls;
     if (ep.url.https && !ep.disabled) {
@@ -150,7 +151,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     // The state's view of its settings points into this snapshot's config (no copy per
     // server); the old config is freed once every kept state moved on to the new one.
     const std::shared_ptr<const config::Endpoint> settings(cfg, &ep);
-    const bool changed = old && !config::same_endpoint(*old->config, ep);
+    const bool changed =
+        old && !config::taken_unchanged(*previous->config, old->config->index, *cfg, ep.index) &&
+        !config::same_endpoint(*old->config, ep);
     for (std::size_t i = 0; i < servers.size(); ++i) {
       UpstreamServer server;
       server.url = ep.servers.empty() ? &ep.url : &ep.servers[i].url;
