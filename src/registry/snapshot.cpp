@@ -1,6 +1,5 @@
 #include "registry/snapshot.hpp"
 
-#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 
@@ -123,32 +122,6 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     health::EndpointStats* stats;
     const config::Endpoint* settings;
   };
-  // At start-up every server state, endpoint counter set and metrics object is new, and
-  // they outlive this snapshot (reloads carry them over) while the rest of the runtime is
-  // rebuilt by each reload. Made first, in a pass of their own, they sit together in the
-  // heap instead of between the per-snapshot pieces, so what a replaced snapshot frees is
-  // whole pages the allocator hands back (RSS returns to its level after a reload).
-  std::vector<std::shared_ptr<health::EndpointState>> fresh_states;
-  std::vector<std::shared_ptr<health::EndpointStats>> fresh_stats;
-  std::vector<std::shared_ptr<metrics::EndpointMetrics>> fresh_metrics;
-  if (!previous) {
-    fresh_stats.resize(cfg->endpoints.size());
-    fresh_metrics.resize(cfg->endpoints.size());
-    std::size_t servers = 0;
-    for (const auto& ep : cfg->endpoints) servers += std::max<std::size_t>(1, ep.servers.size());
-    fresh_states.reserve(servers);
-    for (std::size_t e = 0; e < cfg->endpoints.size(); ++e) {
-      const auto& ep = cfg->endpoints[e];
-      if (metrics) fresh_metrics[e] = metrics->endpoint(ep.id);
-      if (ep.disabled) continue;
-      const std::shared_ptr<const config::Endpoint> settings(cfg, &ep);
-      for (std::size_t i = 0; i < std::max<std::size_t>(1, ep.servers.size()); ++i)
-        fresh_states.push_back(std::make_shared<health::EndpointState>(
-            settings, clock, shared_callbacks, fresh_metrics[e], i));
-      fresh_stats[e] = std::make_shared<health::EndpointStats>(ep, clock);
-    }
-  }
-  std::size_t position = 0, next_fresh_state = 0;
   std::vector<KeptState> kept;
   std::vector<KeptStats> kept_stats;
   if (previous) kept.reserve(previous->endpoints.size());
@@ -163,8 +136,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     const auto it = ep.disabled ? previous_by_id.end() : previous_by_id.find(ep.id);
     const EndpointRuntime* old = it != previous_by_id.end() ? it->second : nullptr;
     // Same id, same registry: the old runtime's metrics are the ones a lookup would find.
-    if (!previous) rt.metrics = std::move(fresh_metrics[position]);
-    else if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
+    if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
     // One TLS context for all servers: they share the endpoint's tls settings.
     std::shared_ptr<boost::asio::ssl::context> tls;
     if (ep.url.https && !ep.disabled) {
@@ -203,7 +175,6 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
             break;
           }
         }
-        if (!server.state && !previous) server.state = std::move(fresh_states[next_fresh_state++]);
         if (!server.state)
           server.state = std::make_shared<health::EndpointState>(settings, clock, shared_callbacks,
                                                                  rt.metrics, i);
@@ -216,8 +187,6 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       if (kept_any && old->stats) {
         rt.stats = old->stats;
         if (changed) kept_stats.push_back({rt.stats.get(), &ep});
-      } else if (!previous) {
-        rt.stats = std::move(fresh_stats[position]);
       } else {
         rt.stats = std::make_shared<health::EndpointStats>(ep, clock);
       }
@@ -235,7 +204,6 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       }
     }
     snap->endpoints.push_back(std::move(rt));
-    ++position;
   }
   // Only now that the snapshot is complete do carried-over states take their new
   // settings: a build that failed half-way leaves the running table as it was.
