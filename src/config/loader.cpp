@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <exception>
 #include <malloc.h>
 #include <thread>
 
@@ -242,7 +243,15 @@ LoadResult load_from_file(const std::string& path, const Config* previous) {
   // the parse runs on a thread of its own (glibc gives it its own arena) and only the
   // result is copied here, compactly; the parse's arena is then empty and returned.
   LoadResult parsed;
-  std::thread([&] { parsed = load_from_string(*text, path, nullptr); }).join();
+  std::exception_ptr failure;  // e.g. bad_alloc: thrown here, as without the thread
+  std::thread([&] {
+    try {
+      parsed = load_from_string(*text, path, nullptr);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }).join();
+  if (failure) std::rethrow_exception(failure);
   LoadResult result;
   if (parsed.config) result.config = Config(*parsed.config);
   result.errors = parsed.errors;
