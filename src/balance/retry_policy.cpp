@@ -47,9 +47,12 @@ std::string_view to_string(RetryVerdict v) {
 
 RetryPolicy::RetryPolicy(const config::Retries& r, Duration endpoint_timeout)
     : attempts_(r.attempts),
-      on_statuses_(r.on_statuses),
-      methods_(r.methods),
+      // Without attempts nothing asks for the lists (decide() stops first, callers check
+      // enabled()): every endpoint of a large config would otherwise hold six strings.
+      on_statuses_(r.attempts > 0 ? r.on_statuses : std::vector<int>{}),
+      methods_(r.attempts > 0 ? r.methods : std::vector<std::string>{}),
       per_try_timeout_(std::min(r.per_try_timeout.value_or(endpoint_timeout), endpoint_timeout)) {
+  if (attempts_ == 0) return;
   if (r.on_connect_failure) on_mask_ |= bit(Failure::connect_failure);
   if (r.on_reset) on_mask_ |= bit(Failure::reset);
   if (r.on_timeout) on_mask_ |= bit(Failure::timeout);

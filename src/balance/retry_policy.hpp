@@ -77,6 +77,7 @@ class RetryPolicy {
 
   // Is this failure in retries.on? (A status outside on.statuses is not a failure for
   // retries, whatever the breaker counts.)
+  // Both false for a policy that is not enabled().
   bool retries_on(const TryOutcome& outcome) const;
   bool method_retried(std::string_view method) const;
 

@@ -234,9 +234,25 @@ struct SourceIndex {
     Digest text;                    // the endpoint's sequence item, comments included
     std::uint32_t line_offset = 0;  // Endpoint::line minus the item's first line
     bool reusable = false;          // false: it read a file (tls.ca_file), parse it again
+    // The index of the running config's endpoint this one was taken from unchanged by a
+    // reload (kParsed: parsed from its text).
+    std::uint32_t taken_from = kParsed;
   };
+  static constexpr std::uint32_t kParsed = 0xffffffff;
   Digest context;                   // everything but the items, and the file's path
   std::vector<Item> items;          // parallel to Config::endpoints when not empty
+  std::uint64_t taken_from_config = 0;  // the LoadSerial of the config items were taken from
+};
+
+// Tells configs apart: every Config gets a new value, a copy too (a copy may be changed,
+// so it cannot vouch for what was taken from the original); a move keeps it.
+struct LoadSerial {
+  std::uint64_t value;
+  LoadSerial();
+  LoadSerial(const LoadSerial&) : LoadSerial() {}
+  LoadSerial(LoadSerial&&) = default;
+  LoadSerial& operator=(const LoadSerial&) { *this = LoadSerial(); return *this; }
+  LoadSerial& operator=(LoadSerial&&) = default;
 };
 
 struct Config {
@@ -257,7 +273,16 @@ struct Config {
   Duration default_timeout = std::chrono::seconds(30);
   std::vector<Endpoint> endpoints;  // every endpoint, disabled ones included
   SourceIndex source;
+  LoadSerial serial;
 };
+
+// True when a reload took `after.endpoints[i]` unchanged from `before.endpoints[j]`
+// (only its position may differ): then same_endpoint() holds without comparing them.
+inline bool taken_unchanged(const Config& before, std::size_t j, const Config& after,
+                            std::size_t i) {
+  return after.source.taken_from_config == before.serial.value && i < after.source.items.size() &&
+         after.source.items[i].taken_from == j;
+}
 
 struct ConfigError {
   std::string path;                 // key path, e.g. "endpoints[2].url"

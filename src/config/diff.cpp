@@ -1,5 +1,6 @@
 #include "config/diff.hpp"
 
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 
@@ -19,28 +20,47 @@ bool same_endpoint(const Endpoint& a, const Endpoint& b) { return effective(a) =
 
 ConfigDiff diff(const Config& before, const Config& after) {
   ConfigDiff d;
-  std::unordered_map<std::string, const Endpoint*> old_by_id;
-  for (const auto& e : before.endpoints) old_by_id.emplace(e.id, &e);
-  std::unordered_map<std::string, const Endpoint*> new_by_id;
-  for (const auto& e : after.endpoints) new_by_id.emplace(e.id, &e);
-
-  for (const auto& e : after.endpoints) {
+  // Most reloads keep every endpoint where it was: match by position first, and index
+  // the ids only for the endpoints that moved (a map of 100,000 ids costs more than the
+  // rest of the diff).
+  std::unordered_map<std::string_view, const Endpoint*> old_by_id;
+  auto old_of = [&](std::size_t i, const Endpoint& e) -> const Endpoint* {
+    if (i < before.endpoints.size() && before.endpoints[i].id == e.id) return &before.endpoints[i];
+    if (old_by_id.empty())
+      for (const auto& o : before.endpoints) old_by_id.emplace(o.id, &o);
     const auto it = old_by_id.find(e.id);
-    const Endpoint* old = it == old_by_id.end() ? nullptr : it->second;
+    return it == old_by_id.end() ? nullptr : it->second;
+  };
+  std::size_t in_place = 0;  // endpoints of `after` found at their position in `before`
+  for (std::size_t i = 0; i < after.endpoints.size(); ++i) {
+    const Endpoint& e = after.endpoints[i];
+    const Endpoint* old = old_of(i, e);
+    if (i < before.endpoints.size() && old == before.endpoints.data() + i) ++in_place;
+    const bool same =
+        old && (taken_unchanged(before, static_cast<std::size_t>(old - before.endpoints.data()),
+                                after, i) ||
+                same_endpoint(*old, e));
     if (e.disabled) {
       d.disabled.push_back(e.id);
-      if (!old || !same_endpoint(*old, e)) d.disabled_changed = true;
+      if (!same) d.disabled_changed = true;
       continue;
     }
     if (!old || old->disabled) d.added.push_back(e.id);
-    else if (same_endpoint(*old, e)) d.unchanged.push_back(e.id);
+    else if (same) d.unchanged.push_back(e.id);
     else d.updated.push_back(e.id);
   }
-  for (const auto& e : before.endpoints) {
-    if (new_by_id.count(e.id)) continue;
-    // Deleted from the file: removed, disabled or not (SPEC section 7).
-    if (e.disabled) d.disabled_changed = true;
-    d.removed.push_back(e.id);
+  // Ids are unique in a valid config: when every old endpoint was found in place, none
+  // was deleted.
+  if (in_place != before.endpoints.size()) {
+    std::unordered_map<std::string_view, bool> new_ids;
+    new_ids.reserve(after.endpoints.size());
+    for (const auto& e : after.endpoints) new_ids.emplace(e.id, true);
+    for (const auto& e : before.endpoints) {
+      if (new_ids.count(e.id)) continue;
+      // Deleted from the file: removed, disabled or not (SPEC section 7).
+      if (e.disabled) d.disabled_changed = true;
+      d.removed.push_back(e.id);
+    }
   }
   if (before.listen != after.listen) d.restart_required.push_back("listen");
   if (before.threads != after.threads) d.restart_required.push_back("threads");

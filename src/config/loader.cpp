@@ -1,6 +1,10 @@
 // load_from_string / load_from_file: YAML text -> Config, or every error found.
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <exception>
+#include <malloc.h>
+#include <thread>
 
 #include "config/config.hpp"
 #include "config/files.hpp"
@@ -22,6 +26,11 @@ std::string ConfigError::to_string() const {
   }
   if (!out.empty()) out += ": ";
   return out + message;
+}
+
+LoadSerial::LoadSerial() {
+  static std::atomic<std::uint64_t> next{1};
+  value = next.fetch_add(1, std::memory_order_relaxed);
 }
 
 namespace {
@@ -228,7 +237,28 @@ LoadResult load_from_file(const std::string& path, const Config* previous) {
                             : "cannot read " + path + ": " + error});
     return result;
   }
-  return load_from_string(*text, path, previous);
+  if (previous) return load_from_string(*text, path, previous);
+  // A whole-file parse leaves yaml-cpp's node tree and every temporary interleaved with
+  // the config it keeps: freed, they are holes in the heap that RSS never gives back. So
+  // the parse runs on a thread of its own (glibc gives it its own arena) and only the
+  // result is copied here, compactly; the parse's arena is then empty and returned.
+  LoadResult parsed;
+  std::exception_ptr failure;  // e.g. bad_alloc: thrown here, as without the thread
+  std::thread([&] {
+    try {
+      parsed = load_from_string(*text, path, nullptr);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }).join();
+  if (failure) std::rethrow_exception(failure);
+  LoadResult result;
+  if (parsed.config) result.config = Config(*parsed.config);
+  result.errors = parsed.errors;
+  result.warnings = parsed.warnings;
+  parsed = LoadResult{};
+  ::malloc_trim(0);
+  return result;
 }
 
 }  // namespace gatehouse::config

@@ -83,7 +83,8 @@ bool load_reusing(const std::string& text, const Prescan& scan, const Config& pr
       draft.ep.line = item.line + static_cast<int>(before.items[it->second].line_offset);
       draft.id_ok = true;
       draft.prefix_ok = true;
-      next.source.items.push_back({d, before.items[it->second].line_offset, true});
+      next.source.items.push_back({d, before.items[it->second].line_offset, true,
+                                   static_cast<std::uint32_t>(it->second)});
       continue;
     }
     const std::size_t warnings = local.warnings.size();
@@ -98,6 +99,7 @@ bool load_reusing(const std::string& text, const Prescan& scan, const Config& pr
   next.endpoints.reserve(drafts.size());
   for (auto& d : drafts) next.endpoints.push_back(std::move(d.ep));
   next.source.context = context;
+  next.source.taken_from_config = previous.serial.value;
   for (auto& w : local.warnings) ctx.warnings.push_back(std::move(w));
   cfg = std::move(next);
   return true;

@@ -1,18 +1,22 @@
 // Checks across endpoints: unique ids (all endpoints) and unique effective prefixes
 // (enabled endpoints). The later of two is the one reported.
-#include <map>
+#include <string_view>
+#include <unordered_map>
 
 #include "config/sections.hpp"
 
 namespace gatehouse::config::detail {
 
 void validate_endpoints(Context& ctx, const std::vector<EndpointDraft>& drafts) {
-  std::map<std::string, const EndpointDraft*> ids;
-  std::map<std::string, const EndpointDraft*> prefixes;
+  // Views into the drafts, hashed: no copy of 100,000 ids and prefixes per reload.
+  std::unordered_map<std::string_view, const EndpointDraft*> ids;
+  std::unordered_map<std::string_view, const EndpointDraft*> prefixes;
+  ids.reserve(drafts.size());
+  prefixes.reserve(drafts.size());
   for (const auto& d : drafts) {
     bool duplicate_id = false;
     if (d.id_ok) {
-      auto [it, inserted] = ids.emplace(d.ep.id, &d);
+      auto [it, inserted] = ids.emplace(std::string_view(d.ep.id), &d);
       if (!inserted) {
         duplicate_id = true;
         ctx.errors.add(d.id_path, d.id_pos,
@@ -21,7 +25,7 @@ void validate_endpoints(Context& ctx, const std::vector<EndpointDraft>& drafts) 
       }
     }
     if (!d.prefix_ok || d.ep.disabled) continue;
-    auto [it, inserted] = prefixes.emplace(d.ep.prefix, &d);
+    auto [it, inserted] = prefixes.emplace(std::string_view(d.ep.prefix), &d);
     // The same id already explains a shared default prefix.
     if (!inserted && !duplicate_id) {
       const EndpointDraft& first = *it->second;

@@ -165,11 +165,15 @@ class CircuitBreaker {
   const Clock& clock_;
   const OnTransition on_transition_;
 
-  alignas(64) std::atomic<std::uint64_t> word_{0};
-  alignas(64) std::atomic<std::uint32_t> failures_{0};
+  // No cache line of their own: while the breaker is closed and requests succeed these
+  // are only read (admit() reads the word, record() reads failures_), so sharing a line
+  // costs nothing; writes come with failures and transitions. One server's state is
+  // ~200 B smaller for it, which counts with 100,000 endpoints.
+  std::atomic<std::uint64_t> word_{0};
+  std::atomic<std::uint32_t> failures_{0};
   // Timing of the current open period, written under mutex_ before the state word is
   // published, read lock-free.
-  alignas(64) std::atomic<std::int64_t> next_attempt_steady_ns_{0};
+  std::atomic<std::int64_t> next_attempt_steady_ns_{0};
   std::atomic<std::int64_t> half_open_since_steady_ns_{0};
   std::atomic<std::int64_t> opened_at_system_ns_{0};
   std::atomic<std::int64_t> next_attempt_system_ns_{0};

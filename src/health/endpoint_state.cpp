@@ -18,6 +18,11 @@ const config::UpstreamUrl& server_url(const config::Endpoint& ep, std::size_t se
   return server < ep.servers.size() ? ep.servers[server].url : ep.url;
 }
 
+SharedCallbacks shared(EndpointCallbacks callbacks) {
+  if (!callbacks.on_breaker && !callbacks.on_health && !callbacks.on_probe) return nullptr;
+  return std::make_shared<const EndpointCallbacks>(std::move(callbacks));
+}
+
 }  // namespace
 
 EndpointState::EndpointState(const config::Endpoint& ep, const Clock& clock,
@@ -27,27 +32,34 @@ EndpointState::EndpointState(const config::Endpoint& ep, const Clock& clock,
 
 EndpointState::EndpointState(std::shared_ptr<const config::Endpoint> config, const Clock& clock,
                              EndpointCallbacks callbacks, std::size_t server)
-    : EndpointState(*config, config, clock, std::move(callbacks), server) {}
+    : EndpointState(*config, config, clock, shared(std::move(callbacks)), nullptr, server) {}
+
+EndpointState::EndpointState(std::shared_ptr<const config::Endpoint> config, const Clock& clock,
+                             SharedCallbacks callbacks, std::shared_ptr<void> context,
+                             std::size_t server)
+    : EndpointState(*config, config, clock, std::move(callbacks), std::move(context), server) {}
 
 EndpointState::EndpointState(const config::Endpoint& ep,
                              std::shared_ptr<const config::Endpoint> config, const Clock& clock,
-                             EndpointCallbacks callbacks, std::size_t server)
+                             SharedCallbacks callbacks, std::shared_ptr<void> context,
+                             std::size_t server)
     : id_(ep.id),
       url_(server_url(ep, server)),
       index_(server),
       count_(std::max<std::size_t>(1, ep.servers.size())),
       clock_(clock),
       callbacks_(std::move(callbacks)),
-      breaker_config_(ep.circuit_breaker),
+      context_(std::move(context)),
+      failure_statuses_(ep.circuit_breaker.failure_statuses),
       breaker_(breaker_options(ep), clock,
                [this](const BreakerTransition& t) {
                  touch();
-                 if (callbacks_.on_breaker) callbacks_.on_breaker(*this, t);
+                 if (callbacks_ && callbacks_->on_breaker) callbacks_->on_breaker(*this, t);
                }),
       health_(ep.health_check,
               [this](const HealthTransition& t) {
                 touch();
-                if (callbacks_.on_health) callbacks_.on_health(*this, t);
+                if (callbacks_ && callbacks_->on_health) callbacks_->on_health(*this, t);
               }),
       config_(std::move(config)) {
   touch();
@@ -83,7 +95,7 @@ void EndpointState::record_fallback() {
 }
 
 bool EndpointState::is_failure_status(int status) const {
-  const auto& list = breaker_config_.failure_statuses;
+  const auto& list = failure_statuses_;
   return std::find(list.begin(), list.end(), status) != list.end();
 }
 
@@ -92,7 +104,7 @@ void EndpointState::record_probe(const CheckRecord& result) {
   // Open for the health verdict first, so the log names the real reason.
   if (t && t->to == Health::down) breaker_.health_down();
   breaker_.record_probe(result.ok);
-  if (callbacks_.on_probe) callbacks_.on_probe(*this, result.ok);
+  if (callbacks_ && callbacks_->on_probe) callbacks_->on_probe(*this, result.ok);
 }
 
 bool EndpointState::keeps_state_for(const config::Endpoint& next,

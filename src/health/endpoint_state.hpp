@@ -55,6 +55,8 @@ struct EndpointCallbacks {
   // Every active health probe's result (not only transitions), after it was applied.
   std::function<void(const EndpointState& s, bool ok)> on_probe;
 };
+// One set of callbacks serves every state of a snapshot (not a copy per server).
+using SharedCallbacks = std::shared_ptr<const EndpointCallbacks>;
 
 // One status-code count of a server's tries (gatehouse_target_requests_total).
 struct CodeCount {
@@ -72,6 +74,10 @@ class EndpointState {
   // config (an aliasing pointer), and rebind() moves it to the next snapshot's.
   EndpointState(std::shared_ptr<const config::Endpoint> ep, const Clock& clock,
                 EndpointCallbacks callbacks = {}, std::size_t server = 0);
+  // The same with callbacks shared by many states; `context` is whatever they need to
+  // know about this state's endpoint (the registry: its metrics), handed back by context().
+  EndpointState(std::shared_ptr<const config::Endpoint> ep, const Clock& clock,
+                SharedCallbacks callbacks, std::shared_ptr<void> context, std::size_t server);
   EndpointState(const EndpointState&) = delete;
   EndpointState& operator=(const EndpointState&) = delete;
 
@@ -106,7 +112,6 @@ class EndpointState {
   // A request answered by a fallback (counts in total and fallbacks).
   void record_fallback();
   bool is_failure_status(int status) const;
-  const config::CircuitBreaker& breaker_config() const { return breaker_config_; }
   // May a request be sent here now (SPEC 13): the breaker admits (asked without taking
   // a trial slot) and the health is not down.
   bool available() const { return breaker_.admits() && health_.status() != Health::down; }
@@ -139,6 +144,7 @@ class EndpointState {
   // --- readers ------------------------------------------------------------------
   // Never waits on the request path: atomics, plus the health record's own lock.
   // Moves an open breaker whose reset_timeout passed to half_open first.
+  void* context() const { return context_.get(); }
   EndpointSnapshot snapshot();
   CircuitBreaker& breaker() { return breaker_; }
   HealthState& health() { return health_; }
@@ -163,7 +169,8 @@ class EndpointState {
   static constexpr std::size_t kShards = 16;  // per-thread shards, summed on read
   using Shards = std::array<Shard, kShards>;
   EndpointState(const config::Endpoint& ep, std::shared_ptr<const config::Endpoint> config,
-                const Clock& clock, EndpointCallbacks callbacks, std::size_t server);
+                const Clock& clock, SharedCallbacks callbacks, std::shared_ptr<void> context,
+                std::size_t server);
   Shard& shard();
   void touch();
 
@@ -172,8 +179,9 @@ class EndpointState {
   std::atomic<std::size_t> index_{0};
   std::atomic<std::size_t> count_{1};
   const Clock& clock_;
-  const EndpointCallbacks callbacks_;
-  const config::CircuitBreaker breaker_config_;
+  const SharedCallbacks callbacks_;        // null: none
+  const std::shared_ptr<void> context_;
+  const std::vector<int> failure_statuses_;  // circuit_breaker.failure_statuses
   CircuitBreaker breaker_;
   HealthState health_;
   LazyBlock<Shards> shards_;  // 3 KiB, allocated by the first request

@@ -47,21 +47,22 @@ std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
   return ctx;
 }
 
-// The server's callbacks, plus counting into the endpoint's metrics. A carried-over state
-// keeps its callbacks: same id, so the same metrics object.
-health::EndpointCallbacks counting(const health::EndpointCallbacks& base,
-                                   std::shared_ptr<metrics::EndpointMetrics> m) {
+// The servers' callbacks, plus counting into each state's endpoint metrics (its context):
+// one object for every state of the snapshot, not two closures per server. A
+// carried-over state keeps its callbacks and context: same id, so the same metrics.
+health::SharedCallbacks counting(const health::EndpointCallbacks& base) {
   health::EndpointCallbacks cb = base;
-  cb.on_breaker = [next = base.on_breaker, m](const health::EndpointState& s,
-                                              const health::BreakerTransition& t) {
-    m->count_transition(static_cast<std::size_t>(t.from), static_cast<std::size_t>(t.to));
+  cb.on_breaker = [next = base.on_breaker](const health::EndpointState& s,
+                                           const health::BreakerTransition& t) {
+    if (auto* m = static_cast<metrics::EndpointMetrics*>(s.context()))
+      m->count_transition(static_cast<std::size_t>(t.from), static_cast<std::size_t>(t.to));
     if (next) next(s, t);
   };
-  cb.on_probe = [next = base.on_probe, m](const health::EndpointState& s, bool ok) {
-    m->count_health_check(ok);
+  cb.on_probe = [next = base.on_probe](const health::EndpointState& s, bool ok) {
+    if (auto* m = static_cast<metrics::EndpointMetrics*>(s.context())) m->count_health_check(ok);
     if (next) next(s, ok);
   };
-  return cb;
+  return std::make_shared<const health::EndpointCallbacks>(std::move(cb));
 }
 
 }  // namespace
@@ -109,6 +110,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       if (old.state()) previous_by_id.emplace(old.config->id, &old);
   }
   const unsigned shards = metrics ? metrics->shards() : 1;
+  const health::SharedCallbacks shared_callbacks =
+      metrics ? counting(callbacks) : std::make_shared<const health::EndpointCallbacks>(callbacks);
   struct KeptState {
     health::EndpointState* state;
     std::shared_ptr<const config::Endpoint> settings;
@@ -130,9 +133,10 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     rt.fallback = strategy == "cached"    ? Fallback::cached
                   : strategy == "default" ? Fallback::default_answer
                                           : Fallback::error;
-    if (metrics) rt.metrics = metrics->endpoint(ep.id);
     const auto it = ep.disabled ? previous_by_id.end() : previous_by_id.find(ep.id);
     const EndpointRuntime* old = it != previous_by_id.end() ? it->second : nullptr;
+    // Same id, same registry: the old runtime's metrics are the ones a lookup would find.
+    if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
     // One TLS context for all servers: they share the endpoint's tls settings.
     std::shared_ptr<boost::asio::ssl::context> tls;
     if (ep.url.https && !ep.disabled) {
@@ -147,7 +151,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     // The state's view of its settings points into this snapshot's config (no copy per
     // server); the old config is freed once every kept state moved on to the new one.
     const std::shared_ptr<const config::Endpoint> settings(cfg, &ep);
-    const bool changed = old && !config::same_endpoint(*old->config, ep);
+    const bool changed =
+        old && !config::taken_unchanged(*previous->config, old->config->index, *cfg, ep.index) &&
+        !config::same_endpoint(*old->config, ep);
     for (std::size_t i = 0; i < servers.size(); ++i) {
       UpstreamServer server;
       server.url = ep.servers.empty() ? &ep.url : &ep.servers[i].url;
@@ -170,8 +176,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
           }
         }
         if (!server.state)
-          server.state = std::make_shared<health::EndpointState>(
-              settings, clock, rt.metrics ? counting(callbacks, rt.metrics) : callbacks, i);
+          server.state = std::make_shared<health::EndpointState>(settings, clock, shared_callbacks,
+                                                                 rt.metrics, i);
       }
       rt.servers.push_back(std::move(server));
     }

@@ -86,6 +86,10 @@ TEST(RetryDecision, AttemptsCountRetriesAfterTheFirstTry) {
   EXPECT_EQ(two.decide(reset, {"GET", true}, 2, 10s), V::no_attempts_left);
   EXPECT_FALSE(RetryPolicy(retries(0), 30s).enabled());
   EXPECT_TRUE(two.enabled());
+  // A policy without attempts retries nothing, whatever its lists say.
+  EXPECT_FALSE(RetryPolicy(retries(0), 30s).retries_on(reset));
+  EXPECT_FALSE(RetryPolicy(retries(0), 30s).method_retried("GET"));
+  EXPECT_TRUE(two.method_retried("GET"));
 }
 
 TEST(RetryDecision, OnAndMethodsAsConfigured) {

@@ -92,6 +92,40 @@ TEST(ConfigReuse, MovedItemsTakeTheirNewIndexAndLine) {
   EXPECT_EQ(after.endpoints[2].line, 9);
 }
 
+TEST(ConfigReuse, TakenItemsNeedNoComparisonInTheDiff) {
+  Config before = load_ok(file(kThree));
+  const std::string items = "  - { url: http://127.0.0.1:9001/n, name: n }\n" + kThree;
+  std::string changed = items;
+  changed.replace(changed.find("timeout: 5s"), 11, "timeout: 7s");
+  const Config after = load_ok(file(changed), &before);
+  // n is new, b parsed again, a and c taken from `before` (now one place further down).
+  EXPECT_FALSE(taken_unchanged(before, 0, after, 0));
+  EXPECT_TRUE(taken_unchanged(before, 0, after, 1));
+  EXPECT_FALSE(taken_unchanged(before, 1, after, 2));
+  EXPECT_TRUE(taken_unchanged(before, 2, after, 3));
+  const ConfigDiff d = diff(before, after);
+  EXPECT_EQ(d.added, std::vector<std::string>{"n"});
+  EXPECT_EQ(d.updated, std::vector<std::string>{"b"});
+  EXPECT_EQ(d.unchanged, (std::vector<std::string>{"a", "c"}));
+  EXPECT_TRUE(d.removed.empty());
+  // A copy of the running config may have been changed since: it vouches for nothing,
+  // so its changed endpoint is compared and found changed.
+  Config copy = before;
+  copy.endpoints[0].timeout = std::chrono::seconds(3);
+  EXPECT_FALSE(taken_unchanged(copy, 0, after, 1));
+  EXPECT_EQ(diff(copy, after).updated, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(ConfigDiff, EndpointsThatMovedOrWentAreFoundById) {
+  const Config before = load_ok(file(kThree));
+  const Config after = load_ok(file("  - { url: http://127.0.0.1:9001/c, name: c }\n"
+                                    "  - { url: http://127.0.0.1:9001/a, name: a }\n"));
+  const ConfigDiff d = diff(before, after);
+  EXPECT_EQ(d.unchanged, (std::vector<std::string>{"c", "a"}));
+  EXPECT_EQ(d.removed, std::vector<std::string>{"b"});
+  EXPECT_TRUE(d.added.empty());
+}
+
 TEST(ConfigReuse, ASettingsChangeParsesEverything) {
   Config before = load_ok(file(kThree));
   mark(before);

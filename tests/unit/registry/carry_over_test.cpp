@@ -251,7 +251,7 @@ endpoints:
     health_check: false
 )");
   ASSERT_TRUE(st);
-  EXPECT_EQ(st->breaker_config().failure_threshold, 4u);
+  EXPECT_EQ(st->breaker().options().failure_threshold, 4u);
 }
 
 TEST_F(CarryOver, CircuitBreakerChangedThroughDefaultsStartsFresh) {
