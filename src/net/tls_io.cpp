@@ -12,36 +12,59 @@ namespace gatehouse::net {
 
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPooling = false;  // let AddressSanitizer see every buffer's lifetime
+#else
+constexpr bool kPooling = true;
+#endif
+
+char* allocate(bool large) {
+  return static_cast<char*>(::operator new(large ? TlsIo::kLarge : TlsIo::kSmall));
+}
+
 // This thread's unused read-ahead buffers, per size. Bounded: after a load peak the
 // surplus goes back to the allocator as it is returned.
 class BufferPool {
  public:
   static constexpr std::size_t kKeep = 128;
-  ~BufferPool() {
-    for (auto& list : free_)
-      for (char* b : list) ::operator delete(b);
-  }
+  ~BufferPool();
   char* take(bool large) {
     auto& list = free_[large];
-    if (list.empty()) return static_cast<char*>(::operator new(large ? TlsIo::kLarge : TlsIo::kSmall));
+    if (!kPooling || list.empty()) return allocate(large);
     char* b = list.back();
     list.pop_back();
     return b;
   }
-  void give(char* b, bool large) {
-    auto& list = free_[large];
-    if (list.size() < kKeep) {
-      list.push_back(b);
-      return;
-    }
-    ::operator delete(b);
-  }
+  void give(char* b, bool large);
 
  private:
   std::vector<char*> free_[2];
 };
 
 thread_local BufferPool pool;
+// Trivially destructible, so it can be read after `pool` is gone (a stream destroyed
+// while its thread or the process ends frees its buffer straight away).
+thread_local bool pool_gone = false;
+
+BufferPool::~BufferPool() {
+  pool_gone = true;
+  for (auto& list : free_)
+    for (char* b : list) ::operator delete(b);
+}
+
+void BufferPool::give(char* b, bool large) {
+  auto& list = free_[large];
+  if (!kPooling || list.size() >= kKeep) {
+    ::operator delete(b);
+    return;
+  }
+  list.push_back(b);
+}
+
+void give_back(char* b, bool large) {
+  if (pool_gone) ::operator delete(b);
+  else pool.give(b, large);
+}
 
 BIO_METHOD* make_method(int (*read)(BIO*, char*, std::size_t, std::size_t*),
                         int (*write)(BIO*, const char*, std::size_t, std::size_t*),
@@ -61,7 +84,7 @@ BIO_METHOD* make_method(int (*read)(BIO*, char*, std::size_t, std::size_t*),
 }  // namespace
 
 TlsIo::~TlsIo() {
-  if (buf_) pool.give(buf_, size_ == kLarge);
+  if (buf_) give_back(buf_, size_ == kLarge);
 }
 
 BIO* TlsIo::make_bio() {
@@ -75,7 +98,7 @@ BIO* TlsIo::make_bio() {
 char* TlsIo::receive_buffer(std::size_t& size) {
   if (buf_ && (size_ == kLarge) != large_) release_if_empty();
   if (!buf_) {
-    buf_ = pool.take(large_);
+    buf_ = pool_gone ? allocate(large_) : pool.take(large_);
     size_ = large_ ? kLarge : kSmall;
   }
   if (begin_ > 0) {  // not expected (OpenSSL asks for more only once it took all), but cheap
@@ -96,7 +119,7 @@ void TlsIo::received(std::size_t n) {
 
 void TlsIo::release_if_empty() {
   if (!buf_ || begin_ != end_) return;
-  pool.give(buf_, size_ == kLarge);
+  give_back(buf_, size_ == kLarge);
   buf_ = nullptr;
   size_ = begin_ = end_ = 0;
 }
