@@ -4,7 +4,6 @@
 #include <array>
 #include <cstring>
 #include <linux/sockios.h>
-#include <new>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/ioctl.h>
@@ -49,7 +48,7 @@ bool Stream::start_tls(asio::ssl::context& ctx) {
   error_code ec;
   socket_.non_blocking(true, ec);
   ssl_.reset(SSL_new(ctx.native_handle()));
-  tls_io_.reset(new (std::nothrow) TlsIo(static_cast<int>(socket_.native_handle())));
+  tls_io_.reset(new TlsIo(static_cast<int>(socket_.native_handle())));
   BIO* bio = ssl_ && tls_io_ && !ec ? tls_io_->make_bio() : nullptr;
   if (!bio) {
     ERR_clear_error();
