@@ -1,6 +1,7 @@
 #include "net/stream.hpp"
 
 #include <boost/asio/write.hpp>
+#include <array>
 #include <cstring>
 #include <linux/sockios.h>
 #include <openssl/err.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "net/readable.hpp"
+#include "net/tls_io.hpp"
 
 namespace gatehouse::net {
 
@@ -38,6 +40,7 @@ static_assert(std::is_same_v<std::coroutine_traits<Task<std::tuple<error_code, s
               "Stream's coroutines take their frames from the pool");
 
 void Stream::SslFree::operator()(SSL* ssl) const { SSL_free(ssl); }
+void Stream::TlsIoFree::operator()(TlsIo* io) const { delete io; }
 
 Stream::~Stream() = default;
 
@@ -45,39 +48,70 @@ bool Stream::start_tls(asio::ssl::context& ctx) {
   error_code ec;
   socket_.non_blocking(true, ec);
   ssl_.reset(SSL_new(ctx.native_handle()));
-  if (!ssl_ || ec || SSL_set_fd(ssl_.get(), static_cast<int>(socket_.native_handle())) != 1) {
+  tls_io_.reset(new TlsIo(static_cast<int>(socket_.native_handle())));
+  BIO* bio = ssl_ && tls_io_ && !ec ? tls_io_->make_bio() : nullptr;
+  if (!bio) {
     ERR_clear_error();
     ssl_.reset();
+    tls_io_.reset();
     return false;
   }
+  SSL_set_bio(ssl_.get(), bio, bio);  // the connection owns it now
   // A write that must wait is retried with the same bytes, maybe from a moved buffer.
   SSL_set_mode(ssl_.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return true;
 }
 
-Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, std::size_t size) {
+int Stream::ssl_once(Op op, void* data, std::size_t size, std::size_t& moved) {
   SSL* ssl = ssl_.get();
+  // SSL_get_error needs an empty error queue; clearing one costs more than looking.
+  if (ERR_peek_error() != 0) ERR_clear_error();
+  errno = 0;
+  moved = 0;
+  int r = 0;
+  switch (op) {
+    case Op::handshake: r = SSL_do_handshake(ssl); break;
+    case Op::read: r = SSL_read_ex(ssl, data, size, &moved); break;
+    case Op::write: r = SSL_write_ex(ssl, data, size, &moved); break;
+    case Op::shutdown:
+      r = SSL_shutdown(ssl);
+      if (r == 0) r = 1;  // ours is sent; the peer's is not waited for
+      break;
+  }
+  return r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+}
+
+error_code Stream::ssl_failure(int err) {
+  tls_io_->release_if_empty();
+  if (err == SSL_ERROR_SYSCALL && tls_io_->write_error() != 0)
+    return error_code(tls_io_->write_error(), boost::system::system_category());
+  return tls_error(err);
+}
+
+Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, std::size_t size) {
   for (;;) {
-    ERR_clear_error();
-    errno = 0;
     std::size_t moved = 0;
-    int r = 0;
-    switch (op) {
-      case Op::handshake: r = SSL_do_handshake(ssl); break;
-      case Op::read: r = SSL_read_ex(ssl, data, size, &moved); break;
-      case Op::write: r = SSL_write_ex(ssl, data, size, &moved); break;
-      case Op::shutdown:
-        r = SSL_shutdown(ssl);
-        if (r == 0) r = 1;  // ours is sent; the peer's is not waited for
-        break;
+    const int err = ssl_once(op, data, size, moved);
+    if (err == SSL_ERROR_NONE) {
+      tls_io_->release_if_empty();
+      co_return std::tuple{error_code{}, moved};
     }
-    if (r == 1) co_return std::tuple{error_code{}, moved};
-    const int err = SSL_get_error(ssl, r);
-    // The socket said "would block" just now, and this thread does not poll before the
-    // wait is queued: the next readiness edge reaches it.
     if (err == SSL_ERROR_WANT_READ) {
-      auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_read, use_task);
-      if (ec) co_return std::tuple{ec, std::size_t{0}};
+      // OpenSSL has taken every byte received. A receive that found the socket empty
+      // last time waits for the next readiness edge without a system call (Asio queues
+      // it as is); otherwise it tries recv first.
+      std::size_t room = 0;
+      char* into = tls_io_->receive_buffer(room);
+      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(into, room), use_task);
+      if (ec == asio::error::eof) {
+        tls_io_->set_eof();  // OpenSSL tells a clean end from a truncation
+        continue;
+      }
+      if (ec || n == 0) {
+        tls_io_->release_if_empty();
+        co_return std::tuple{ec ? ec : asio::error::no_buffer_space, std::size_t{0}};
+      }
+      tls_io_->received(n);
       continue;
     }
     if (err == SSL_ERROR_WANT_WRITE) {
@@ -85,7 +119,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, st
       if (ec) co_return std::tuple{ec, std::size_t{0}};
       continue;
     }
-    co_return std::tuple{tls_error(err), std::size_t{0}};
+    co_return std::tuple{ssl_failure(err), std::size_t{0}};
   }
 }
 
@@ -162,26 +196,42 @@ Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
 
 Task<std::tuple<error_code, std::size_t>> Stream::tls_write(
     std::span<const asio::const_buffer> buffers) {
-  // Each SSL_write is a record and a system call: a head and its body go out joined.
+  // Each SSL_write is a record and a system call: a head and its body go out joined,
+  // through this thread's staging buffer (no allocation per answer).
+  thread_local std::array<char, kJoinTlsWrites> staging;
   std::size_t total = 0;
   for (const auto& b : buffers) total += b.size();
-  std::vector<char> joined;
+  asio::const_buffer joined;
   if (buffers.size() > 1 && total <= kJoinTlsWrites) {
-    joined.resize(total);
     std::size_t off = 0;
     for (const auto& b : buffers) {
       if (b.size() == 0) continue;  // an empty body's buffer may have no address
-      std::memcpy(joined.data() + off, b.data(), b.size());
+      std::memcpy(staging.data() + off, b.data(), b.size());
       off += b.size();
     }
-    auto [ec, n] = co_await ssl_call(Op::write, joined.data(), joined.size());
-    co_return std::tuple{ec, n};
+    joined = asio::const_buffer(staging.data(), total);
+    buffers = std::span<const asio::const_buffer>(&joined, 1);
   }
   std::size_t written = 0;
   for (const auto& b : buffers) {
     if (b.size() == 0) continue;
-    auto [ec, n] = co_await ssl_call(Op::write, const_cast<void*>(b.data()), b.size());
-    written += n;
+    std::size_t n = 0;
+    const int err = ssl_once(Op::write, const_cast<void*>(b.data()), b.size(), n);
+    if (err == SSL_ERROR_NONE) {
+      written += n;
+      continue;
+    }
+    if (err != SSL_ERROR_WANT_WRITE) co_return std::tuple{ssl_failure(err), written};
+    // The socket is full: wait and retry with the same bytes (OpenSSL accepts them from
+    // another address), moved off the staging buffer other connections write through.
+    std::vector<char> copy;
+    void* retry = const_cast<void*>(b.data());
+    if (b.data() == staging.data()) {
+      copy.assign(staging.data(), staging.data() + b.size());
+      retry = copy.data();
+    }
+    auto [ec, m] = co_await ssl_call(Op::write, retry, b.size());
+    written += m;
     if (ec) co_return std::tuple{ec, written};
   }
   co_return std::tuple{error_code{}, written};
@@ -194,8 +244,10 @@ std::size_t Stream::try_read(char* data, std::size_t size) {
 }
 
 bool Stream::has_buffered_input() {
-  // Decrypted bytes nobody read, or a record OpenSSL has begun to take in.
-  return ssl_ && (SSL_pending(ssl_.get()) > 0 || SSL_has_pending(ssl_.get()) == 1);
+  // Decrypted bytes nobody read, a record OpenSSL has begun to take in, or bytes
+  // received for it.
+  return ssl_ && (SSL_pending(ssl_.get()) > 0 || SSL_has_pending(ssl_.get()) == 1 ||
+                  tls_io_->buffered() > 0);
 }
 
 bool Stream::readable_now() { return has_buffered_input() || net::readable_now(socket()); }

@@ -2,10 +2,12 @@
 // downstream (client) connections both read and write through it, so neither has a
 // plain and a TLS copy of its I/O. The socket is the only file descriptor it exposes.
 //
-// TLS is OpenSSL on the socket's descriptor itself (not asio::ssl::stream, which copies
-// every byte through two 17 KiB buffers and a 34 KiB BIO pair per connection): an OpenSSL
-// call that wants to read or write waits for the socket and is tried again, and with
-// SSL_MODE_RELEASE_BUFFERS an idle TLS connection holds no record buffers at all.
+// TLS is OpenSSL over the socket (not asio::ssl::stream, which copies every byte through
+// two 17 KiB buffers and a 34 KiB BIO pair per connection): records are written straight
+// to the socket, and read from what one receive brought (net/tls_io.hpp); an OpenSSL
+// call that wants more bytes receives them, one that cannot write waits for the socket,
+// and it is tried again. With SSL_MODE_RELEASE_BUFFERS and the pooled read-ahead, a TLS
+// connection that waits outside the stream holds no buffers at all.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,8 @@
 struct ssl_st;
 
 namespace gatehouse::net {
+
+class TlsIo;
 
 class Stream {
  public:
@@ -70,13 +74,21 @@ class Stream {
   // One OpenSSL call, retried after waiting for the socket whenever it wants to read or
   // write; returns the bytes it moved.
   Task<std::tuple<error_code, std::size_t>> ssl_call(Op op, void* data, std::size_t size);
+  // One OpenSSL call without waiting: SSL_ERROR_NONE, or what it reported.
+  int ssl_once(Op op, void* data, std::size_t size, std::size_t& moved);
+  // The error an OpenSSL call that failed for good reports.
+  error_code ssl_failure(int ssl_error);
   Task<std::tuple<error_code, std::size_t>> tls_write(std::span<const asio::const_buffer> buffers);
   Task<std::tuple<error_code, std::size_t>> plain_write(std::span<const asio::const_buffer> buffers);
 
   struct SslFree {
     void operator()(ssl_st* ssl) const;
   };
+  struct TlsIoFree {
+    void operator()(TlsIo* io) const;
+  };
   Socket socket_;
+  std::unique_ptr<TlsIo, TlsIoFree> tls_io_;  // outlives ssl_, whose BIO points to it
   std::unique_ptr<ssl_st, SslFree> ssl_;
 };
 
