@@ -9,6 +9,14 @@ void UpstreamPool::watch(UpstreamConn& conn) {
                              // Cancelled by acquire(), or the connection is gone.
                              if (ec || !token->conn || token->generation != generation)
                                return;
+                             // An edge can be stale: the bytes it announced were taken
+                             // by the exchange that just ended (a splice reads without
+                             // waiting), its event delivered only now. Watched again
+                             // when nothing is there.
+                             if (!token->conn->has_unexpected_input()) {
+                               watch(*token->conn);
+                               return;
+                             }
                              // Bytes, EOF or an error on a connection nobody asked for.
                              drop_idle(token->conn);
                            });
