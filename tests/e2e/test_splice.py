@@ -194,6 +194,20 @@ def test_plain_upload_moves_through_a_pipe_while_the_upstream_stalls(start_gatew
     assert r.json()["sha256"] == hashlib.sha256(body).hexdigest()
 
 
+def test_spliced_downloads_keep_reusing_one_upstream_connection(start_gateway, make_upstream):
+    """A body taken by splice leaves readiness events behind on the upstream socket; the
+    idle connection must not be taken for one that received unexpected bytes."""
+    body = data_of(256 * KiB)
+    up = make_upstream(lambda req, conn: Response(200, [], body))
+    gw = start_gateway({"threads": 1, "endpoints": [endpoint(up.url(), name="k")]})
+    with RawConn(gw.port, timeout=10) as c:
+        for i in range(30):
+            c.send(build_request("GET", f"/k/{i}", close=False))
+            r = c.read_response()
+            assert r.status == 200 and r.body == body, r
+    assert up.connections == 1, f"{up.connections} upstream connections for 30 requests"
+
+
 @pytest.fixture(scope="module")
 def ca():
     return ListenerCA()
