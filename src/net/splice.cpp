@@ -1,7 +1,6 @@
 #include "net/splice.hpp"
 
 #include <fcntl.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +12,6 @@ namespace {
 
 constexpr unsigned kFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 constexpr std::size_t kMaxHeld = PipePool::kPipeSize;
-constexpr int kMaxPrefix = 8;  // buffers per write of the prefix
 
 error_code last_error() { return error_code(errno, boost::system::system_category()); }
 
@@ -52,8 +50,7 @@ void SplicePipe::close() {
   held_ = 0;
 }
 
-Task<SpliceResult> SplicePipe::relay(SpliceEnd from, SpliceEnd to, std::uint64_t count,
-                                     std::span<const asio::const_buffer> prefix) {
+Task<SpliceResult> SplicePipe::relay(SpliceEnd from, SpliceEnd to, std::uint64_t count) {
   SpliceResult r;
   if (!make_non_blocking(from.socket) || !make_non_blocking(to.socket)) {
     r.ec = asio::error::operation_not_supported;
@@ -62,15 +59,6 @@ Task<SpliceResult> SplicePipe::relay(SpliceEnd from, SpliceEnd to, std::uint64_t
   const int src = from.socket.native_handle();
   const int dst = to.socket.native_handle();
   std::uint64_t left = count;
-  std::size_t pi = 0;    // the prefix's next byte: in prefix[pi], at offset poff
-  std::size_t poff = 0;
-  const auto skip_empty = [&] {
-    while (pi < prefix.size() && poff == prefix[pi].size()) {
-      ++pi;
-      poff = 0;
-    }
-  };
-  skip_empty();
   for (;;) {
     if (expired(from) || expired(to)) {
       r.ec = asio::error::timed_out;
@@ -79,37 +67,9 @@ Task<SpliceResult> SplicePipe::relay(SpliceEnd from, SpliceEnd to, std::uint64_t
     }
     bool moved = false;
     bool sink_blocked = false;
-    if (pi < prefix.size()) {
-      // Copied into the pipe's own pages (a plain write), ahead of the source's bytes.
-      iovec iov[kMaxPrefix];
-      int n_iov = 0;
-      for (std::size_t i = pi; i < prefix.size() && n_iov < kMaxPrefix; ++i) {
-        const std::size_t off = i == pi ? poff : 0;
-        if (prefix[i].size() == off) continue;
-        iov[n_iov].iov_base = const_cast<char*>(static_cast<const char*>(prefix[i].data()) + off);
-        iov[n_iov].iov_len = prefix[i].size() - off;
-        ++n_iov;
-      }
-      const ssize_t n = ::writev(wr_, iov, n_iov);
-      if (n > 0) {
-        held_ += static_cast<std::size_t>(n);
-        for (auto k = static_cast<std::size_t>(n); k > 0;) {
-          const std::size_t step = std::min(k, prefix[pi].size() - poff);
-          poff += step;
-          k -= step;
-          skip_empty();
-        }
-        moved = true;
-      } else if (n < 0 && errno == EINTR) {
-        moved = true;
-      } else if (n < 0 && errno != EAGAIN) {
-        r.ec = last_error();
-        co_return r;
-      }
-    }
     // At most kMaxHeld in the pipe: a slot holds a whole socket buffer fragment, so
     // a pipe's slots alone would let a stalled sink pin megabytes of the kernel's memory.
-    if (pi == prefix.size() && left > 0 && held_ < kMaxHeld) {
+    if (left > 0 && held_ < kMaxHeld) {
       const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kMaxHeld - held_));
       const ssize_t n = ::splice(src, nullptr, wr_, nullptr, want, kFlags);
       if (n > 0) {
@@ -146,7 +106,7 @@ Task<SpliceResult> SplicePipe::relay(SpliceEnd from, SpliceEnd to, std::uint64_t
         sink_blocked = true;
       }
     }
-    if (pi == prefix.size() && left == 0 && held_ == 0) co_return r;
+    if (left == 0 && held_ == 0) co_return r;
     if (moved) continue;
     // Nothing moved: wait for the sink when the pipe holds bytes it refused, else for
     // the source. Each wait follows an EAGAIN of this very round, with no poll of the

@@ -10,7 +10,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <vector>
 
 #include "net/deadline.hpp"
@@ -33,7 +32,7 @@ struct SpliceResult {
   error_code ec;               // none: all the bytes reached the sink
   bool source_failed = false;  // the error (an early EOF, a reset, a timeout) was the source's
   std::uint64_t taken = 0;     // bytes read from the source
-  std::uint64_t delivered = 0; // bytes written to the sink, the prefix's included
+  std::uint64_t delivered = 0; // bytes written to the sink
 };
 
 class SplicePipe {
@@ -53,16 +52,13 @@ class SplicePipe {
   // Bytes taken from a source that no sink has had yet.
   std::size_t held() const { return held_; }
 
-  // Writes `prefix` to `to`, then moves exactly `count` bytes from `from` after it. The
-  // prefix (a head, body bytes already read into user space, a chunk line) is copied
-  // into the pipe first, so it leaves in the same send as the first spliced bytes. Each
-  // round takes from the source what the pipe has room for and gives the sink what it
-  // accepts, without waiting, so the upstream read and the client write overlap; only
-  // when neither moved does it wait, for the sink when the pipe holds bytes it refused,
-  // else for the source. Both sockets must be plain TCP (or local stream) sockets. The
-  // prefix's buffers must stay valid until the relay returns.
-  Task<SpliceResult> relay(SpliceEnd from, SpliceEnd to, std::uint64_t count,
-                           std::span<const asio::const_buffer> prefix = {});
+  // Moves exactly `count` bytes from `from` to `to`. Each round takes from the source
+  // what the pipe has room for and gives the sink what it accepts, without waiting, so
+  // the upstream read and the client write overlap; only when neither moved does it wait,
+  // for the sink when the pipe holds bytes it refused, else for the source. Both sockets
+  // must be plain TCP (or local stream) sockets with nothing of the body buffered in
+  // user space: the caller writes those bytes first.
+  Task<SpliceResult> relay(SpliceEnd from, SpliceEnd to, std::uint64_t count);
 
  private:
   void close();

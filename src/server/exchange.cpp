@@ -193,16 +193,16 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     kept_ = true;
     kept_direct_ = direct;
   }
-  if (req_body_.done()) {
+  {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct),
                                         asio::buffer(body_out_)};
     auto [ec, n] = co_await conn.stream().write(parts);
     nothing_sent = n == 0;
     if (ec) co_return upstream_failed();
-    co_return std::nullopt;
   }
-  // The rest of the body is still to come: the head goes out with the first of it.
-  auto err = co_await stream_request_body(conn, direct, nothing_sent);
+  if (req_body_.done()) co_return std::nullopt;
+
+  auto err = co_await stream_request_body(conn);
   co_return err;
 }
 

@@ -42,77 +42,63 @@ bool UpstreamExchange::can_splice(proxy::UpstreamConn& conn) const {
   return !conn_.is_tls() && !conn.stream().is_tls();
 }
 
-net::Task<net::SpliceResult> UpstreamExchange::splice_span(
-    net::SplicePipe& pipe, proxy::UpstreamConn& conn, bool upload, std::uint64_t span,
-    std::span<const asio::const_buffer> prefix) {
+net::Task<net::SpliceResult> UpstreamExchange::splice_span(net::SplicePipe& pipe,
+                                                           proxy::UpstreamConn& conn, bool upload,
+                                                           std::uint64_t span) {
   // The client's end waits within idle_timeout each time (as read_body and write do);
   // the upstream's runs under the exchange deadline, already armed on its socket.
   const net::SpliceEnd client{conn_.stream().socket(), &conn_.client_deadline(),
                               conn_.limits().idle_timeout};
   const net::SpliceEnd upstream{conn.socket(), deadline_.get(), {}};
   if (upload) {
-    auto r = co_await pipe.relay(client, upstream, span, prefix);
+    auto r = co_await pipe.relay(client, upstream, span);
     co_return r;
   }
-  auto r = co_await pipe.relay(upstream, client, span, prefix);
+  auto r = co_await pipe.relay(upstream, client, span);
   co_return r;
 }
 
 net::Task<std::optional<GatewayError>> UpstreamExchange::stream_request_body(
-    proxy::UpstreamConn& conn, std::string_view direct, bool& nothing_sent) {
+    proxy::UpstreamConn& conn) {
   auto& in = conn_.input();
   auto& pipes = net::PipePool::this_thread();
   bool splice = can_splice(conn);
-  bool head_pending = true;  // head_out_, `direct` and body_out_ are still to go out
   std::size_t read_size = Worker::kRelayBuffer;
-  // The first failed write may be a reused connection's stale end (see run()).
-  const auto write_failed = [&] {
-    return proxy::errors::no_response(deadline_->fired(), head_pending, true);
-  };
+  body_out_.clear();  // went with the head
   ensure_relay();
   while (!req_body_.done()) {
     const std::uint64_t span = splice ? req_body_.direct_span() : 0;
     if (span >= kSpliceMin) {
       net::SplicePipe pipe = pipes.take();
-      if (pipe) {
-        // What comes before the span (the head and what came with it, a spliced
-        // chunk's CRLF, this chunk's line) goes into the pipe ahead of it.
-        if (!req_writer_.identity()) append_chunk_size(span, body_out_);
-        const asio::const_buffer with_head[] = {asio::buffer(head_out_), asio::buffer(direct),
-                                                asio::buffer(body_out_)};
-        const std::span<const asio::const_buffer> prefix =
-            head_pending ? std::span<const asio::const_buffer>(with_head)
-                         : std::span<const asio::const_buffer>(with_head + 2, 1);
-        auto r = co_await splice_span(pipe, conn, /*upload=*/true, span, prefix);
-        pipes.give(std::move(pipe));
-        ctx_.bytes_in += r.taken;
-        if (head_pending) nothing_sent = r.delivered == 0;
-        if (r.ec) {
-          if (r.source_failed) co_return proxy::errors::client_gone();
-          co_return write_failed();
-        }
-        head_pending = false;
-        body_out_.clear();
-        if (req_body_.skip(span) == Status::done) req_writer_.finish(body_out_);
-        if (!req_writer_.identity()) body_out_.append("\r\n");  // ends the chunk
-        read_size = kChunkLineRead;
+      if (!pipe) {
+        splice = false;  // none to lend: the buffer for the rest of this body
         continue;
       }
-      splice = false;  // none to lend: the buffer for the rest of this body
-    }
-    if (head_pending) {
-      const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct),
-                                          asio::buffer(body_out_)};
-      auto [ec, n] = co_await conn.stream().write(parts);
-      nothing_sent = n == 0;
-      if (ec) co_return write_failed();
-      head_pending = false;
-      body_out_.clear();
+      // The framing before the span (a spliced chunk's CRLF, this chunk's line) goes
+      // first; then the span itself, as it is.
+      if (!req_writer_.identity()) append_chunk_size(span, body_out_);
+      if (!body_out_.empty()) {
+        const asio::const_buffer part = asio::buffer(body_out_);
+        auto [ec, sent] = co_await conn.stream().write(std::span(&part, 1));
+        if (ec) co_return proxy::errors::no_response(deadline_->fired(), false, true);
+        body_out_.clear();
+      }
+      auto r = co_await splice_span(pipe, conn, /*upload=*/true, span);
+      pipes.give(std::move(pipe));
+      ctx_.bytes_in += r.taken;
+      if (r.ec) {
+        if (r.source_failed) co_return proxy::errors::client_gone();
+        co_return proxy::errors::no_response(deadline_->fired(), false, true);
+      }
+      if (req_body_.skip(span) == Status::done) req_writer_.finish(body_out_);
+      if (!req_writer_.identity()) body_out_.append("\r\n");  // ends the chunk
+      read_size = kChunkLineRead;
+      continue;
     }
     auto [rec, n] = co_await conn_.read_body(relay_.data(), req_body_.next_read(read_size));
     if (rec) co_return proxy::errors::client_gone();
     read_size = Worker::kRelayBuffer;
-    direct = {};
+    std::string_view direct;
     const bool identity = req_writer_.identity();
     std::size_t took = 0;
     const auto st = req_body_.feed(std::string_view(relay_.data(), n), took,
@@ -132,20 +118,20 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::stream_request_body(
       in.len += extra;
     }
     if (deadline_->fired()) co_return proxy::errors::no_response(true, false, true);
-    // Framing alone (a chunk line, a CRLF) waits to go into the pipe before the splice.
+    // A chunk line alone waits for its data, to go out with it or before its splice.
     if (direct.empty() && (body_out_.empty() || (splice && req_body_.direct_span() >= kSpliceMin)))
       continue;
     const asio::const_buffer parts[] = {asio::buffer(direct), asio::buffer(body_out_)};
     auto [ec, sent] = co_await conn.stream().write(parts);
-    if (ec) co_return write_failed();
+    if (ec) co_return proxy::errors::no_response(deadline_->fired(), false, true);
     body_out_.clear();
   }
-  // After a spliced last span: its framing (the length body's has none; a chunked body
-  // ends with its last chunk, read through the buffer).
+  // A spliced last span's framing (a length body has none; a chunked one ends with its
+  // last chunk, read through the buffer).
   if (!body_out_.empty()) {
     const asio::const_buffer part = asio::buffer(body_out_);
     auto [ec, sent] = co_await conn.stream().write(std::span(&part, 1));
-    if (ec) co_return write_failed();
+    if (ec) co_return proxy::errors::no_response(deadline_->fired(), false, true);
     body_out_.clear();
   }
   co_return std::nullopt;
@@ -202,7 +188,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
 
   // The body bytes that came with the head, and (a larger body of known length) what
   // the upstream has already sent along: one write with the head. A body spliced next
-  // leaves its rest in the socket, and the head goes out with it.
+  // leaves its rest in the socket.
   body_out_.clear();
   Status st = res_body_.start(res_.body, res_.content_length);
   std::string_view ahead(up_in_.data() + res_.head_size, up_len_ - res_.head_size);
@@ -220,9 +206,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
     if (more > 0) st = feed(std::string_view(relay_.data(), more));
   }
   if (st == Status::done) up_len_ = ahead.size();  // bytes after the body: never reused
-  // With a span to splice next, the head goes into the pipe ahead of it: one send.
-  bool head_pending = st == Status::more && splice && res_body_.direct_span() >= kSpliceMin;
-  if (!head_pending) {
+  {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct[0]),
                                         asio::buffer(direct[1]), asio::buffer(body_out_)};
     const auto ec = co_await conn_.write(parts);
@@ -239,41 +223,30 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
     const std::uint64_t span = splice ? res_body_.direct_span() : 0;
     if (span >= kSpliceMin) {
       net::SplicePipe pipe = pipes.take();
-      if (pipe) {
-        // What comes before the span (the head and what came with it, a spliced
-        // chunk's CRLF, this chunk's line) goes into the pipe ahead of it.
-        if (framing == http::Framing::chunked) append_chunk_size(span, body_out_);
-        const asio::const_buffer with_head[] = {asio::buffer(head_out_), asio::buffer(direct[0]),
-                                                asio::buffer(direct[1]), asio::buffer(body_out_)};
-        const std::span<const asio::const_buffer> prefix =
-            head_pending ? std::span<const asio::const_buffer>(with_head)
-                         : std::span<const asio::const_buffer>(with_head + 3, 1);
-        auto r = co_await splice_span(pipe, conn, /*upload=*/false, span, prefix);
-        pipes.give(std::move(pipe));
-        ctx_.bytes_out += r.delivered;
-        if (r.ec) {
-          if (r.source_failed) co_return proxy::errors::broken_response();
-          co_return proxy::errors::client_gone();
-        }
-        head_pending = false;
-        body_out_.clear();
-        if (res_body_.skip(span) == Status::done) {
-          events_.on_body_complete();
-          res_writer_.finish(body_out_);
-        }
-        if (framing == http::Framing::chunked) body_out_.append("\r\n");  // ends the chunk
-        read_size = kChunkLineRead;
+      if (!pipe) {
+        splice = false;  // none to lend: the buffer for the rest of this body
         continue;
       }
-      splice = false;  // none to lend: the buffer for the rest of this body
-    }
-    if (head_pending) {
-      const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct[0]),
-                                          asio::buffer(direct[1]), asio::buffer(body_out_)};
-      const auto ec = co_await conn_.write(parts);
-      if (ec) co_return proxy::errors::client_gone();
-      head_pending = false;
-      body_out_.clear();
+      if (framing == http::Framing::chunked) append_chunk_size(span, body_out_);
+      if (!body_out_.empty()) {
+        const auto ec = co_await conn_.write(body_out_);
+        if (ec) co_return proxy::errors::client_gone();
+        body_out_.clear();
+      }
+      auto r = co_await splice_span(pipe, conn, /*upload=*/false, span);
+      pipes.give(std::move(pipe));
+      ctx_.bytes_out += r.delivered;
+      if (r.ec) {
+        if (r.source_failed) co_return proxy::errors::broken_response();
+        co_return proxy::errors::client_gone();
+      }
+      if (res_body_.skip(span) == Status::done) {
+        events_.on_body_complete();
+        res_writer_.finish(body_out_);
+      }
+      if (framing == http::Framing::chunked) body_out_.append("\r\n");  // ends the chunk
+      read_size = kChunkLineRead;
+      continue;
     }
     auto [rec, n] = co_await conn.stream().read_some(relay_.data(), res_body_.next_read(read_size));
     read_size = Worker::kRelayBuffer;

@@ -95,31 +95,6 @@ TEST_F(Splice, MovesExactlyTheCountInOrderAndLeavesWhatFollows) {
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
-TEST_F(Splice, PrefixGoesFirstEvenWhenLargerThanThePipe) {
-  TcpPair src(ioc), dst(ioc);
-  const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
-  const std::string big_prefix = pattern(3 * 1024 * 1024);  // over the pipe's room
-  const std::string body = pattern(100000);
-  std::string got;
-  SpliceResult result;
-  spawn([&]() -> Task<void> {
-    [[maybe_unused]] auto [ec, n] = co_await asio::async_write(src.a, asio::buffer(body), use_task);
-  });
-  const std::size_t total = head.size() + big_prefix.size() + body.size();
-  spawn([&]() -> Task<void> { co_await read_n(dst.b, total, got, 50ms); });
-  spawn([&]() -> Task<void> {
-    SplicePipe pipe = pool.take();
-    const asio::const_buffer prefix[] = {asio::buffer(head), asio::const_buffer(), asio::buffer(big_prefix)};
-    result = co_await pipe.relay({src.b}, {dst.a}, body.size(), prefix);
-    pool.give(std::move(pipe));
-  });
-  run();
-  EXPECT_FALSE(result.ec);
-  EXPECT_EQ(result.taken, body.size());
-  EXPECT_EQ(result.delivered, total);
-  EXPECT_TRUE(got == head + big_prefix + body);
-}
-
 TEST_F(Splice, WaitsForASlowSinkWithThePipeFull) {
   TcpPair src(ioc), dst(ioc);
   small_buffers(dst.a);
