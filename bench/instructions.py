@@ -33,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import Proc, fill, free_ports, make_jwt_hs256, wait_ready  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
-PATHS = {"small": "/app/small", "big": "/app/big"}
+PATHS = {"small": "/app/small", "big": "/app/big", "huge": "/app/huge"}
 BIG_SIZE = 64 * 1024
+HUGE_SIZE = 1024 * 1024
 
 
 def log(msg):
@@ -172,6 +173,7 @@ def main():
     (tmp / "tmp").mkdir()
     (tmp / "www" / "app").mkdir(parents=True)
     (tmp / "www" / "app" / "big").write_bytes(os.urandom(BIG_SIZE // 2).hex().encode())
+    (tmp / "www" / "app" / "huge").write_bytes(os.urandom(HUGE_SIZE // 2).hex().encode())
     user_line = "user root;" if os.geteuid() == 0 else ""
     up_port, up2, up3, proxy_port = free_ports(4)
     up_ports = [up_port, up2, up3]
@@ -215,7 +217,7 @@ def main():
         upstream.stop()
 
     print(f"\ninstructions per proxied request (callgrind; {args.requests} requests over "
-          f"{args.connections} keep-alive connections; small = 24 B, big = 64 KiB)\n")
+          f"{args.connections} keep-alive connections; small = 24 B, big = 64 KiB, huge = 1 MiB)\n")
     print("| proxy | " + " | ".join(args.bodies) + " |")
     print("|---|" + "---:|" * len(args.bodies))
     ref = table.get("nginx")

@@ -39,6 +39,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SMALL_PATH = "/app/small"
 BIG_PATH = "/app/big"
 BIG_SIZE = 64 * 1024
+HUGE_PATH = "/app/huge"
+HUGE_SIZE = 1024 * 1024
+BODY_PATHS = {"small": SMALL_PATH, "big": BIG_PATH, "huge": HUGE_PATH}
 ROUTING_HIT = 7_777  # which of the generated endpoints the requests hit
 FALLBACK_BODY = "breaker open: fallback\n"
 DEFAULT_SCENARIOS = "routing,jwt,breaker,lb,ratelimit,memory,tls,websocket"
@@ -83,6 +86,7 @@ class Harness:
         (self.tmp / "tmp").mkdir()
         (self.tmp / "www" / "app").mkdir(parents=True)
         (self.tmp / "www" / "app" / "big").write_bytes(os.urandom(BIG_SIZE // 2).hex().encode())
+        (self.tmp / "www" / "app" / "huge").write_bytes(os.urandom(HUGE_SIZE // 2).hex().encode())
         self.procs = []
         self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         if self.nofile == resource.RLIM_INFINITY:
@@ -367,8 +371,8 @@ class Harness:
                 for key in keys[shift:] + keys[:shift]:
                     conns, body = cell
                     t = self.targets[key]
-                    if body == "big":
-                        t = t.with_path(BIG_PATH)
+                    if body != "small":
+                        t = t.with_path(BODY_PATHS[body])
                     done += 1
                     log(f"round {rnd + 1}/{a.rounds} [{done}/{total}] {NAMES[key]}: "
                         f"{conns} connections, {body} body")
@@ -431,7 +435,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 s, 1 round")
     ap.add_argument("--connections", default="64,512", help="wrk connection counts (default 64,512)")
-    ap.add_argument("--bodies", default="small,big", help="response bodies: small,big (64 KiB)")
+    ap.add_argument("--bodies", default="small,big",
+                    help="response bodies: small (24 B), big (64 KiB), huge (1 MiB); default small,big")
     ap.add_argument("--scenarios", default=DEFAULT_SCENARIOS,
                     help=f"extra scenarios to run (default {DEFAULT_SCENARIOS})")
     ap.add_argument("--idle-conns", type=int, default=10_000, help="idle connections for the RSS test")
@@ -447,8 +452,8 @@ def main():
     args.connections = [int(x) for x in args.connections.split(",") if x]
     args.bodies = [x for x in args.bodies.split(",") if x]
     args.scenarios = {x for x in args.scenarios.split(",") if x}
-    if not set(args.bodies) <= {"small", "big"}:
-        ap.error("--bodies takes small and/or big")
+    if not set(args.bodies) <= set(BODY_PATHS):
+        ap.error("--bodies takes small, big and/or huge")
 
     for tool in ("nginx", "haproxy", "wrk", "taskset", "openssl"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):

@@ -28,7 +28,7 @@ NAMES = {
 # The gateway scenarios measured in the 64-connection small-body cell, in table order.
 EXTRA_KEYS = ("gh-10k", "gh-jwt-hs256", "gh-jwt-es256", "gh-breaker", "gh-lb3", "gh-lb3-refused",
               "gh-rl-local", "gh-rl-shared")
-BODY_LABEL = {"small": "small body (24 B)", "big": "64 KiB body"}
+BODY_LABEL = {"small": "small body (24 B)", "big": "64 KiB body", "huge": "1 MiB body"}
 
 
 def cmd_out(argv):

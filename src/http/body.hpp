@@ -73,6 +73,26 @@ class BodyReader {
 
   bool done() const { return done_; }
   BodyKind kind() const { return kind_; }
+  // Body bytes that come next as they are, with no framing to decode: the rest of a
+  // length body, or of the current chunk's data. A caller may move up to that many
+  // bytes without feeding them (splice) and then report them with skip().
+  std::uint64_t direct_span() const {
+    if (done_) return 0;
+    if (kind_ == BodyKind::length) return remaining_;
+    if (kind_ == BodyKind::chunked) return decoder_.data_left();
+    return 0;
+  }
+  // `n` body bytes (at most direct_span()) went past this reader; a length body may be
+  // done then. The size limit was checked when the chunk's size line was read.
+  Status skip(std::uint64_t n) {
+    if (kind_ == BodyKind::length) {
+      remaining_ -= std::min(n, remaining_);
+      done_ = remaining_ == 0;
+    } else if (kind_ == BodyKind::chunked) {
+      decoder_.skip_data(n);
+    }
+    return done_ ? Status::done : Status::more;
+  }
   // How much to read next at most: a length body never reads past its end.
   std::size_t next_read(std::size_t buffer) const {
     if (kind_ != BodyKind::length) return buffer;

@@ -58,6 +58,14 @@ class ChunkedDecoder {
 
   std::uint64_t body_bytes() const { return body_bytes_; }
 
+  // Inside a chunk's data: how much of it is still to come (0 elsewhere). The caller
+  // may move up to that many bytes itself (splice) and report them with skip_data().
+  std::uint64_t data_left() const { return state_ == State::data ? remaining_ : 0; }
+  void skip_data(std::uint64_t n) {
+    remaining_ -= std::min(n, remaining_);
+    if (state_ == State::data && remaining_ == 0) state_ = State::data_cr;
+  }
+
   // Extensions are dropped, so their bytes are bounded per chunk line: a client cannot
   // keep a connection busy with a line that never ends.
   static constexpr std::size_t kMaxExtensionBytes = 4096;

@@ -17,6 +17,8 @@ class ResponseCapture {
   void start(health::ResponseCache* cache, const http::RequestHead& req,
              const http::ResponseHead& res, std::string_view path);
   void piece(std::string_view data);
+  // A copy is being taken: every body piece must come through piece().
+  bool active() const { return on_; }
   // Stores the copy when the body completed; drops it otherwise.
   void finish(health::ResponseCache* cache, const http::RequestHead& req,
               const http::ResponseHead& res, std::string_view path, bool complete);

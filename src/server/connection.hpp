@@ -55,6 +55,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ReadBuffer& input() { return in_; }
   net::Stream& stream() { return stream_; }
   bool is_tls() const { return stream_.is_tls(); }
+  // The client deadline, for waits on the client's socket outside read_body() and
+  // write() (the splice relay arms it for idle_timeout around each one, as they do).
+  net::Deadline& client_deadline() { return *client_deadline_; }
   // The verified client certificate's subject (mTLS, RFC 4514); "" without one.
   const std::string& client_cert_subject() const { return client_cert_subject_; }
   const std::string& client_ip() const { return client_ip_; }

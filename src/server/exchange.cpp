@@ -202,37 +202,8 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
   }
   if (req_body_.done()) co_return std::nullopt;
 
-  ensure_relay();
-  while (!req_body_.done()) {
-    auto [rec, n] = co_await conn_.read_body(relay_.data(), req_body_.next_read(relay_.size()));
-    if (rec) co_return proxy::errors::client_gone();
-    direct = {};
-    body_out_.clear();
-    const bool identity = req_writer_.identity();
-    std::size_t took = 0;
-    const auto st = req_body_.feed(std::string_view(relay_.data(), n), took,
-                                   [&](std::string_view piece) {
-                                     if (identity) direct = piece;
-                                     else req_writer_.piece(piece, body_out_);
-                                   });
-    ctx_.bytes_in += took;
-    if (st == Status::done) req_writer_.finish(body_out_);
-    if (auto err = body_error(st)) co_return err;
-    if (took < n) {
-      // Pipelined bytes after the body: keep them for the next request.
-      const std::size_t extra = n - took;
-      if (in.len + extra > in.data.size()) in.data.resize(in.len + extra);
-      std::memcpy(in.data.data() + in.len, relay_.data() + took, extra);
-      in.used = in.len;
-      in.len += extra;
-    }
-    if (deadline_->fired()) co_return proxy::errors::no_response(true, false, true);
-    if (direct.empty() && body_out_.empty()) continue;
-    const asio::const_buffer parts[] = {asio::buffer(direct), asio::buffer(body_out_)};
-    auto [ec, sent] = co_await conn.stream().write(parts);
-    if (ec) co_return proxy::errors::no_response(deadline_->fired(), false, true);
-  }
-  co_return std::nullopt;
+  auto err = co_await stream_request_body(conn);
+  co_return err;
 }
 
 net::Task<std::optional<GatewayError>> UpstreamExchange::read_response_head(proxy::UpstreamConn& conn) {
@@ -292,107 +263,6 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_switching_head() 
   if (ec) {
     upgraded_ = false;
     co_return proxy::errors::client_gone();
-  }
-  co_return std::nullopt;
-}
-
-net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::UpstreamConn& conn) {
-  // Framing towards the client: what the upstream sent, except that a body of unknown
-  // length is chunked for HTTP/1.1 clients (HTTP/1.0 ones read it until the close).
-  http::Framing framing = http::Framing::none;
-  bool close_after = ctx_.close || w_.server.draining();
-  switch (res_.body) {
-    case http::BodyKind::none: framing = http::Framing::none; break;
-    case http::BodyKind::length: framing = http::Framing::length; break;
-    case http::BodyKind::chunked:
-    case http::BodyKind::until_close:
-      if (ctx_.req.minor == 1) {
-        framing = http::Framing::chunked;
-      } else {
-        framing = http::Framing::until_close;
-        close_after = true;
-      }
-      break;
-  }
-  // A request body we did not finish reading (the upstream answered early) leaves the
-  // connection out of sync.
-  if (!req_body_.done()) close_after = true;
-  if (close_after) ctx_.close = true;
-  proxy::build_client_head(res_, framing, ctx_.request_id, close_after,
-                           !close_after && ctx_.req.minor == 0, head_out_,
-                           ctx_.rate_limit_headers.view());
-  ctx_.status = res_.status;
-  ctx_.response_started = true;
-  res_writer_.start(framing);
-  // Length and until-close bodies pass through as they are; the others are re-framed.
-  const bool identity = res_writer_.identity() && res_.body != http::BodyKind::chunked;
-
-  std::string_view direct[2];
-  std::size_t pieces = 0;
-  std::size_t used = 0;
-  auto feed = [&](std::string_view data) {
-    const auto st = res_body_.feed(data, used, [&](std::string_view piece) {
-      events_.on_body_piece(piece);
-      if (identity) direct[pieces++] = piece;
-      else res_writer_.piece(piece, body_out_);
-    });
-    if (st == Status::done) {
-      events_.on_body_complete();
-      res_writer_.finish(body_out_);
-    }
-    return st;
-  };
-
-  // The body bytes that came with the head, and (a larger body of known length) what
-  // the upstream has already sent along: one write with the head.
-  body_out_.clear();
-  Status st = res_body_.start(res_.body, res_.content_length);
-  std::string_view ahead(up_in_.data() + res_.head_size, up_len_ - res_.head_size);
-  up_len_ = 0;
-  if (st == Status::done) {
-    events_.on_body_complete();
-  } else {
-    st = feed(ahead);
-    ahead.remove_prefix(used);
-  }
-  if (st == Status::more && res_.body == http::BodyKind::length) {
-    ensure_relay();
-    const std::size_t more = conn.stream().try_read(relay_.data(), res_body_.next_read(relay_.size()));
-    if (more > 0) st = feed(std::string_view(relay_.data(), more));
-  }
-  if (st == Status::done) up_len_ = ahead.size();  // bytes after the body: never reused
-  {
-    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct[0]),
-                                        asio::buffer(direct[1]), asio::buffer(body_out_)};
-    const auto ec = co_await conn_.write(parts);
-    if (ec) co_return proxy::errors::client_gone();
-  }
-  if (st == Status::error) co_return proxy::errors::broken_response();
-
-  ensure_relay();
-  while (!res_body_.done()) {
-    if (deadline_->fired()) co_return proxy::errors::broken_response();
-    auto [rec, n] = co_await conn.stream().read_some(relay_.data(), res_body_.next_read(relay_.size()));
-    pieces = 0;
-    body_out_.clear();
-    if (rec == asio::error::eof || (rec == asio::ssl::error::stream_truncated && n == 0)) {
-      if (res_body_.end_of_input() != Status::done) co_return proxy::errors::broken_response();
-      res_.keep_alive = false;
-      events_.on_body_complete();
-      res_writer_.finish(body_out_);
-      st = Status::done;
-    } else if (rec) {
-      co_return proxy::errors::broken_response();
-    } else {
-      st = feed(std::string_view(relay_.data(), n));
-      if (st == Status::done) up_len_ = n - used;  // bytes after the body: never reused
-    }
-    if (pieces > 0 || !body_out_.empty()) {
-      const asio::const_buffer parts[] = {asio::buffer(direct[0]), asio::buffer(body_out_)};
-      const auto ec = co_await conn_.write(parts);
-      if (ec) co_return proxy::errors::client_gone();
-    }
-    if (st == Status::error) co_return proxy::errors::broken_response();
   }
   co_return std::nullopt;
 }

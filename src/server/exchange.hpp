@@ -14,6 +14,7 @@
 #include "net/deadline.hpp"
 #include "net/frame_pool.hpp"
 #include "net/io.hpp"
+#include "net/splice.hpp"
 #include "proxy/gateway_error.hpp"
 #include "proxy/upstream.hpp"
 #include "server/request_context.hpp"
@@ -81,8 +82,17 @@ class UpstreamExchange {
   net::Task<std::optional<proxy::GatewayError>> send_request(proxy::UpstreamConn& conn,
                                                              bool& nothing_sent);
   net::Task<std::optional<proxy::GatewayError>> read_response_head(proxy::UpstreamConn& conn);
+  // The request body after what came with the head, as it arrives (exchange_relay.cpp).
+  net::Task<std::optional<proxy::GatewayError>> stream_request_body(proxy::UpstreamConn& conn);
   net::Task<std::optional<proxy::GatewayError>> relay_response(proxy::UpstreamConn& conn);
   net::Task<std::optional<proxy::GatewayError>> relay_switching_head();
+  // Whether body bytes may go socket to socket inside the kernel (net/splice.hpp): both
+  // connections plain. Each span also needs a pipe from the thread's pool.
+  bool can_splice(proxy::UpstreamConn& conn) const;
+  // Moves the next `span` body bytes through `pipe`, from the client to the upstream
+  // (`upload`) or back, each end under its deadline.
+  net::Task<net::SpliceResult> splice_span(net::SplicePipe& pipe, proxy::UpstreamConn& conn,
+                                           bool upload, std::uint64_t span);
   static std::optional<proxy::GatewayError> body_error(http::BodyReader::Status st);
   void ensure_relay();
 

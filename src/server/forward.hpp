@@ -42,6 +42,9 @@ class Forwarder {
   // head: a status to retry on another try, never relayed.
   bool on_response_head(const http::ResponseHead& res);
   void on_body_piece(std::string_view piece) { capture_.piece(piece); }
+  // Whether the response body's bytes are wanted here (the `cached` fallback's copy):
+  // then they pass through user space, never spliced.
+  bool observes_body() const { return capture_.active(); }
   void on_body_complete();
   void on_relay_end();  // the response is relayed or cut: a capture not stored is dropped
 

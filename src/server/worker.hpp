@@ -14,6 +14,7 @@
 #include "balance/rng.hpp"
 #include "http/message.hpp"
 #include "net/io.hpp"
+#include "net/splice.hpp"
 #include "proxy/upstream.hpp"
 #include "ratelimit/phase.hpp"
 #include "registry/snapshot.hpp"
@@ -120,6 +121,7 @@ struct Worker {
     spare_scratch.sweep();
     spare_heads.sweep();
     spare_relays.sweep();
+    net::PipePool::this_thread().sweep();
   }
   // Connections idle for a moment give their read buffers back (as nginx does for
   // keep-alive connections): thousands of idle clients then cost little memory.
