@@ -396,7 +396,9 @@ def test_insecure_admin_serves_the_api_without_a_token(start_gateway, upstream):
     assert r.header("www-authenticate") is None, r.headers
     assert [e["id"] for e in r.json()["endpoints"]] == ["a"]
     assert gw.get(f"{STATS}/a").json()["id"] == "a"
-    # logged loudly at start: a warning (or worse) that names the flag
-    lines = [l for l in gw.log_text().splitlines() if "insecure-admin" in l.lower()]
+    # logged loudly at start: a warning (or worse) that names the flag (the log is
+    # written by its own thread: waited for, not read once)
+    text = gw.wait_log(lambda t: "insecure-admin" in t.lower())
+    lines = [l for l in text.splitlines() if "insecure-admin" in l.lower()]
     assert lines, gw.log_text()
     assert any(re.search(r"\b(warn|warning|error|critical)\b", l, re.I) for l in lines), lines
