@@ -70,6 +70,17 @@ TEST(UpstreamPool, SweepClosesConnectionsIdleTooLong) {
   ::close(p.peer);
 }
 
+TEST(UpstreamPool, AcquireDropsAConnectionTheUpstreamWroteOnWhileIdle) {
+  asio::io_context ctx;
+  UpstreamPool pool(ctx.get_executor());
+  auto p = make_pair(ctx, "k");
+  pool.release(std::move(p.conn));
+  ASSERT_EQ(::write(p.peer, "late", 4), 4);  // bytes nobody asked for
+  EXPECT_EQ(pool.acquire(server_for("k")), nullptr);
+  EXPECT_EQ(pool.idle_count(), 0u);
+  ::close(p.peer);
+}
+
 TEST(UpstreamPool, AcquireSkipsAConnectionClosedSinceTheLastSweep) {
   asio::io_context ctx;
   UpstreamPool pool(ctx.get_executor());
