@@ -146,17 +146,20 @@ def test_round_robin_skips_a_server_whose_breaker_is_open(start_gateway, make_up
 def test_least_request_prefers_the_idle_server(start_gateway, make_upstream):
     slow_release = threading.Event()
 
+    # The slow server holds its request until the end of the test (not for a fixed time:
+    # on a slow machine the test outlasted 5 s, the slow server became idle and tied).
     def slow(req, conn):
-        slow_release.wait(5)
+        slow_release.wait(60)
         return Response(200, [], b"slow")
     slow_up, fast_up = make_upstream(slow), make_upstream(named("fast"))
     gw = gateway(start_gateway, [endpoint([slow_up.url(), fast_up.url()], name="svc",
-                                          load_balancing="least_request")], threads=2)
+                                          load_balancing="least_request", timeout="60s")],
+                 threads=2)
     threads = []
     try:
         # Ties go round robin: at most two requests until one is held by the slow server.
         for _ in range(2):
-            t = threading.Thread(target=lambda: gw.get("/svc/x", timeout=10))
+            t = threading.Thread(target=lambda: gw.get("/svc/x", timeout=60))
             t.start()
             threads.append(t)
             wait_until(lambda: slow_up.count() + fast_up.count() == len(threads), what="a try")
