@@ -151,8 +151,10 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
     build_head(ep);
     const std::size_t server = ctx_.server_index;
     ep.balancer->begin(server);
+    in_flight_server_ = server;
+    in_flight_open_ = true;
     error = co_await attempt(ep, std::min(try_deadline, exchange_deadline_));
-    ep.balancer->end(server);
+    end_in_flight();
 
     // The try's outcome is recorded once: at the response head when its status counts as
     // a failure (or when the head was held back for a retry), when the body completed
@@ -364,6 +366,9 @@ bool Forwarder::on_response_head(const http::ResponseHead& res) {
 
 void Forwarder::on_body_complete() {
   progress_.complete = true;
+  // The upstream is done with it: a request arriving while the client's last bytes are
+  // written already sees this server as free (least_request).
+  end_in_flight();
   capture_.finish(ep_->stats->cache(), ctx_.req, exchange_.response(), ctx_.path, true);
   // Recorded before the client's last bytes are written, so its next request already
   // sees the breaker's verdict (a late success would reset a newer failure).

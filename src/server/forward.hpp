@@ -104,6 +104,15 @@ class Forwarder {
   Progress progress_;
   // The request across its tries.
   const registry::EndpointRuntime* ep_ = nullptr;
+  // The try counted in the balancer's in-flight figures (least_request), until its
+  // response is read whole or the try ends.
+  std::size_t in_flight_server_ = 0;
+  bool in_flight_open_ = false;
+  void end_in_flight() {
+    if (!in_flight_open_) return;
+    in_flight_open_ = false;
+    ep_->balancer->end(in_flight_server_);
+  }
   std::optional<std::string_view> key_;  // the hash policy's key: a view into the head
   balance::TriedServers tried_;
   std::uint32_t retries_ = 0;
