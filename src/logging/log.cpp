@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/stacktrace.hpp>
 #include <chrono>
@@ -59,29 +60,42 @@ void append_time(std::string& out) {
   out[at + 22] = static_cast<char>('0' + millis % 10);
 }
 
-void append_json_string(std::string& out, std::string_view s) {
+// `s` quoted and escaped as a JSON string at `p`, which has room for 6 * size + 2 bytes
+// (every byte as \u00XX at worst); returns the end. The one escaping routine of both
+// the general log lines and the access line.
+char* put_json_string(char* p, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
-  std::size_t run = 0;  // start of the current run of bytes that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
+  *p++ = '"';
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *p++ = ch;
+      continue;
+    }
+    *p++ = '\\';
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"': *p++ = '"'; break;
+      case '\\': *p++ = '\\'; break;
+      case '\n': *p++ = 'n'; break;
+      case '\r': *p++ = 'r'; break;
+      case '\t': *p++ = 't'; break;
       default:
-        out.append("\\u00");
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 0xf]);
+        *p++ = 'u';
+        *p++ = '0';
+        *p++ = '0';
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 0xf];
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
+  *p++ = '"';
+  return p;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  const std::size_t at = out.size();
+  out.resize(at + 6 * s.size() + 2);
+  char* end = put_json_string(out.data() + at, s);
+  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 bool needs_quotes(std::string_view s) {
@@ -173,30 +187,7 @@ class FieldWriter {
     std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
   }
-  void quoted(std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    *p_++ = '"';
-    for (char ch : s) {
-      const unsigned char c = static_cast<unsigned char>(ch);
-      if (c >= 0x20 && c != '"' && c != '\\') {
-        *p_++ = ch;
-        continue;
-      }
-      *p_++ = '\\';
-      switch (c) {
-        case '"': *p_++ = '"'; break;
-        case '\\': *p_++ = '\\'; break;
-        case '\n': *p_++ = 'n'; break;
-        case '\r': *p_++ = 'r'; break;
-        case '\t': *p_++ = 't'; break;
-        default:
-          put("u00");
-          *p_++ = hex[c >> 4];
-          *p_++ = hex[c & 0xf];
-      }
-    }
-    *p_++ = '"';
-  }
+  void quoted(std::string_view s) { p_ = put_json_string(p_, s); }
 
   std::string& out_;
   std::size_t start_;
@@ -281,9 +272,9 @@ void crash_handler(int sig) {
 // "%.3f" without printf (durations on every access-log line).
 void append_fixed3(std::string& out, double x) {
   if (!(x >= 0 && x < 1e12)) {
-    char buf[48];
+    char buf[320];  // "%.3f" of -DBL_MAX: 314 bytes (a smaller buffer was read past)
     const int n = std::snprintf(buf, sizeof buf, "%.3f", x);
-    out.append(buf, static_cast<std::size_t>(n));
+    out.append(buf, std::min(static_cast<std::size_t>(n > 0 ? n : 0), sizeof buf - 1));
     return;
   }
   const auto thousandths = static_cast<std::uint64_t>(x * 1000.0 + 0.5);
@@ -356,8 +347,9 @@ void access(const AccessRecord& r) {
   }
   {
     using W = FieldWriter;
-    // Keys, numbers, punctuation: under 512 bytes; strings at their escaped worst.
-    const std::size_t bound = 512 + W::bound(r.request_id) + W::bound(r.client) +
+    // Keys, integers, punctuation: under 512 bytes; "%.3f" of the largest double: 320
+    // (append_fixed3's slow path); strings at their escaped worst.
+    const std::size_t bound = 512 + 320 + W::bound(r.request_id) + W::bound(r.client) +
                               W::bound(r.method) + W::bound(r.path) + W::bound(r.endpoint) +
                               W::bound(r.upstream) + W::bound(r.breaker) + W::bound(r.fallback);
     W w(t_access, bound, json);

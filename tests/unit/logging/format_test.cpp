@@ -111,6 +111,18 @@ TEST(AccessLine, JsonEscapesEveryString) {
             "\"rate_limited\":false}\n");
 }
 
+TEST(AccessLine, TheLargestDurationFitsWithShortStrings) {
+  AccessRecord r = tricky();
+  r.path = "/";
+  r.duration_ms = 1.7e308;  // "%.3f": 309 digits and the fraction
+  const std::string line = access_line(r, Format::text);
+  char want[400];
+  std::snprintf(want, sizeof want, " duration_ms=%.3f ", r.duration_ms);
+  EXPECT_NE(line.find(want), std::string::npos) << line;
+  EXPECT_EQ(line.find('\0'), std::string::npos);
+  EXPECT_TRUE(line.ends_with(" rate_limited=true\n")) << line;
+}
+
 TEST(AccessLine, ALongPathAtItsEscapedWorstFits) {
   AccessRecord r = tricky();
   const std::string path(20000, '\x02');
