@@ -50,7 +50,8 @@ struct Pool::Waiter {
 };
 
 net::Task<Error> Pool::acquire(const config::Redis& cfg, net::Clock::time_point deadline,
-                               std::unique_ptr<Connection>& out, std::string& why) {
+                               std::unique_ptr<Connection>& out, bool& reused, std::string& why) {
+  reused = true;
   for (;;) {
     while (!idle_.empty()) {
       out = std::move(idle_.back());
@@ -75,6 +76,7 @@ net::Task<Error> Pool::acquire(const config::Redis& cfg, net::Clock::time_point 
     why = last_connect_error_;
     co_return Error::connect;
   }
+  reused = false;
   auto conn = std::make_unique<Connection>(ex_);
   conn->generation = generation_;
   conn->census = open_;
@@ -129,8 +131,10 @@ net::Task<Error> Pool::run(const config::Redis& cfg, const Script& script,
   adopt(cfg);
   const auto deadline = net::Clock::now() + cfg.timeout;
   std::unique_ptr<Connection> conn;
-  bool reused = !idle_.empty();
-  Error e = co_await acquire(cfg, deadline, conn, why);
+  // Taken idle or handed over by another request: it may be a connection the server
+  // closed meanwhile.
+  bool reused = false;
+  Error e = co_await acquire(cfg, deadline, conn, reused, why);
   if (e != Error::none) co_return e;
 
   const std::string count = std::to_string(key_count);
@@ -145,7 +149,7 @@ net::Task<Error> Pool::run(const config::Redis& cfg, const Script& script,
     // A pooled connection the server closed meanwhile (a Redis restart): one fresh try.
     idle_.clear();
     discard(conn);
-    e = co_await acquire(cfg, deadline, conn, why);
+    e = co_await acquire(cfg, deadline, conn, reused, why);
     if (e != Error::none) co_return e;
     e = co_await conn->call(args, reply, deadline);
   }

@@ -53,8 +53,10 @@ class Pool {
  private:
   struct Waiter;
   void adopt(const config::Redis& cfg);
+  // `reused`: the connection was open before (idle, or handed over by a request done with
+  // it), not opened by this call.
   net::Task<Error> acquire(const config::Redis& cfg, net::Clock::time_point deadline,
-                           std::unique_ptr<Connection>& out, std::string& why);
+                           std::unique_ptr<Connection>& out, bool& reused, std::string& why);
   void release(std::unique_ptr<Connection> conn);
   // Drops a connection (it counts as open until destroyed) and lets a waiter open one.
   void discard(std::unique_ptr<Connection>& conn);
