@@ -2,11 +2,19 @@
 
 namespace gatehouse::proxy {
 
+namespace {
+// Young enough (the upstream may be about to close an old one) and nothing readable on
+// it: no bytes nobody asked for, no EOF, no error.
+bool still_good(UpstreamConn& conn, Clock::time_point now) {
+  return now - conn.idle_since < UpstreamPool::kMaxIdleTime && !conn.has_unexpected_input();
+}
+}  // namespace
+
 void UpstreamPool::sweep(Clock::time_point now) {
   for (auto it = idle_.begin(); it != idle_.end();) {
     auto& stack = it->second;
     std::erase_if(stack, [now](std::unique_ptr<UpstreamConn>& conn) {
-      if (now - conn->idle_since < kMaxIdleTime && !conn->has_unexpected_input()) return false;
+      if (still_good(*conn, now)) return false;
       error_code ignored;
       conn->socket().close(ignored);
       return true;
@@ -29,18 +37,17 @@ std::unique_ptr<UpstreamConn> UpstreamPool::acquire(const registry::UpstreamServ
   while (!stack.empty()) {
     auto conn = std::move(stack.back());
     stack.pop_back();
+    // Bytes or EOF that arrived since the last sweep are caught here.
+    if (still_good(*conn, now)) return conn;
     error_code ignored;
-    // Too old (the upstream may be about to close it), or readable while idle: bytes
-    // that arrived since the last look of the event loop are caught here.
-    if (now - conn->idle_since < kMaxIdleTime && !conn->has_unexpected_input()) return conn;
     conn->socket().close(ignored);
   }
   return nullptr;
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
-  // Bytes already in the socket are found by acquire(); here only what the TLS layer
-  // holds, which no readability wait would report.
+  // Bytes already in the socket are found by acquire() and sweep(); here only what the
+  // TLS layer already holds.
   if (conn->stream().has_buffered_input()) return;  // closed as it goes out of scope
   auto& stack = idle_[conn->key];
   if (stack.size() >= kMaxIdlePerKey) {
