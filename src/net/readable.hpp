@@ -6,16 +6,23 @@
 #include <cerrno>
 
 #include "net/io.hpp"
+#include "net/read_ready.hpp"
 
 namespace gatehouse::net {
 
 // True when a read would not block: bytes waiting, EOF, or an error (a reset) for the
 // read to report. With edge-triggered epoll, readiness that came while nothing waited is
 // not reported again, so a wait for readability must look first.
+// A socket found empty is marked so (net/read_ready.hpp): its next read waits for the
+// next edge without trying first. That is what saves the pooled upstream connection a
+// failed read per request: it is looked at here right before the request goes out.
 inline bool readable_now(Socket& socket) {
   char byte;
   const ssize_t r = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+  if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return true;
+  if (errno != EINTR)
+    if (bool* ready = read_ready_flag(socket)) *ready = false;
+  return false;
 }
 
 }  // namespace gatehouse::net
