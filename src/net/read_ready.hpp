@@ -4,19 +4,21 @@
 // Asio's reactor (epoll, edge-triggered) tries every read at once ("speculatively")
 // unless the last one found the end of the stream. A read that is bound to fail costs
 // a system call: on a proxied keep-alive exchange, the upstream's response read right
-// after the request is sent. nginx keeps a ready flag per connection instead, cleared
-// when a read finds the socket empty and set by the next readiness event. Asio keeps
-// that very flag for its reactor (a descriptor's "try speculative" bit, set by every
-// readable event it receives) but clears it only at end of stream. read_ready_flag()
-// hands it out, so the flag can be cleared right after a system call that found the
-// receive queue empty (EAGAIN, a MSG_PEEK included): any byte, FIN or error arriving
-// after that call raises a new edge, reported by a later epoll_wait, which sets it
-// again. With the flag clear, Asio queues a read for the next edge without a system
-// call.
+// after the request is sent on a pooled connection. nginx keeps a ready flag per
+// connection instead, cleared when a read finds the socket empty and set by the next
+// readiness event. Asio keeps that very flag for its reactor (a descriptor's "try
+// speculative" bit, set by every readable event it receives) but clears it only at end
+// of stream. read_ready_flag() hands it out, so net::readable_now() can clear it when
+// its look (recv MSG_PEEK) finds the receive queue empty: any byte, FIN or error
+// arriving after that look raises a new edge, reported by a later epoll_wait, which
+// sets the flag again. With the flag clear, Asio queues a read for the next edge
+// without a system call. The pooled upstream connection is looked at right before each
+// request goes out (proxy::UpstreamPool::acquire), so its response read is never tried
+// before the response can be there.
 //
-// A short read is no such proof: a FIN that arrived behind the bytes is still pending
-// (and its edge already reported), so clearing the flag then would wait for an edge
-// that never comes. That is why the flag is cleared on EAGAIN only.
+// Only a look that found nothing clears it. A short read is no such proof: a FIN that
+// arrived behind the bytes is still pending (and its edge already reported), so a read
+// waiting for the next edge would wait for one that never comes.
 //
 // The flag is Asio's private state, reached through the one access rule that allows it
 // (an explicit instantiation may name a private member). It is only reached for the

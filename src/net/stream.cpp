@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <vector>
 
-#include "net/read_ready.hpp"
 #include "net/readable.hpp"
 #include "net/tls_io.hpp"
 
@@ -98,11 +97,11 @@ Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, st
       co_return std::tuple{error_code{}, moved};
     }
     if (err == SSL_ERROR_WANT_READ) {
-      // OpenSSL has taken every byte received: receive more (a socket the last receive
-      // left empty waits for its next readiness edge without a system call).
+      // OpenSSL has taken every byte received: receive more (tried at once unless a
+      // look found the socket empty since its last readiness edge: net/read_ready.hpp).
       std::size_t room = 0;
       char* into = tls_io_->receive_buffer(room);
-      auto [ec, n] = co_await receive(into, room);
+      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(into, room), use_task);
       if (ec == asio::error::eof) {
         tls_io_->set_eof();  // OpenSSL tells a clean end from a truncation
         continue;
@@ -131,28 +130,13 @@ Task<error_code> Stream::handshake(bool server) {
   co_return ec;
 }
 
-// Plain reads and writes try the socket first (receive, plain_write); TLS goes through
-// ssl_call, whose receives are the same.
+// Plain reads are not coroutines: they return Asio's own awaitable, so they cost no
+// frame of ours (a socket a look found empty is not tried before its next readiness
+// edge: net/read_ready.hpp). Plain writes try the socket first (plain_write); TLS goes
+// through ssl_call.
 Task<std::tuple<error_code, std::size_t>> Stream::read_some(char* data, std::size_t size) {
   if (ssl_) return ssl_call(Op::read, data, size);
-  return receive(data, size);
-}
-
-// Reads only when the event loop may have bytes for us (net/read_ready.hpp): a socket
-// last found empty waits for its next readiness edge with no system call; one that
-// reported readiness since is read at once, with no trip through the scheduler.
-Task<std::tuple<error_code, std::size_t>> Stream::receive(char* data, std::size_t size) {
-  bool* ready = read_ready_flag(socket_);
-  if (ready != nullptr && *ready) {
-    const ssize_t got = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
-    if (got > 0) co_return std::tuple{error_code{}, static_cast<std::size_t>(got)};
-    if (got == 0) co_return std::tuple{error_code(asio::error::eof), std::size_t{0}};
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-      co_return std::tuple{error_code(errno, boost::system::system_category()), std::size_t{0}};
-    if (errno != EINTR) *ready = false;
-  }
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), use_task);
-  co_return std::tuple{ec, n};
+  return socket_.async_read_some(asio::buffer(data, size), use_task);
 }
 
 Task<std::tuple<error_code, std::size_t>> Stream::write(

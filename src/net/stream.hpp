@@ -80,8 +80,6 @@ class Stream {
   error_code ssl_failure(int ssl_error);
   Task<std::tuple<error_code, std::size_t>> tls_write(std::span<const asio::const_buffer> buffers);
   Task<std::tuple<error_code, std::size_t>> plain_write(std::span<const asio::const_buffer> buffers);
-  // One receive from the socket (plain reads, and TLS records for OpenSSL).
-  Task<std::tuple<error_code, std::size_t>> receive(char* data, std::size_t size);
 
   struct SslFree {
     void operator()(ssl_st* ssl) const;
