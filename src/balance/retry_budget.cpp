@@ -68,4 +68,14 @@ bool RetryBudget::try_acquire(unsigned shard, Clock::SteadyTime now) {
   return true;
 }
 
+void RetryBudget::refund(unsigned shard, Clock::SteadyTime taken) {
+  const std::int64_t second = second_of(taken);
+  constexpr auto n = static_cast<std::int64_t>(kSlots);
+  Slot& s = shards_[shard % shard_count_].slots[static_cast<std::size_t>((second % n + n) % n)];
+  if (s.second.load(std::memory_order_relaxed) != second) return;
+  auto count = s.retries.load(std::memory_order_relaxed);
+  // Only this shard's thread counts into the slot: no other writer to race with.
+  if (count > 0) s.retries.store(count - 1, std::memory_order_relaxed);
+}
+
 }  // namespace gatehouse::balance

@@ -25,6 +25,8 @@ class RetryBudget {
   // different threads may overshoot the cap by at most one retry per thread.
   RetryBudget(double share, unsigned shards, const Clock& clock);
 
+  Clock::SteadyTime now() const { return clock_.steady_now(); }
+
   // A client request to the endpoint (a new request, not a retry of one).
   void on_request(unsigned shard) { on_request(shard, clock_.steady_now()); }
   void on_request(unsigned shard, Clock::SteadyTime now);
@@ -32,6 +34,11 @@ class RetryBudget {
   // May one more retry be made now? If so it is counted.
   bool try_acquire(unsigned shard) { return try_acquire(shard, clock_.steady_now()); }
   bool try_acquire(unsigned shard, Clock::SteadyTime now);
+
+  // Gives back a retry try_acquire counted at `taken` that was not made after all (every
+  // server refused it). Only within the same second: a retry taken and given back is
+  // one decision, made without waiting.
+  void refund(unsigned shard, Clock::SteadyTime taken);
 
   // Over the window ending now (for tests and the stats).
   std::uint64_t requests(Clock::SteadyTime now) const;

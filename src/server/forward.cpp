@@ -262,11 +262,17 @@ std::optional<Forwarder::Next> Forwarder::plan_retry(const registry::EndpointRun
   const auto usable = [&](std::size_t i) { return !refused.contains(i) && available(ep, i); };
   const auto avail = balance::Availability::of(usable);
   bool budget_taken = false;
+  const auto steady = ep.budget->now();
+  // A retry that no server admits is not made: its unit of the budget goes back.
+  const auto none_admits = [&]() -> std::optional<Next> {
+    if (budget_taken) ep.budget->refund(w_.index, steady);
+    return std::nullopt;
+  };
   for (std::size_t round = 0; round < ep.servers.size(); ++round) {
     const auto pick = balance::pick_for_retry(*ep.balancer, w_.index, avail, key_, tried_);
-    if (pick.server == balance::kNone) return std::nullopt;  // none can take it: answered
+    if (pick.server == balance::kNone) return none_admits();  // none can take it: answered
     if (!budget_taken) {
-      if (!ep.budget->try_acquire(w_.index)) {
+      if (!ep.budget->try_acquire(w_.index, steady)) {
         if (ctx_.metrics) ctx_.metrics->count_budget_exhausted();
         return std::nullopt;
       }
@@ -285,7 +291,7 @@ std::optional<Forwarder::Next> Forwarder::plan_retry(const registry::EndpointRun
                                 {"upstream", std::string_view(ep.servers[pick.server].authority)}});
     return Next{pick.server, a, pick.same_server};
   }
-  return std::nullopt;
+  return none_admits();
 }
 
 net::Task<void> Forwarder::run_tunnel() {

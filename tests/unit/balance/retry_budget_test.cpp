@@ -92,6 +92,22 @@ TEST(RetryBudget, ShardsAddUp) {
   EXPECT_FALSE(b.try_acquire(1));
 }
 
+// A retry taken and then not made (every server refused it) goes back to the budget.
+TEST(RetryBudget, ARefundedRetryIsNotCounted) {
+  FakeClock clock;
+  RetryBudget b(0.2, 2, clock);
+  EXPECT_EQ(acquire_all(b, 1), 30);
+  b.refund(1, clock.steady_now());
+  EXPECT_EQ(b.retries(clock.steady_now()), 29u);
+  EXPECT_TRUE(b.try_acquire(1));
+  EXPECT_FALSE(b.try_acquire(1));
+  // A refund of another second's retry, or from a shard that took none, changes nothing.
+  const auto earlier = clock.steady_now() - 1s;
+  b.refund(1, earlier);
+  b.refund(0, clock.steady_now());
+  EXPECT_EQ(b.retries(clock.steady_now()), 30u);
+}
+
 // Concurrent retries on several threads stay within the cap, plus at most one per
 // thread racing past the check.
 TEST(RetryBudgetConcurrent, TheCapHoldsAcrossThreads) {
