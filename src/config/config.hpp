@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "config/endpoint_list.hpp"
+
 namespace gatehouse::config {
 
 using Duration = std::chrono::milliseconds;
@@ -222,6 +224,8 @@ struct Endpoint {
   std::optional<RateLimit> rate_limit;  // none: not rate limited
 };
 
+using EndpointList = BasicEndpointList<Endpoint>;
+
 // Where each endpoint's text is in the file, so that a reload parses only the endpoints
 // whose text changed (source_index.hpp). Empty when the file's layout did not allow it.
 struct SourceIndex {
@@ -271,7 +275,7 @@ struct Config {
   std::optional<Redis> redis;
   Duration default_connect_timeout = std::chrono::seconds(2);
   Duration default_timeout = std::chrono::seconds(30);
-  std::vector<Endpoint> endpoints;  // every endpoint, disabled ones included
+  EndpointList endpoints;           // every endpoint, disabled ones included
   SourceIndex source;
   LoadSerial serial;
 };

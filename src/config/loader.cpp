@@ -253,7 +253,10 @@ LoadResult load_from_file(const std::string& path, const Config* previous) {
   }).join();
   if (failure) std::rethrow_exception(failure);
   LoadResult result;
-  if (parsed.config) result.config = Config(*parsed.config);
+  if (parsed.config) {
+    result.config = Config(*parsed.config);
+    result.config->endpoints = parsed.config->endpoints.deep_copy();  // not shared with it
+  }
   result.errors = parsed.errors;
   result.warnings = parsed.warnings;
   parsed = LoadResult{};
