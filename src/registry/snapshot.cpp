@@ -65,6 +65,21 @@ health::SharedCallbacks counting(const health::EndpointCallbacks& base) {
   return std::make_shared<const health::EndpointCallbacks>(std::move(cb));
 }
 
+// True when two tables route alike: the same endpoints, position for position, in what
+// the route table reads of them (the same object, or equal in those fields).
+bool same_routes(const config::EndpointList& a, const config::EndpointList& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a.shared(i) == b.shared(i)) continue;
+    const config::Endpoint& x = a[i];
+    const config::Endpoint& y = b[i];
+    if (x.disabled != y.disabled || x.prefix != y.prefix || x.name != y.name ||
+        x.version != y.version || x.methods != y.methods)
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
@@ -77,7 +92,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   snap->config = cfg;
   snap->generation = generation;
   snap->config_version = config_version;
-  snap->routes = std::make_unique<router::RouteTable>(cfg->endpoints);
+  snap->routes = previous && same_routes(previous->config->endpoints, cfg->endpoints)
+                     ? previous->routes
+                     : std::make_shared<const router::RouteTable>(cfg->endpoints);
   snap->loaded_at = clock.system_now();
   if (cfg->auth.jwt) {
     std::string verr;
@@ -102,13 +119,23 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     }
   }
   snap->endpoints.reserve(cfg->endpoints.size());
-  // Carry-over candidates by id: one lookup per endpoint, linear in the table's size.
+  // Carry-over candidates by id: the one at the same position when it has that id (most
+  // reloads move nothing), else a lookup in an index made the first time it is needed.
   std::unordered_map<std::string_view, const EndpointRuntime*> previous_by_id;
-  if (previous) {
-    previous_by_id.reserve(previous->endpoints.size());
-    for (const auto& old : previous->endpoints)
-      if (old.state()) previous_by_id.emplace(old.config->id, &old);
-  }
+  auto previous_of = [&](std::size_t i, const config::Endpoint& ep) -> const EndpointRuntime* {
+    if (!previous || ep.disabled) return nullptr;
+    if (i < previous->endpoints.size()) {
+      const EndpointRuntime& at = previous->endpoints[i];
+      if (at.config->id == ep.id) return at.state() ? &at : nullptr;
+    }
+    if (previous_by_id.empty()) {
+      previous_by_id.reserve(previous->endpoints.size());
+      for (const auto& old : previous->endpoints)
+        if (old.state()) previous_by_id.emplace(old.config->id, &old);
+    }
+    const auto it = previous_by_id.find(ep.id);
+    return it != previous_by_id.end() ? it->second : nullptr;
+  };
   const unsigned shards = metrics ? metrics->shards() : 1;
   const health::SharedCallbacks shared_callbacks =
       metrics ? counting(callbacks) : std::make_shared<const health::EndpointCallbacks>(callbacks);
@@ -125,7 +152,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   std::vector<KeptState> kept;
   std::vector<KeptStats> kept_stats;
   if (previous) kept.reserve(previous->endpoints.size());
-  for (const auto& ep : cfg->endpoints) {
+  for (std::size_t position = 0; position < cfg->endpoints.size(); ++position) {
+    const config::Endpoint& ep = cfg->endpoints[position];
     EndpointRuntime rt;
     rt.config = &ep;
     rt.requires_jwt = ep.auth_type == "jwt";
@@ -133,8 +161,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     rt.fallback = strategy == "cached"    ? Fallback::cached
                   : strategy == "default" ? Fallback::default_answer
                                           : Fallback::error;
-    const auto it = ep.disabled ? previous_by_id.end() : previous_by_id.find(ep.id);
-    const EndpointRuntime* old = it != previous_by_id.end() ? it->second : nullptr;
+    const EndpointRuntime* old = previous_of(position, ep);
     // Same id, same registry: the old runtime's metrics are the ones a lookup would find.
     if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
     // One TLS context for all servers: they share the endpoint's tls settings.
@@ -148,12 +175,15 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     if (ep.servers.empty()) one.push_back(config::Server{ep.url, 1});
     const auto& servers = ep.servers.empty() ? one : ep.servers;
     bool kept_any = false;
-    // The state's view of its settings points into this snapshot's config (no copy per
-    // server); the old config is freed once every kept state moved on to the new one.
-    const std::shared_ptr<const config::Endpoint> settings(cfg, &ep);
-    const bool changed =
-        old && !config::taken_unchanged(*previous->config, old->config->index, *cfg, ep.index) &&
-        !config::same_endpoint(*old->config, ep);
+    // The state's view of its settings is the config's own endpoint object (no copy per
+    // server), shared with the next config while a reload leaves the endpoint as it is.
+    const std::shared_ptr<const config::Endpoint>& settings = cfg->endpoints.shared(position);
+    // The very object the old runtime was built from: its states are bound to it already.
+    const bool same_object = old && old->config == &ep;
+    const bool changed = old && !same_object &&
+                         !config::taken_unchanged(*previous->config, old->config->index, *cfg,
+                                                  ep.index) &&
+                         !config::same_endpoint(*old->config, ep);
     for (std::size_t i = 0; i < servers.size(); ++i) {
       UpstreamServer server;
       server.url = ep.servers.empty() ? &ep.url : &ep.servers[i].url;
@@ -168,9 +198,15 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       if (!ep.disabled) {
         if (old) {
           for (const auto& prev : old->servers) {
-            if (!prev.state || !prev.state->keeps_state_for(ep, *server.url)) continue;
+            if (!prev.state) continue;
+            // With the same object, health_check and circuit_breaker are equal: only the
+            // URL is left to compare (without the state's lock).
+            if (same_object ? !(prev.state->url() == *server.url)
+                            : !prev.state->keeps_state_for(ep, *server.url))
+              continue;
             server.state = prev.state;
-            kept.push_back({server.state.get(), settings, i, servers.size(), changed});
+            kept.push_back({server.state.get(), same_object ? nullptr : settings, i,
+                            servers.size(), changed});
             kept_any = true;
             break;
           }
@@ -212,7 +248,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     // Same identity: only a real change (tls, timeouts...) counts as an update and
     // moves last_updated.
     if (k.changed) k.state->update_config(std::move(k.settings));
-    else k.state->rebind(std::move(k.settings));
+    else if (k.settings) k.state->rebind(std::move(k.settings));  // null: bound already
   }
   for (const auto& k : kept_stats) k.stats->update_config(*k.settings);
   return snap;
