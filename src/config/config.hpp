@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/endpoint_list.hpp"
+#include "config/shared_value.hpp"
 
 namespace gatehouse::config {
 
@@ -200,7 +201,7 @@ struct Endpoint {
   std::vector<Server> servers;      // every server of `url`, in order (at least one)
   LoadBalancing load_balancing = LoadBalancing::round_robin;
   HashKey hash_key;                 // source none unless load_balancing is hash
-  Retries retries;                  // defaults merged
+  Shared<Retries> retries;          // defaults merged (shared_value.hpp: read with ->)
   std::string name;                 // "" when absent
   std::string version;              // "" when absent
   std::string id;                   // name, name@version, or url text
@@ -216,12 +217,12 @@ struct Endpoint {
   Duration connect_timeout = std::chrono::seconds(2);
   Duration timeout = std::chrono::seconds(30);
   std::uint64_t max_body = 10 * 1024 * 1024;  // from limits.max_body unless set
-  UpstreamTls tls;
-  HealthCheck health_check;         // defaults merged
-  CircuitBreaker circuit_breaker;   // defaults merged
-  std::optional<Fallback> fallback;
+  Shared<UpstreamTls> tls;
+  Shared<HealthCheck> health_check;        // defaults merged
+  Shared<CircuitBreaker> circuit_breaker;  // defaults merged
+  SharedOptional<Fallback> fallback;
   Cache cache;
-  std::optional<RateLimit> rate_limit;  // none: not rate limited
+  SharedOptional<RateLimit> rate_limit;  // none: not rate limited
 };
 
 using EndpointList = BasicEndpointList<Endpoint>;

@@ -10,6 +10,7 @@
 #include "config/files.hpp"
 #include "config/prescan.hpp"
 #include "config/sections.hpp"
+#include "config/share_settings.hpp"
 #include "config/source_index.hpp"
 #include "config/utf8.hpp"
 #include "config/yaml_documents.hpp"
@@ -79,8 +80,10 @@ void load_tree(Context& ctx, const YAML::Node& doc, Config& cfg, Defaults* defau
   if (!items) return;
   std::vector<EndpointDraft> drafts;
   drafts.reserve(items->size());
+  SettingsSharer sharer;  // equal settings of consecutive endpoints: one object
   for (std::size_t i = 0; i < items->size(); ++i) {
     drafts.push_back(parse_endpoint(ctx, (*items)[i], i, cfg, defaults));
+    sharer.share(drafts.back().ep);
   }
   validate_endpoints(ctx, drafts);
   // Exactly as many as there are: grown by doubling, a 100,000-endpoint vector would
@@ -256,6 +259,9 @@ LoadResult load_from_file(const std::string& path, const Config* previous) {
   if (parsed.config) {
     result.config = Config(*parsed.config);
     result.config->endpoints = parsed.config->endpoints.deep_copy();  // not shared with it
+    detail::SettingsCopier copier;  // nor their settings (what they share stays shared)
+    for (std::size_t i = 0; i < result.config->endpoints.size(); ++i)
+      copier.copy(result.config->endpoints.edit(i));
   }
   result.errors = parsed.errors;
   result.warnings = parsed.warnings;

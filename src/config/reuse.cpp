@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "config/sections.hpp"
+#include "config/share_settings.hpp"
 #include "config/source_index.hpp"
 #include "config/yaml_documents.hpp"
 
@@ -152,8 +153,13 @@ bool load_reusing(const std::string& text, const Prescan& scan, const Config& pr
     auto draft = parse_item(local, item_text, item, i, next, defaults);
     if (!draft || errors.size() > 0 || local.warnings.size() != warnings) return false;
     if (!draft->id_ok || !draft->prefix_ok) return false;
+    if (!previous.endpoints.empty()) {  // share settings equal to a neighbour's
+      SettingsSharer sharer;
+      sharer.seed(previous.endpoints[std::min(i, previous.endpoints.size() - 1)]);
+      sharer.share(draft->ep);
+    }
     next.source.items.push_back({d, static_cast<std::uint32_t>(draft->ep.line - item.line),
-                                 !draft->ep.tls.ca_file});
+                                 !draft->ep.tls->ca_file});
     parsed.push_back(i);
     next.endpoints.push_back(std::move(draft->ep));
   }

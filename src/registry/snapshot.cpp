@@ -29,10 +29,10 @@ std::string host_port(const config::UpstreamUrl& url, bool always_port) {
 std::string tls_pool_suffix(const config::Endpoint& ep, const config::UpstreamUrl& url,
                             std::uint64_t generation) {
   std::string out = "|";
-  out += ep.tls.ca_file.value_or("");
+  out += ep.tls->ca_file.value_or("");
   out += '|';
-  out += ep.tls.server_name.value_or(url.host);
-  out += ep.tls.verify ? "|v|" : "|n|";
+  out += ep.tls->server_name.value_or(url.host);
+  out += ep.tls->verify ? "|v|" : "|n|";
   out += std::to_string(ep.index);
   out += '@';
   out += std::to_string(generation);
@@ -42,7 +42,7 @@ std::string tls_pool_suffix(const config::Endpoint& ep, const config::UpstreamUr
 std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
                                                     std::string& error) {
   std::string why;
-  auto ctx = net::make_client_context(ep.tls.verify, ep.tls.ca_file ? &*ep.tls.ca_file : nullptr, why);
+  auto ctx = net::make_client_context(ep.tls->verify, ep.tls->ca_file ? &*ep.tls->ca_file : nullptr, why);
   if (!ctx) error = "endpoint '" + ep.id + "': " + why;
   return ctx;
 }
@@ -157,7 +157,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     EndpointRuntime rt;
     rt.config = &ep;
     rt.requires_jwt = ep.auth_type == "jwt";
-    const auto& strategy = ep.circuit_breaker.fallback_strategy;
+    const auto& strategy = ep.circuit_breaker->fallback_strategy;
     rt.fallback = strategy == "cached"    ? Fallback::cached
                   : strategy == "default" ? Fallback::default_answer
                                           : Fallback::error;
@@ -227,9 +227,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
         rt.stats = std::make_shared<health::EndpointStats>(ep, clock);
       }
       rt.balancer = balance::make_balancer(balance::spec_of(ep, shards));
-      rt.retry.emplace(ep.retries, ep.timeout);
+      rt.retry.emplace(*ep.retries, ep.timeout);
       if (rt.retry->enabled())
-        rt.budget = std::make_shared<balance::RetryBudget>(ep.retries.budget, shards, clock);
+        rt.budget = std::make_shared<balance::RetryBudget>(ep.retries->budget, shards, clock);
       // Buckets survive a reload that leaves this endpoint's rate_limit as it was
       // (SPEC 14), whatever else changed; a changed one starts with full buckets.
       if (ep.rate_limit) {
