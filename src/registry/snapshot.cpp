@@ -1,5 +1,6 @@
 #include "registry/snapshot.hpp"
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 
@@ -149,6 +150,31 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     health::EndpointStats* stats;
     const config::Endpoint* settings;
   };
+  // At start-up every server state, endpoint counter set and metrics object is new, and
+  // they outlive this snapshot (reloads carry them over) while the rest of the runtime is
+  // rebuilt by each reload. Made first, in a pass of their own, they sit together in the
+  // heap instead of between the per-snapshot pieces, so what the first snapshot frees
+  // when a reload replaces it is whole pages the allocator hands back.
+  std::vector<std::shared_ptr<health::EndpointState>> fresh_states;
+  std::vector<std::shared_ptr<health::EndpointStats>> fresh_stats;
+  std::vector<std::shared_ptr<metrics::EndpointMetrics>> fresh_metrics;
+  if (!previous) {
+    fresh_stats.resize(cfg->endpoints.size());
+    fresh_metrics.resize(cfg->endpoints.size());
+    std::size_t servers = 0;
+    for (const auto& ep : cfg->endpoints) servers += std::max<std::size_t>(1, ep.servers.size());
+    fresh_states.reserve(servers);
+    for (std::size_t e = 0; e < cfg->endpoints.size(); ++e) {
+      const auto& ep = cfg->endpoints[e];
+      if (metrics) fresh_metrics[e] = metrics->endpoint(ep.id);
+      if (ep.disabled) continue;
+      for (std::size_t i = 0; i < std::max<std::size_t>(1, ep.servers.size()); ++i)
+        fresh_states.push_back(std::make_shared<health::EndpointState>(
+            cfg->endpoints.shared(e), clock, shared_callbacks, fresh_metrics[e], i));
+      fresh_stats[e] = std::make_shared<health::EndpointStats>(ep, clock);
+    }
+  }
+  std::size_t next_fresh_state = 0;
   std::vector<KeptState> kept;
   std::vector<KeptStats> kept_stats;
   if (previous) kept.reserve(previous->endpoints.size());
@@ -163,7 +189,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
                                           : Fallback::error;
     const EndpointRuntime* old = previous_of(position, ep);
     // Same id, same registry: the old runtime's metrics are the ones a lookup would find.
-    if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
+    if (!previous) rt.metrics = std::move(fresh_metrics[position]);
+    else if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
     // One TLS context for all servers: they share the endpoint's tls settings.
     std::shared_ptr<boost::asio::ssl::context> tls;
     if (ep.url.https && !ep.disabled) {
@@ -211,6 +238,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
             break;
           }
         }
+        if (!server.state && !previous) server.state = std::move(fresh_states[next_fresh_state++]);
         if (!server.state)
           server.state = std::make_shared<health::EndpointState>(settings, clock, shared_callbacks,
                                                                  rt.metrics, i);
@@ -223,6 +251,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       if (kept_any && old->stats) {
         rt.stats = old->stats;
         if (changed) kept_stats.push_back({rt.stats.get(), &ep});
+      } else if (!previous) {
+        rt.stats = std::move(fresh_stats[position]);
       } else {
         rt.stats = std::make_shared<health::EndpointStats>(ep, clock);
       }
