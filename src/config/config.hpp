@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "config/endpoint_list.hpp"
+#include "config/shared_value.hpp"
+
 namespace gatehouse::config {
 
 using Duration = std::chrono::milliseconds;
@@ -198,7 +201,7 @@ struct Endpoint {
   std::vector<Server> servers;      // every server of `url`, in order (at least one)
   LoadBalancing load_balancing = LoadBalancing::round_robin;
   HashKey hash_key;                 // source none unless load_balancing is hash
-  Retries retries;                  // defaults merged
+  Shared<Retries> retries;          // defaults merged (shared_value.hpp: read with ->)
   std::string name;                 // "" when absent
   std::string version;              // "" when absent
   std::string id;                   // name, name@version, or url text
@@ -214,13 +217,15 @@ struct Endpoint {
   Duration connect_timeout = std::chrono::seconds(2);
   Duration timeout = std::chrono::seconds(30);
   std::uint64_t max_body = 10 * 1024 * 1024;  // from limits.max_body unless set
-  UpstreamTls tls;
-  HealthCheck health_check;         // defaults merged
-  CircuitBreaker circuit_breaker;   // defaults merged
-  std::optional<Fallback> fallback;
+  Shared<UpstreamTls> tls;
+  Shared<HealthCheck> health_check;        // defaults merged
+  Shared<CircuitBreaker> circuit_breaker;  // defaults merged
+  SharedOptional<Fallback> fallback;
   Cache cache;
-  std::optional<RateLimit> rate_limit;  // none: not rate limited
+  SharedOptional<RateLimit> rate_limit;  // none: not rate limited
 };
+
+using EndpointList = BasicEndpointList<Endpoint>;
 
 // Where each endpoint's text is in the file, so that a reload parses only the endpoints
 // whose text changed (source_index.hpp). Empty when the file's layout did not allow it.
@@ -271,7 +276,7 @@ struct Config {
   std::optional<Redis> redis;
   Duration default_connect_timeout = std::chrono::seconds(2);
   Duration default_timeout = std::chrono::seconds(30);
-  std::vector<Endpoint> endpoints;  // every endpoint, disabled ones included
+  EndpointList endpoints;           // every endpoint, disabled ones included
   SourceIndex source;
   LoadSerial serial;
 };

@@ -23,23 +23,25 @@ ConfigDiff diff(const Config& before, const Config& after) {
   // Most reloads keep every endpoint where it was: match by position first, and index
   // the ids only for the endpoints that moved (a map of 100,000 ids costs more than the
   // rest of the diff).
-  std::unordered_map<std::string_view, const Endpoint*> old_by_id;
-  auto old_of = [&](std::size_t i, const Endpoint& e) -> const Endpoint* {
-    if (i < before.endpoints.size() && before.endpoints[i].id == e.id) return &before.endpoints[i];
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::unordered_map<std::string_view, std::size_t> old_by_id;
+  auto old_of = [&](std::size_t i, const Endpoint& e) -> std::size_t {
+    if (i < before.endpoints.size() && before.endpoints[i].id == e.id) return i;
     if (old_by_id.empty())
-      for (const auto& o : before.endpoints) old_by_id.emplace(o.id, &o);
+      for (std::size_t j = 0; j < before.endpoints.size(); ++j)
+        old_by_id.emplace(before.endpoints[j].id, j);
     const auto it = old_by_id.find(e.id);
-    return it == old_by_id.end() ? nullptr : it->second;
+    return it == old_by_id.end() ? kNone : it->second;
   };
   std::size_t in_place = 0;  // endpoints of `after` found at their position in `before`
   for (std::size_t i = 0; i < after.endpoints.size(); ++i) {
     const Endpoint& e = after.endpoints[i];
-    const Endpoint* old = old_of(i, e);
-    if (i < before.endpoints.size() && old == before.endpoints.data() + i) ++in_place;
-    const bool same =
-        old && (taken_unchanged(before, static_cast<std::size_t>(old - before.endpoints.data()),
-                                after, i) ||
-                same_endpoint(*old, e));
+    const std::size_t j = old_of(i, e);
+    const Endpoint* old = j == kNone ? nullptr : &before.endpoints[j];
+    if (j == i) ++in_place;
+    // The same object (shared by a reload or a copy) or taken unchanged: no comparison.
+    const bool same = old && (before.endpoints.shared(j) == after.endpoints.shared(i) ||
+                              taken_unchanged(before, j, after, i) || same_endpoint(*old, e));
     if (e.disabled) {
       d.disabled.push_back(e.id);
       if (!same) d.disabled_changed = true;

@@ -275,7 +275,7 @@ void parse_balancing(Context& ctx, const MapReader& m, Endpoint& ep) {
     ctx.errors.add(m.find("load_balancing")->value,
                    "needs a hash_key (client_ip, header:NAME, cookie:NAME or query:NAME)");
   }
-  if (const Entry* e = m.find("retries")) parse_retries(ctx, e->value, ep.retries);
+  if (const Entry* e = m.find("retries")) parse_retries(ctx, e->value, ep.retries.edit());
 }
 
 }  // namespace gatehouse::config::detail

@@ -59,6 +59,7 @@ void parse_methods(Context& ctx, const MapReader& m, Endpoint& ep) {
 void parse_upstream_tls(Context& ctx, const Entry& entry, Endpoint& ep, bool url_ok) {
   const MapReader m(ctx.errors, entry.value, kUpstreamTlsKeys);
   if (!m.ok()) return;
+  UpstreamTls& tls = ep.tls.edit();
   if (url_ok && !ep.url.https) {
     ctx.errors.add(entry.value.path, entry.key_pos, "applies to https:// upstreams only");
   }
@@ -66,21 +67,21 @@ void parse_upstream_tls(Context& ctx, const Entry& entry, Endpoint& ep, bool url
     std::string resolved;
     const Value& v = m.find("ca_file")->value;
     if (auto pem = ctx.read_referenced_file(v, *file, resolved)) {
-      ep.tls.ca_sha256 = sha256_hex(*pem);
+      tls.ca_sha256 = sha256_hex(*pem);
       if (count_pem_certificates(*pem) == 0) {
         ctx.errors.add(v.path, v.pos, resolved + " holds no PEM certificate");
       }
     }
-    ep.tls.ca_file = resolved;
+    tls.ca_file = resolved;
   }
   if (auto name = m.string("server_name")) {
     if (has_space_or_control(*name)) {
       ctx.errors.add(m.find("server_name")->value, "must be a host name");
     } else {
-      ep.tls.server_name = *name;
+      tls.server_name = *name;
     }
   }
-  MapReader::assign(ep.tls.verify, m.boolean("verify"));
+  MapReader::assign(tls.verify, m.boolean("verify"));
 }
 
 void parse_scopes(Context& ctx, const MapReader& m, Endpoint& ep) {
@@ -159,9 +160,9 @@ void resolve_prefix(Context& ctx, const MapReader& m, EndpointDraft& d, bool nam
 void parse_health(Context& ctx, const Entry& e, Endpoint& ep) {
   const YAML::Node& n = e.value.node;
   if (n.IsScalar() && n.Tag() == "?" && n.Scalar() == "false") {
-    ep.health_check.enabled = false;
+    ep.health_check.edit().enabled = false;
   } else if (n.IsMap()) {
-    parse_health_check(ctx, e.value, ep.health_check);
+    parse_health_check(ctx, e.value, ep.health_check.edit());
   } else {
     ctx.errors.add(e.value, "must be a mapping, or false to disable checks");
   }
@@ -171,9 +172,11 @@ void parse_health(Context& ctx, const Entry& e, Endpoint& ep) {
 // none with `rate_limit: false`.
 void parse_endpoint_rate_limit(Context& ctx, const MapReader& m, Endpoint& ep, const Config& cfg,
                                const Defaults& defaults) {
-  std::optional<RateLimit> rl = defaults.rate_limit;
+  std::optional<RateLimit> rl;
+  if (defaults.rate_limit) rl = *defaults.rate_limit;
   RateLimitOrigin origin = defaults.rate_limit_origin;
-  if (const Entry* e = m.find("rate_limit")) {
+  const Entry* e = m.find("rate_limit");
+  if (e) {
     const YAML::Node& n = e->value.node;
     if (n.IsScalar() && n.Tag() == "?" && n.Scalar() == "false") {
       rl.reset();
@@ -187,7 +190,8 @@ void parse_endpoint_rate_limit(Context& ctx, const MapReader& m, Endpoint& ep, c
   }
   if (!rl) return;
   check_rate_limit(ctx, *rl, origin, m.key_path("rate_limit"), ep, cfg.redis.has_value());
-  ep.rate_limit = std::move(rl);
+  if (e) ep.rate_limit = std::move(rl);
+  else ep.rate_limit = defaults.rate_limit;  // the defaults' own object, shared
 }
 
 }  // namespace
@@ -268,7 +272,7 @@ EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index, co
   if (const Entry* e = m.find("tls")) parse_upstream_tls(ctx, *e, ep, url_ok);
   if (const Entry* e = m.find("health_check")) parse_health(ctx, *e, ep);
   if (const Entry* e = m.find("circuit_breaker")) {
-    parse_circuit_breaker(ctx, e->value, ep.circuit_breaker);
+    parse_circuit_breaker(ctx, e->value, ep.circuit_breaker.edit());
   }
   if (const Entry* e = m.find("fallback")) {
     Fallback fallback;
@@ -279,7 +283,7 @@ EndpointDraft parse_endpoint(Context& ctx, const Value& v, std::size_t index, co
   parse_balancing(ctx, m, ep);
   parse_endpoint_rate_limit(ctx, m, ep, cfg, defaults);
 
-  if (ep.circuit_breaker.fallback_strategy == "default" && !m.has("fallback")) {
+  if (ep.circuit_breaker->fallback_strategy == "default" && !m.has("fallback")) {
     ctx.errors.add(m.key_path("fallback"), m.pos(),
                    "is required: the circuit breaker's fallback_strategy is \"default\"");
   }

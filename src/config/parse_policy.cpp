@@ -150,11 +150,11 @@ void parse_defaults(Context& ctx, const Value& v, Defaults& out) {
   if (!m.ok()) return;
   MapReader::assign(out.connect_timeout, m.duration("connect_timeout"));
   MapReader::assign(out.timeout, m.duration("timeout"));
-  if (const Entry* e = m.find("health_check")) parse_health_check(ctx, e->value, out.health_check);
+  if (const Entry* e = m.find("health_check")) parse_health_check(ctx, e->value, out.health_check.edit());
   if (const Entry* e = m.find("circuit_breaker")) {
-    parse_circuit_breaker(ctx, e->value, out.circuit_breaker);
+    parse_circuit_breaker(ctx, e->value, out.circuit_breaker.edit());
   }
-  if (const Entry* e = m.find("retries")) parse_retries(ctx, e->value, out.retries);
+  if (const Entry* e = m.find("retries")) parse_retries(ctx, e->value, out.retries.edit());
   if (const Entry* e = m.find("rate_limit")) {
     RateLimit rl;
     parse_rate_limit(ctx, e->value, rl, out.rate_limit_origin);

@@ -1,11 +1,15 @@
 // Reloading a large file without parsing it whole again: the settings around the
 // endpoints are parsed (they are small and may read key files), each endpoint whose
 // item text is byte-for-byte the one of the running config, in the same surroundings,
-// is copied from it, and only the changed items go through yaml-cpp. Any error, or
-// anything the split cannot vouch for, sends the caller to the whole-file parse.
+// is taken from it (shared where it sits at the same place and line, else copied), and
+// only the changed items go through yaml-cpp. Any error, or anything the split cannot
+// vouch for, sends the caller to the whole-file parse.
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "config/sections.hpp"
+#include "config/share_settings.hpp"
 #include "config/source_index.hpp"
 #include "config/yaml_documents.hpp"
 
@@ -37,6 +41,32 @@ std::optional<EndpointDraft> parse_item(Context& ctx, std::string_view text, con
                         defaults);
 }
 
+// True when two endpoints share an id, or two enabled ones a prefix. The endpoints taken
+// unchanged were distinct endpoints of a valid config, so they cannot clash with each
+// other: only the few parsed again (`parsed`) are compared, with everything.
+bool clashes(const EndpointList& eps, const std::vector<std::size_t>& parsed) {
+  if (parsed.size() > 16) {  // many changed: hash them all rather than compare n x k
+    std::unordered_set<std::string_view> ids, prefixes;
+    ids.reserve(eps.size());
+    prefixes.reserve(eps.size());
+    for (const Endpoint& e : eps) {
+      if (!ids.insert(e.id).second) return true;
+      if (!e.disabled && !prefixes.insert(e.prefix).second) return true;
+    }
+    return false;
+  }
+  for (const std::size_t p : parsed) {
+    const Endpoint& a = eps[p];
+    for (std::size_t i = 0; i < eps.size(); ++i) {
+      if (i == p) continue;
+      const Endpoint& b = eps[i];
+      if (a.id == b.id) return true;
+      if (!a.disabled && !b.disabled && a.prefix == b.prefix) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool load_reusing(const std::string& text, const Prescan& scan, const Config& previous,
@@ -61,43 +91,80 @@ bool load_reusing(const std::string& text, const Prescan& scan, const Config& pr
   parse_yaml(settings, Prescan{}, local, next, &defaults);
   if (errors.size() > 0 || !next.endpoints.empty()) return false;
 
-  std::unordered_map<SourceIndex::Digest, std::size_t, DigestHash> by_text;
-  by_text.reserve(before.items.size());
-  for (std::size_t i = 0; i < before.items.size(); ++i)
-    if (before.items[i].reusable) by_text.emplace(before.items[i].text, i);
-
-  std::vector<EndpointDraft> drafts;
-  drafts.reserve(split->items.size());
-  next.source.items.reserve(split->items.size());
+  // Where each item's text was before. Most items are where they were: the same position
+  // is tried first, and only the texts no item matched there are indexed for the others.
+  // An item whose text is taken already is parsed (the same text twice is a duplicate
+  // id, which the check below sends to the whole-file parse).
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  const std::size_t n = split->items.size();
   const std::string_view all(text);
-  for (std::size_t i = 0; i < split->items.size(); ++i) {
+  std::vector<SourceIndex::Digest> digests(n);
+  std::vector<std::size_t> from(n, kNone);
+  std::vector<bool> taken(before.items.size(), false);
+  std::size_t misses = 0;
+  for (std::size_t i = 0; i < n; ++i) {
     const ItemSpan& item = split->items[i];
-    const std::string_view item_text = all.substr(item.begin, item.end - item.begin);
-    const SourceIndex::Digest d = digest(item_text);
-    if (const auto it = by_text.find(d); it != by_text.end()) {
+    digests[i] = digest(all.substr(item.begin, item.end - item.begin));
+    if (i < before.items.size() && before.items[i].reusable && before.items[i].text == digests[i]) {
+      from[i] = i;
+      taken[i] = true;
+    } else {
+      ++misses;
+    }
+  }
+  if (misses > 0) {
+    std::unordered_map<SourceIndex::Digest, std::size_t, DigestHash> by_text;
+    for (std::size_t j = 0; j < before.items.size(); ++j)
+      if (!taken[j] && before.items[j].reusable) by_text.emplace(before.items[j].text, j);
+    for (std::size_t i = 0; i < n && !by_text.empty(); ++i) {
+      if (from[i] != kNone) continue;
+      const auto it = by_text.find(digests[i]);
+      if (it == by_text.end()) continue;
+      from[i] = it->second;
+      by_text.erase(it);
+    }
+  }
+
+  next.endpoints.reserve(n);
+  next.source.items.reserve(n);
+  std::vector<std::size_t> parsed;  // positions of the items parsed again
+  for (std::size_t i = 0; i < n; ++i) {
+    const ItemSpan& item = split->items[i];
+    const SourceIndex::Digest& d = digests[i];
+    if (const std::size_t j = from[i]; j != kNone) {
       // Valid before, in the same surroundings: valid now, with the same settings. Only
       // where it sits changed; the checks across endpoints run again below.
-      EndpointDraft& draft = drafts.emplace_back();
-      draft.ep = previous.endpoints[it->second];
-      draft.ep.index = i;
-      draft.ep.line = item.line + static_cast<int>(before.items[it->second].line_offset);
-      draft.id_ok = true;
-      draft.prefix_ok = true;
-      next.source.items.push_back({d, before.items[it->second].line_offset, true,
-                                   static_cast<std::uint32_t>(it->second)});
+      const Endpoint& was = previous.endpoints[j];
+      const int line = item.line + static_cast<int>(before.items[j].line_offset);
+      if (was.index == i && was.line == line) {
+        next.endpoints.push_back(previous.endpoints.shared(j));  // a pointer copy
+      } else {
+        Endpoint moved = was;
+        moved.index = i;
+        moved.line = line;
+        next.endpoints.push_back(std::move(moved));
+      }
+      next.source.items.push_back({d, before.items[j].line_offset, true,
+                                   static_cast<std::uint32_t>(j)});
       continue;
     }
+    const std::string_view item_text = all.substr(item.begin, item.end - item.begin);
     const std::size_t warnings = local.warnings.size();
     auto draft = parse_item(local, item_text, item, i, next, defaults);
     if (!draft || errors.size() > 0 || local.warnings.size() != warnings) return false;
+    if (!draft->id_ok || !draft->prefix_ok) return false;
+    if (!previous.endpoints.empty()) {  // share settings equal to a neighbour's
+      SettingsSharer sharer;
+      sharer.seed(previous.endpoints[std::min(i, previous.endpoints.size() - 1)]);
+      sharer.share(draft->ep);
+    }
     next.source.items.push_back({d, static_cast<std::uint32_t>(draft->ep.line - item.line),
-                                 !draft->ep.tls.ca_file});
-    drafts.push_back(std::move(*draft));
+                                 !draft->ep.tls->ca_file});
+    parsed.push_back(i);
+    next.endpoints.push_back(std::move(draft->ep));
   }
-  validate_endpoints(local, drafts);
-  if (errors.size() > 0) return false;
-  next.endpoints.reserve(drafts.size());
-  for (auto& d : drafts) next.endpoints.push_back(std::move(d.ep));
+  // A clash of ids or prefixes goes to the whole-file parse, which reports it.
+  if (clashes(next.endpoints, parsed)) return false;
   next.source.context = context;
   next.source.taken_from_config = previous.serial.value;
   for (auto& w : local.warnings) ctx.warnings.push_back(std::move(w));

@@ -61,10 +61,10 @@ void parse_redis(Context& ctx, const Value& v, Redis& out);
 struct Defaults {
   Duration connect_timeout = std::chrono::seconds(2);
   Duration timeout = std::chrono::seconds(30);
-  HealthCheck health_check;
-  CircuitBreaker circuit_breaker;
-  Retries retries;
-  std::optional<RateLimit> rate_limit;
+  Shared<HealthCheck> health_check;  // shared with each endpoint that does not set its own
+  Shared<CircuitBreaker> circuit_breaker;
+  Shared<Retries> retries;
+  SharedOptional<RateLimit> rate_limit;
   RateLimitOrigin rate_limit_origin;
 };
 void parse_defaults(Context& ctx, const Value& v, Defaults& out);

@@ -191,7 +191,7 @@ void index_source(std::string_view text, Config& cfg) {
     const int next = i + 1 < split->items.size() ? split->items[i + 1].line : INT_MAX;
     if (ep.line < item.line || ep.line >= next) return;  // the split is not the parse's
     items.push_back({digest(text.substr(item.begin, item.end - item.begin)),
-                     static_cast<std::uint32_t>(ep.line - item.line), !ep.tls.ca_file});
+                     static_cast<std::uint32_t>(ep.line - item.line), !ep.tls->ca_file});
   }
   cfg.source.items = std::move(items);
   cfg.source.context = context_digest(text, *split, cfg.path);

@@ -9,7 +9,7 @@ namespace {
 // A trial that has held its slot longer than any request may take lost its result
 // (a missing record() call): half-open must not wait for it forever.
 BreakerOptions breaker_options(const config::Endpoint& ep) {
-  BreakerOptions o = BreakerOptions::from(ep.circuit_breaker);
+  BreakerOptions o = BreakerOptions::from(*ep.circuit_breaker);
   o.trial_timeout = ep.connect_timeout + ep.timeout + std::chrono::seconds(1);
   return o;
 }
@@ -50,13 +50,13 @@ EndpointState::EndpointState(const config::Endpoint& ep,
       clock_(clock),
       callbacks_(std::move(callbacks)),
       context_(std::move(context)),
-      failure_statuses_(ep.circuit_breaker.failure_statuses),
+      failure_statuses_(ep.circuit_breaker->failure_statuses),
       breaker_(breaker_options(ep), clock,
                [this](const BreakerTransition& t) {
                  touch();
                  if (callbacks_ && callbacks_->on_breaker) callbacks_->on_breaker(*this, t);
                }),
-      health_(ep.health_check,
+      health_(*ep.health_check,
               [this](const HealthTransition& t) {
                 touch();
                 if (callbacks_ && callbacks_->on_health) callbacks_->on_health(*this, t);

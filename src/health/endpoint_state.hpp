@@ -70,8 +70,9 @@ class EndpointState {
   // `servers`: its `url`).
   EndpointState(const config::Endpoint& ep, const Clock& clock, EndpointCallbacks callbacks = {},
                 std::size_t server = 0);
-  // The same without a copy of the endpoint's settings: `ep` points into the snapshot's
-  // config (an aliasing pointer), and rebind() moves it to the next snapshot's.
+  // The same without a copy of the endpoint's settings: `ep` is the snapshot's config's
+  // endpoint object (shared by the next config while a reload leaves the endpoint as it
+  // is), and rebind() moves it to the next snapshot's when that is another object.
   EndpointState(std::shared_ptr<const config::Endpoint> ep, const Clock& clock,
                 EndpointCallbacks callbacks = {}, std::size_t server = 0);
   // The same with callbacks shared by many states; `context` is whatever they need to

@@ -3,7 +3,7 @@
 namespace gatehouse::health {
 
 EndpointStats::EndpointStats(const config::Endpoint& ep, const Clock& clock) : clock_(clock) {
-  if (ep.circuit_breaker.fallback_strategy == "cached")
+  if (ep.circuit_breaker->fallback_strategy == "cached")
     cache_ = std::make_unique<ResponseCache>(ep.cache, clock);
   touch();
 }

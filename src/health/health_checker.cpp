@@ -113,7 +113,7 @@ struct HealthChecker::Impl {
 
 Task<void> HealthChecker::Impl::run(std::shared_ptr<Loop> loop) {
   const auto cfg = loop->state->config();
-  const auto interval = std::max(cfg->health_check.interval, std::chrono::milliseconds(1));
+  const auto interval = std::max(cfg->health_check->interval, std::chrono::milliseconds(1));
   auto next = SteadyClock::now() + probe_offset(loop->state->id(), interval,
                                                 loop->state->index(), loop->state->count());
   for (;;) {
@@ -143,7 +143,7 @@ Task<CheckRecord> HealthChecker::Impl::probe(Loop& loop) {
 
   auto io = std::make_shared<ProbeIo>(ioc.get_executor());
   loop.io = io;
-  io->deadline.expires_after(cfg->health_check.timeout);
+  io->deadline.expires_after(cfg->health_check->timeout);
   io->deadline.async_wait([io](const error_code& ec) {
     if (ec) return;  // cancelled: the probe finished in time
     io->timed_out = true;
@@ -163,10 +163,10 @@ Task<CheckRecord> HealthChecker::Impl::probe(Loop& loop) {
     r.error = std::move(error);
   } else {
     r.status = status;
-    r.ok = status_expected(status, cfg->health_check.expected_status);
+    r.ok = status_expected(status, cfg->health_check->expected_status);
     if (!r.ok)
       r.error =
-          "status " + std::to_string(status) + " not in " + cfg->health_check.expected_status_text;
+          "status " + std::to_string(status) + " not in " + cfg->health_check->expected_status_text;
   }
   co_return r;
 }
@@ -176,7 +176,7 @@ Task<std::string> HealthChecker::Impl::talk(Loop& loop, ProbeIo& io, const confi
   const auto& url = loop.state->url();  // this server's (SPEC 13: each is probed)
   // The probe's own deadline (in probe()) closes the socket; this one ends the connect
   // and handshake at the same moment with a typed result.
-  const auto deadline = SteadyClock::now() + ep.health_check.timeout;
+  const auto deadline = SteadyClock::now() + ep.health_check->timeout;
   error_code why;
   const auto cerr = co_await net::connect(io.resolver, io.socket, url.host, url.port, deadline, &why);
   if (cerr == net::ConnectError::timeout) io.timed_out = true;
@@ -189,16 +189,16 @@ Task<std::string> HealthChecker::Impl::talk(Loop& loop, ProbeIo& io, const confi
     co_return err;
   }
 
-  if (!loop.tls_for || *loop.tls_for != ep.tls) {
+  if (!loop.tls_for || *loop.tls_for != *ep.tls) {
     loop.tls_error.clear();
-    loop.tls = net::make_client_context(ep.tls.verify, ep.tls.ca_file ? &*ep.tls.ca_file : nullptr,
+    loop.tls = net::make_client_context(ep.tls->verify, ep.tls->ca_file ? &*ep.tls->ca_file : nullptr,
                                         loop.tls_error);
-    loop.tls_for = ep.tls;
+    loop.tls_for = *ep.tls;
   }
   if (!loop.tls) co_return "tls: " + loop.tls_error;
   ssl::stream<Socket&> stream(io.socket, *loop.tls);
-  const std::string& sni = ep.tls.server_name ? *ep.tls.server_name : url.host;
-  const auto herr = co_await net::handshake(stream, sni, ep.tls.verify, deadline, &why);
+  const std::string& sni = ep.tls->server_name ? *ep.tls->server_name : url.host;
+  const auto herr = co_await net::handshake(stream, sni, ep.tls->verify, deadline, &why);
   if (herr == net::ConnectError::timeout) io.timed_out = true;
   if (herr != net::ConnectError::none) co_return "tls: " + why.message();
   std::string err = co_await exchange(stream, request, status);
@@ -216,7 +216,7 @@ void HealthChecker::Impl::apply(std::vector<std::shared_ptr<EndpointState>> endp
   for (auto& state : endpoints) {
     if (!state || next.contains(state.get())) continue;
     const auto cfg = state->config();
-    if (cfg->disabled || !cfg->health_check.enabled) continue;
+    if (cfg->disabled || !cfg->health_check->enabled) continue;
     if (auto it = loops.find(state.get()); it != loops.end()) {
       next.emplace(it->first, std::move(it->second));
       loops.erase(it);

@@ -23,7 +23,7 @@ std::string host_header(const config::UpstreamUrl& url) {
 std::string probe_request(const config::Endpoint& ep) { return probe_request(ep, ep.url); }
 
 std::string probe_request(const config::Endpoint& ep, const config::UpstreamUrl& server) {
-  const std::string& path = ep.health_check.path.empty() ? std::string("/") : ep.health_check.path;
+  const std::string& path = ep.health_check->path.empty() ? std::string("/") : ep.health_check->path;
   std::string req;
   req.reserve(128 + path.size());
   req.append("GET ").append(path).append(" HTTP/1.1\r\nHost: ").append(host_header(server));

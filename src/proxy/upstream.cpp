@@ -79,8 +79,8 @@ Task<std::tuple<ConnectError, std::unique_ptr<UpstreamConn>>> UpstreamPool::conn
   if (err != ConnectError::none) co_return std::tuple{err, nullptr};
   if (server.tls) {
     if (!conn->stream().start_tls(*server.tls)) co_return std::tuple{ConnectError::tls, nullptr};
-    const std::string& sni = endpoint.tls.server_name ? *endpoint.tls.server_name : url.host;
-    const auto herr = co_await net::handshake(conn->stream(), sni, endpoint.tls.verify, deadline);
+    const std::string& sni = endpoint.tls->server_name ? *endpoint.tls->server_name : url.host;
+    const auto herr = co_await net::handshake(conn->stream(), sni, endpoint.tls->verify, deadline);
     if (herr != ConnectError::none) co_return std::tuple{herr, nullptr};
   }
   co_return std::tuple{ConnectError::none, std::move(conn)};

@@ -1,5 +1,6 @@
 #include "registry/snapshot.hpp"
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 
@@ -29,10 +30,10 @@ std::string host_port(const config::UpstreamUrl& url, bool always_port) {
 std::string tls_pool_suffix(const config::Endpoint& ep, const config::UpstreamUrl& url,
                             std::uint64_t generation) {
   std::string out = "|";
-  out += ep.tls.ca_file.value_or("");
+  out += ep.tls->ca_file.value_or("");
   out += '|';
-  out += ep.tls.server_name.value_or(url.host);
-  out += ep.tls.verify ? "|v|" : "|n|";
+  out += ep.tls->server_name.value_or(url.host);
+  out += ep.tls->verify ? "|v|" : "|n|";
   out += std::to_string(ep.index);
   out += '@';
   out += std::to_string(generation);
@@ -42,7 +43,7 @@ std::string tls_pool_suffix(const config::Endpoint& ep, const config::UpstreamUr
 std::shared_ptr<boost::asio::ssl::context> make_tls(const config::Endpoint& ep,
                                                     std::string& error) {
   std::string why;
-  auto ctx = net::make_client_context(ep.tls.verify, ep.tls.ca_file ? &*ep.tls.ca_file : nullptr, why);
+  auto ctx = net::make_client_context(ep.tls->verify, ep.tls->ca_file ? &*ep.tls->ca_file : nullptr, why);
   if (!ctx) error = "endpoint '" + ep.id + "': " + why;
   return ctx;
 }
@@ -65,6 +66,21 @@ health::SharedCallbacks counting(const health::EndpointCallbacks& base) {
   return std::make_shared<const health::EndpointCallbacks>(std::move(cb));
 }
 
+// True when two tables route alike: the same endpoints, position for position, in what
+// the route table reads of them (the same object, or equal in those fields).
+bool same_routes(const config::EndpointList& a, const config::EndpointList& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a.shared(i) == b.shared(i)) continue;
+    const config::Endpoint& x = a[i];
+    const config::Endpoint& y = b[i];
+    if (x.disabled != y.disabled || x.prefix != y.prefix || x.name != y.name ||
+        x.version != y.version || x.methods != y.methods)
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
@@ -77,7 +93,9 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
   snap->config = cfg;
   snap->generation = generation;
   snap->config_version = config_version;
-  snap->routes = std::make_unique<router::RouteTable>(cfg->endpoints);
+  snap->routes = previous && same_routes(previous->config->endpoints, cfg->endpoints)
+                     ? previous->routes
+                     : std::make_shared<const router::RouteTable>(cfg->endpoints);
   snap->loaded_at = clock.system_now();
   if (cfg->auth.jwt) {
     std::string verr;
@@ -102,13 +120,23 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     }
   }
   snap->endpoints.reserve(cfg->endpoints.size());
-  // Carry-over candidates by id: one lookup per endpoint, linear in the table's size.
+  // Carry-over candidates by id: the one at the same position when it has that id (most
+  // reloads move nothing), else a lookup in an index made the first time it is needed.
   std::unordered_map<std::string_view, const EndpointRuntime*> previous_by_id;
-  if (previous) {
-    previous_by_id.reserve(previous->endpoints.size());
-    for (const auto& old : previous->endpoints)
-      if (old.state()) previous_by_id.emplace(old.config->id, &old);
-  }
+  auto previous_of = [&](std::size_t i, const config::Endpoint& ep) -> const EndpointRuntime* {
+    if (!previous || ep.disabled) return nullptr;
+    if (i < previous->endpoints.size()) {
+      const EndpointRuntime& at = previous->endpoints[i];
+      if (at.config->id == ep.id) return at.state() ? &at : nullptr;
+    }
+    if (previous_by_id.empty()) {
+      previous_by_id.reserve(previous->endpoints.size());
+      for (const auto& old : previous->endpoints)
+        if (old.state()) previous_by_id.emplace(old.config->id, &old);
+    }
+    const auto it = previous_by_id.find(ep.id);
+    return it != previous_by_id.end() ? it->second : nullptr;
+  };
   const unsigned shards = metrics ? metrics->shards() : 1;
   const health::SharedCallbacks shared_callbacks =
       metrics ? counting(callbacks) : std::make_shared<const health::EndpointCallbacks>(callbacks);
@@ -122,21 +150,47 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     health::EndpointStats* stats;
     const config::Endpoint* settings;
   };
+  // At start-up every server state, endpoint counter set and metrics object is new, and
+  // they outlive this snapshot (reloads carry them over) while the rest of the runtime is
+  // rebuilt by each reload. Made first, in a pass of their own, they sit together in the
+  // heap instead of between the per-snapshot pieces, so what the first snapshot frees
+  // when a reload replaces it is whole pages the allocator hands back.
+  std::vector<std::shared_ptr<health::EndpointState>> fresh_states;
+  std::vector<std::shared_ptr<health::EndpointStats>> fresh_stats;
+  std::vector<std::shared_ptr<metrics::EndpointMetrics>> fresh_metrics;
+  if (!previous) {
+    fresh_stats.resize(cfg->endpoints.size());
+    fresh_metrics.resize(cfg->endpoints.size());
+    std::size_t servers = 0;
+    for (const auto& ep : cfg->endpoints) servers += std::max<std::size_t>(1, ep.servers.size());
+    fresh_states.reserve(servers);
+    for (std::size_t e = 0; e < cfg->endpoints.size(); ++e) {
+      const auto& ep = cfg->endpoints[e];
+      if (metrics) fresh_metrics[e] = metrics->endpoint(ep.id);
+      if (ep.disabled) continue;
+      for (std::size_t i = 0; i < std::max<std::size_t>(1, ep.servers.size()); ++i)
+        fresh_states.push_back(std::make_shared<health::EndpointState>(
+            cfg->endpoints.shared(e), clock, shared_callbacks, fresh_metrics[e], i));
+      fresh_stats[e] = std::make_shared<health::EndpointStats>(ep, clock);
+    }
+  }
+  std::size_t next_fresh_state = 0;
   std::vector<KeptState> kept;
   std::vector<KeptStats> kept_stats;
   if (previous) kept.reserve(previous->endpoints.size());
-  for (const auto& ep : cfg->endpoints) {
+  for (std::size_t position = 0; position < cfg->endpoints.size(); ++position) {
+    const config::Endpoint& ep = cfg->endpoints[position];
     EndpointRuntime rt;
     rt.config = &ep;
     rt.requires_jwt = ep.auth_type == "jwt";
-    const auto& strategy = ep.circuit_breaker.fallback_strategy;
+    const auto& strategy = ep.circuit_breaker->fallback_strategy;
     rt.fallback = strategy == "cached"    ? Fallback::cached
                   : strategy == "default" ? Fallback::default_answer
                                           : Fallback::error;
-    const auto it = ep.disabled ? previous_by_id.end() : previous_by_id.find(ep.id);
-    const EndpointRuntime* old = it != previous_by_id.end() ? it->second : nullptr;
+    const EndpointRuntime* old = previous_of(position, ep);
     // Same id, same registry: the old runtime's metrics are the ones a lookup would find.
-    if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
+    if (!previous) rt.metrics = std::move(fresh_metrics[position]);
+    else if (metrics) rt.metrics = old && old->metrics ? old->metrics : metrics->endpoint(ep.id);
     // One TLS context for all servers: they share the endpoint's tls settings.
     std::shared_ptr<boost::asio::ssl::context> tls;
     if (ep.url.https && !ep.disabled) {
@@ -148,12 +202,15 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     if (ep.servers.empty()) one.push_back(config::Server{ep.url, 1});
     const auto& servers = ep.servers.empty() ? one : ep.servers;
     bool kept_any = false;
-    // The state's view of its settings points into this snapshot's config (no copy per
-    // server); the old config is freed once every kept state moved on to the new one.
-    const std::shared_ptr<const config::Endpoint> settings(cfg, &ep);
-    const bool changed =
-        old && !config::taken_unchanged(*previous->config, old->config->index, *cfg, ep.index) &&
-        !config::same_endpoint(*old->config, ep);
+    // The state's view of its settings is the config's own endpoint object (no copy per
+    // server), shared with the next config while a reload leaves the endpoint as it is.
+    const std::shared_ptr<const config::Endpoint>& settings = cfg->endpoints.shared(position);
+    // The very object the old runtime was built from: its states are bound to it already.
+    const bool same_object = old && old->config == &ep;
+    const bool changed = old && !same_object &&
+                         !config::taken_unchanged(*previous->config, old->config->index, *cfg,
+                                                  ep.index) &&
+                         !config::same_endpoint(*old->config, ep);
     for (std::size_t i = 0; i < servers.size(); ++i) {
       UpstreamServer server;
       server.url = ep.servers.empty() ? &ep.url : &ep.servers[i].url;
@@ -168,13 +225,20 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       if (!ep.disabled) {
         if (old) {
           for (const auto& prev : old->servers) {
-            if (!prev.state || !prev.state->keeps_state_for(ep, *server.url)) continue;
+            if (!prev.state) continue;
+            // With the same object, health_check and circuit_breaker are equal: only the
+            // URL is left to compare (without the state's lock).
+            if (same_object ? !(prev.state->url() == *server.url)
+                            : !prev.state->keeps_state_for(ep, *server.url))
+              continue;
             server.state = prev.state;
-            kept.push_back({server.state.get(), settings, i, servers.size(), changed});
+            kept.push_back({server.state.get(), same_object ? nullptr : settings, i,
+                            servers.size(), changed});
             kept_any = true;
             break;
           }
         }
+        if (!server.state && !previous) server.state = std::move(fresh_states[next_fresh_state++]);
         if (!server.state)
           server.state = std::make_shared<health::EndpointState>(settings, clock, shared_callbacks,
                                                                  rt.metrics, i);
@@ -187,13 +251,15 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       if (kept_any && old->stats) {
         rt.stats = old->stats;
         if (changed) kept_stats.push_back({rt.stats.get(), &ep});
+      } else if (!previous) {
+        rt.stats = std::move(fresh_stats[position]);
       } else {
         rt.stats = std::make_shared<health::EndpointStats>(ep, clock);
       }
       rt.balancer = balance::make_balancer(balance::spec_of(ep, shards));
-      rt.retry.emplace(ep.retries, ep.timeout);
+      rt.retry.emplace(*ep.retries, ep.timeout);
       if (rt.retry->enabled())
-        rt.budget = std::make_shared<balance::RetryBudget>(ep.retries.budget, shards, clock);
+        rt.budget = std::make_shared<balance::RetryBudget>(ep.retries->budget, shards, clock);
       // Buckets survive a reload that leaves this endpoint's rate_limit as it was
       // (SPEC 14), whatever else changed; a changed one starts with full buckets.
       if (ep.rate_limit) {
@@ -212,7 +278,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
     // Same identity: only a real change (tls, timeouts...) counts as an update and
     // moves last_updated.
     if (k.changed) k.state->update_config(std::move(k.settings));
-    else k.state->rebind(std::move(k.settings));
+    else if (k.settings) k.state->rebind(std::move(k.settings));  // null: bound already
   }
   for (const auto& k : kept_stats) k.stats->update_config(*k.settings);
   return snap;

@@ -71,7 +71,8 @@ struct EndpointRuntime {
 
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
-  std::unique_ptr<router::RouteTable> routes;
+  // Shared with the previous snapshot when no endpoint changed what routes to it.
+  std::shared_ptr<const router::RouteTable> routes;
   std::vector<EndpointRuntime> endpoints;  // parallel to config->endpoints
   std::uint64_t generation = 0;
   std::uint64_t config_version = 1;        // bumped by every reload that changes something

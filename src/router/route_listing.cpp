@@ -19,7 +19,7 @@ std::string methods_of(const config::Endpoint& ep) {
   return out;
 }
 
-std::string endpoint_of(const RouteInfo& route, const std::vector<config::Endpoint>& endpoints) {
+std::string endpoint_of(const RouteInfo& route, const config::EndpointList& endpoints) {
   const config::Endpoint& chosen = endpoints[route.endpoints.front()];
   if (!route.version_route) return chosen.id;
   std::vector<std::string_view> versions;
@@ -49,7 +49,7 @@ std::string servers_of(const config::Endpoint& ep) {
 
 }  // namespace
 
-std::string format_routes(const RouteTable& table, const std::vector<config::Endpoint>& endpoints) {
+std::string format_routes(const RouteTable& table, const config::EndpointList& endpoints) {
   std::vector<Row> rows;
   rows.push_back({"PREFIX", "METHODS", "ENDPOINT", "SERVERS"});
   for (const RouteInfo& route : table.routes()) {

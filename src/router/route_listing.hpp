@@ -15,6 +15,6 @@ namespace gatehouse::router {
 // METHODS is `*` for every method; SERVERS lists every server of the endpoint, as
 // "http://a/api, http://b/api (weight 3)". A bare "/{name}" version route names the
 // endpoint it uses without X-API-Version and the versions the header may pick.
-std::string format_routes(const RouteTable& table, const std::vector<config::Endpoint>& endpoints);
+std::string format_routes(const RouteTable& table, const config::EndpointList& endpoints);
 
 }  // namespace gatehouse::router

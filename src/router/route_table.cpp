@@ -150,7 +150,7 @@ struct RouteTable::Impl {
   }
 };
 
-RouteTable::RouteTable(const std::vector<config::Endpoint>& endpoints)
+RouteTable::RouteTable(const config::EndpointList& endpoints)
     : impl_(std::make_unique<Impl>()) {
   Impl& im = *impl_;
   im.targets_.reserve(endpoints.size());

@@ -44,7 +44,7 @@ class RouteTable {
  public:
   // Registers every enabled endpoint (disabled ones are skipped) under its effective
   // prefix, plus the bare "/{name}" version routes of SPEC section 3.
-  explicit RouteTable(const std::vector<config::Endpoint>& endpoints);
+  explicit RouteTable(const config::EndpointList& endpoints);
   ~RouteTable();
   RouteTable(const RouteTable&) = delete;
   RouteTable& operator=(const RouteTable&) = delete;

@@ -221,9 +221,8 @@ void Server::trim_after_retired() {
     ::malloc_trim(0);
   }
   if (retired_.empty()) return;
-  const auto before = retired_.size();
-  std::erase_if(retired_, [](const auto& weak) { return weak.expired(); });
-  if (retired_.size() == before) return;
+  // A snapshot no request and no worker holds any more is freed here, on this thread.
+  if (retired_.release() == 0) return;
   // A snapshot of a large config is gone (its last request finished, every worker took
   // the new one): hand its memory back to the kernel now, not at some later peak.
   ::malloc_trim(0);

@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "health/health_checker.hpp"
 #include "metrics/registry.hpp"
+#include "registry/retired.hpp"
 #include "registry/snapshot.hpp"
 #include "server/reload.hpp"
 #include "server/watcher.hpp"
@@ -121,7 +122,7 @@ class Server {
   std::mutex reload_mutex_;
   std::unique_ptr<FileWatcher> watcher_;
   std::unique_ptr<metrics::Registry> metrics_;
-  std::vector<std::weak_ptr<const registry::Snapshot>> retired_;  // replaced by a reload
+  registry::RetiredSnapshots retired_;  // replaced by a reload, freed on the control thread
   std::optional<net::Clock::time_point> trim_again_at_;
 };
 

@@ -28,7 +28,7 @@ TEST(Servers, OneUrlIsOneServer) {
   EXPECT_EQ(ep.load_balancing, LoadBalancing::round_robin);
   EXPECT_EQ(ep.hash_key.source, HashKey::Source::none);
   EXPECT_EQ(ep.retries, Retries{});
-  EXPECT_EQ(ep.retries.attempts, 0u);
+  EXPECT_EQ(ep.retries->attempts, 0u);
 }
 
 TEST(Servers, AListOfUrlsAndWeightedServers) {
@@ -207,7 +207,7 @@ endpoints:
       budget: 12.5%
 )");
   ASSERT_TRUE(ok(r));
-  const Retries& rt = first_endpoint(r).retries;
+  const Retries& rt = *first_endpoint(r).retries;
   EXPECT_EQ(rt.attempts, 2u);
   EXPECT_TRUE(rt.on_connect_failure);
   EXPECT_FALSE(rt.on_reset);
@@ -231,7 +231,7 @@ TEST(Retries, Defaults) {
 TEST(Retries, EmptyListsAreAllowed) {
   const LoadResult r = endpoint({"name: a", "url: http://a", "retries: {attempts: 1, on: [], methods: []}"});
   ASSERT_TRUE(ok(r));
-  const Retries& rt = first_endpoint(r).retries;
+  const Retries& rt = *first_endpoint(r).retries;
   EXPECT_FALSE(rt.on_connect_failure || rt.on_reset || rt.on_timeout);
   EXPECT_TRUE(rt.on_statuses.empty());
   EXPECT_TRUE(rt.methods.empty());
@@ -247,7 +247,7 @@ TEST(Retries, BudgetIsAPercentage) {
     const std::string line = std::string("retries: {budget: \"") + c.text + "\"}";
     const LoadResult r = endpoint({"name: a", "url: http://a", line});
     ASSERT_TRUE(ok(r)) << c.text;
-    EXPECT_DOUBLE_EQ(first_endpoint(r).retries.budget, c.share) << c.text;
+    EXPECT_DOUBLE_EQ(first_endpoint(r).retries->budget, c.share) << c.text;
   }
   for (const char* bad : {"20", "0.2", "120%", "100.5%", "-5%", "%", "abc%", "1.%", ".5%", "5 %"}) {
     const std::string line = std::string("retries: {budget: \"") + bad + "\"}";
@@ -303,8 +303,8 @@ endpoints:
     retries: {attempts: 1, methods: [GET]}
 )");
   ASSERT_TRUE(ok(r));
-  const Retries& a = r.config->endpoints[0].retries;
-  const Retries& b = r.config->endpoints[1].retries;
+  const Retries& a = *r.config->endpoints[0].retries;
+  const Retries& b = *r.config->endpoints[1].retries;
   EXPECT_EQ(a.attempts, 3u);
   EXPECT_DOUBLE_EQ(a.budget, 0.5);
   EXPECT_FALSE(a.on_reset);

@@ -224,7 +224,7 @@ TEST(Merging, WithoutDefaultsTheBuiltInsApply) {
 TEST(HealthCheck, FalseDisablesOtherScalarsAreErrors) {
   LoadResult r = endpoint({"url: http://h", "name: a", "health_check: false"});
   ASSERT_TRUE(ok(r));
-  EXPECT_FALSE(first_endpoint(r).health_check.enabled);
+  EXPECT_FALSE(first_endpoint(r).health_check->enabled);
   EXPECT_TRUE(only_error(endpoint({"url: http://h", "name: a", "health_check: true"}),
                          "endpoints[0].health_check", 4, 19, "must be a mapping, or false"));
   EXPECT_TRUE(only_error(endpoint({"url: http://h", "name: a", "health_check: \"false\""}),
@@ -342,9 +342,9 @@ TEST(UpstreamTls, OnlyForHttpsAndFilesMustBeUsable) {
                          "endpoints[0].tls.verify", 4, 19, "must be true or false"));
   const LoadResult r = endpoint({"url: https://h", "name: a", "tls: {server_name: api.internal}"});
   ASSERT_TRUE(ok(r));
-  EXPECT_EQ(first_endpoint(r).tls.server_name, "api.internal");
-  EXPECT_TRUE(first_endpoint(r).tls.verify);
-  EXPECT_FALSE(first_endpoint(r).tls.ca_file);
+  EXPECT_EQ(first_endpoint(r).tls->server_name, "api.internal");
+  EXPECT_TRUE(first_endpoint(r).tls->verify);
+  EXPECT_FALSE(first_endpoint(r).tls->ca_file);
 }
 
 TEST(Disabled, DisabledEndpointsAreValidatedToo) {

@@ -105,11 +105,11 @@ TEST_F(FullConfig, EndpointWithEveryKey) {
   EXPECT_EQ(ep.connect_timeout, 250ms);
   EXPECT_EQ(ep.timeout, 10s);
   EXPECT_EQ(ep.max_body, 1024u * 1024);
-  ASSERT_TRUE(ep.tls.ca_file);
-  EXPECT_EQ(std::filesystem::path(*ep.tls.ca_file),
+  ASSERT_TRUE(ep.tls->ca_file);
+  EXPECT_EQ(std::filesystem::path(*ep.tls->ca_file),
             std::filesystem::path(fixtures() + "/config/../keys/ca.pem"));
-  EXPECT_EQ(ep.tls.server_name, "users.internal");
-  EXPECT_FALSE(ep.tls.verify);
+  EXPECT_EQ(ep.tls->server_name, "users.internal");
+  EXPECT_FALSE(ep.tls->verify);
   ASSERT_TRUE(ep.fallback);
   EXPECT_EQ(ep.fallback->status, 503);
   EXPECT_EQ(ep.fallback->content_type, "text/plain");
@@ -121,7 +121,7 @@ TEST_F(FullConfig, EndpointWithEveryKey) {
 
 TEST_F(FullConfig, EndpointOverridesMergeWithDefaultsFieldByField) {
   const Endpoint& ep = cfg().endpoints[0];
-  const HealthCheck& hc = ep.health_check;
+  const HealthCheck& hc = *ep.health_check;
   EXPECT_TRUE(hc.enabled);
   EXPECT_EQ(hc.path, "/ping");                   // endpoint
   EXPECT_EQ(hc.expected_status_text, "204");     // endpoint
@@ -133,7 +133,7 @@ TEST_F(FullConfig, EndpointOverridesMergeWithDefaultsFieldByField) {
   EXPECT_EQ(hc.healthy_threshold, 3u);
   EXPECT_EQ(hc.unhealthy_threshold, 4u);
 
-  const CircuitBreaker& cb = ep.circuit_breaker;
+  const CircuitBreaker& cb = *ep.circuit_breaker;
   EXPECT_EQ(cb.failure_threshold, 3u);           // endpoint
   EXPECT_EQ(cb.fallback_strategy, "default");    // endpoint
   EXPECT_EQ(cb.reset_timeout, 60s);              // defaults
@@ -157,18 +157,18 @@ TEST_F(FullConfig, EndpointInheritingEverything) {
   EXPECT_EQ(ep.connect_timeout, 1500ms);
   EXPECT_EQ(ep.timeout, 20s);
   EXPECT_EQ(ep.max_body, 2u * 1024 * 1024);  // limits.max_body
-  EXPECT_TRUE(ep.tls.verify);
-  EXPECT_FALSE(ep.health_check.enabled);     // health_check: false
-  EXPECT_EQ(ep.circuit_breaker.failure_threshold, 7u);
-  EXPECT_EQ(ep.circuit_breaker.fallback_strategy, "cached");
-  EXPECT_EQ(ep.circuit_breaker.failure_statuses, (std::vector<int>{500, 502}));
+  EXPECT_TRUE(ep.tls->verify);
+  EXPECT_FALSE(ep.health_check->enabled);     // health_check: false
+  EXPECT_EQ(ep.circuit_breaker->failure_threshold, 7u);
+  EXPECT_EQ(ep.circuit_breaker->fallback_strategy, "cached");
+  EXPECT_EQ(ep.circuit_breaker->failure_statuses, (std::vector<int>{500, 502}));
   EXPECT_FALSE(ep.fallback);
   EXPECT_EQ(ep.cache, Cache{});
 }
 
 TEST_F(FullConfig, DefaultsHealthCheckExpectedStatusList) {
   // The third endpoint inherits the defaults' "200,204,300-399".
-  const HealthCheck& hc = cfg().endpoints[2].health_check;
+  const HealthCheck& hc = *cfg().endpoints[2].health_check;
   EXPECT_EQ(hc.expected_status_text, "200,204,300-399");
   ASSERT_EQ(hc.expected_status.size(), 3u);
   EXPECT_EQ(hc.expected_status[0].lo, 200);

@@ -278,7 +278,7 @@ TEST(Bounds, HalfOpenRequests) {
                 "      half_open_requests: " + n + "\n");
   };
   ASSERT_TRUE(testing::ok(with("32767")));
-  EXPECT_EQ(with("32767").config->endpoints[0].circuit_breaker.half_open_requests, 32767u);
+  EXPECT_EQ(with("32767").config->endpoints[0].circuit_breaker->half_open_requests, 32767u);
   EXPECT_TRUE(only_error(with("32768"), "endpoints[0].circuit_breaker.half_open_requests", 5, 27,
                          "\"32768\": must be an integer from 1 to 32767"));
   EXPECT_TRUE(only_error(with("4294967296"), "endpoints[0].circuit_breaker.half_open_requests", 5,

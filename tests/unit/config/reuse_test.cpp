@@ -41,7 +41,7 @@ Config load_ok(const std::string& text, const Config* previous = nullptr) {
 // A marker a real parse never produces: an endpoint carrying it was copied from
 // `previous`, not parsed.
 void mark(Config& cfg) {
-  for (auto& ep : cfg.endpoints) ep.max_body = 4242;
+  for (std::size_t i = 0; i < cfg.endpoints.size(); ++i) cfg.endpoints.edit(i).max_body = 4242;
 }
 
 void expect_same_as_full_parse(const Config& got, const std::string& text) {
@@ -80,6 +80,42 @@ TEST(ConfigReuse, UnchangedItemsAreCopiedAndTheChangedOneParsed) {
   EXPECT_EQ(after.source.items.size(), 3u);
 }
 
+// An endpoint taken unchanged at its place is the running config's object itself (a
+// pointer copy, not 1.5 KiB and ten heap blocks); a moved one is a copy with its new
+// place, and the running config's endpoints are left as they were.
+TEST(ConfigReuse, AnEndpointTakenAtItsPlaceIsSharedNotCopied) {
+  const Config before = load_ok(file(kThree));
+  std::string items = kThree;
+  items.replace(items.find("timeout: 5s"), 11, "timeout: 7s");
+  const Config after = load_ok(file(items), &before);
+  ASSERT_EQ(after.endpoints.size(), 3u);
+  EXPECT_EQ(&after.endpoints[0], &before.endpoints[0]);
+  EXPECT_EQ(&after.endpoints[2], &before.endpoints[2]);
+  EXPECT_NE(&after.endpoints[1], &before.endpoints[1]);
+  EXPECT_EQ(before.endpoints[1].timeout, std::chrono::seconds(5));
+
+  const Config moved = load_ok(file("  - { url: http://127.0.0.1:9001/n, name: n }\n" + kThree),
+                               &before);
+  ASSERT_EQ(moved.endpoints.size(), 4u);
+  EXPECT_NE(&moved.endpoints[1], &before.endpoints[0]);
+  EXPECT_EQ(moved.endpoints[1].index, 1u);
+  EXPECT_EQ(before.endpoints[0].index, 0u);
+  EXPECT_EQ(before.endpoints[0].line, 5);
+}
+
+// The same item text twice is a duplicate id: reported as the whole-file parse reports it.
+TEST(ConfigReuse, AnItemRepeatedIsTheWholeFileParsesDuplicate) {
+  const Config before = load_ok(file(kThree));
+  const std::string text = file(kThree + "  - { url: http://127.0.0.1:9001/c, name: c }\n");
+  const auto reused = load_from_string(text, kPath, &before);
+  const auto full = load_from_string(text, kPath);
+  ASSERT_FALSE(reused.config);
+  ASSERT_EQ(reused.errors.size(), full.errors.size());
+  ASSERT_FALSE(full.errors.empty());
+  for (std::size_t i = 0; i < full.errors.size(); ++i)
+    EXPECT_EQ(reused.errors[i].to_string(), full.errors[i].to_string());
+}
+
 TEST(ConfigReuse, MovedItemsTakeTheirNewIndexAndLine) {
   const Config before = load_ok(file(kThree));
   const std::string items = "  - { url: http://127.0.0.1:9001/n, name: n }\n"
@@ -111,7 +147,8 @@ TEST(ConfigReuse, TakenItemsNeedNoComparisonInTheDiff) {
   // A copy of the running config may have been changed since: it vouches for nothing,
   // so its changed endpoint is compared and found changed.
   Config copy = before;
-  copy.endpoints[0].timeout = std::chrono::seconds(3);
+  copy.endpoints.edit(0).timeout = std::chrono::seconds(3);
+  EXPECT_EQ(before.endpoints[0].timeout, std::chrono::seconds(30));  // its own copy changed
   EXPECT_FALSE(taken_unchanged(copy, 0, after, 1));
   EXPECT_EQ(diff(copy, after).updated, (std::vector<std::string>{"a", "b"}));
 }
@@ -178,6 +215,20 @@ TEST(ConfigReuse, ADuplicateIdAcrossCopiedItemsIsStillFound) {
   const auto r = load_from_string(text, kPath, &before);
   EXPECT_FALSE(r.config);
   EXPECT_TRUE(testing::has_error(r, "endpoints[3].name", 11, 43, "duplicate endpoint id"));
+}
+
+TEST(ConfigReuse, APrefixClashWithATakenItemIsReportedAsByTheWholeFileParse) {
+  const Config before = load_ok(file(kThree));
+  std::string items = kThree;
+  items.replace(items.find("timeout: 5s"), 11, "prefix: /c");
+  const std::string text = file(items);
+  const auto with = load_from_string(text, kPath, &before);
+  const auto without = load_from_string(text, kPath);
+  ASSERT_FALSE(with.config);
+  ASSERT_FALSE(without.errors.empty());
+  ASSERT_EQ(with.errors.size(), without.errors.size());
+  for (std::size_t i = 0; i < with.errors.size(); ++i)
+    EXPECT_EQ(with.errors[i].to_string(), without.errors[i].to_string());
 }
 
 TEST(ConfigReuse, ChangedItemsLeaveTheRestIdentical) {

@@ -19,11 +19,11 @@ config::Endpoint endpoint() {
   ep.url.host = "127.0.0.1";
   ep.url.port = 9001;
   ep.url.base_path = "/api";
-  ep.circuit_breaker.failure_threshold = 3;
-  ep.circuit_breaker.reset_timeout = 10s;
-  ep.circuit_breaker.half_open_requests = 1;
-  ep.health_check.healthy_threshold = 2;
-  ep.health_check.unhealthy_threshold = 2;
+  ep.circuit_breaker.edit().failure_threshold = 3;
+  ep.circuit_breaker.edit().reset_timeout = 10s;
+  ep.circuit_breaker.edit().half_open_requests = 1;
+  ep.health_check.edit().healthy_threshold = 2;
+  ep.health_check.edit().unhealthy_threshold = 2;
   return ep;
 }
 
@@ -175,16 +175,16 @@ TEST_F(StateFixture, StateSurvivesOnlyUnchangedIdentity) {
   EndpointState st(endpoint(), clock);
   auto same = endpoint();
   same.prefix = "/other";
-  same.tls.verify = false;
+  same.tls.edit().verify = false;
   EXPECT_TRUE(st.keeps_state_for(same));
   auto url = endpoint();
   url.url.port = 9002;
   EXPECT_FALSE(st.keeps_state_for(url));
   auto hc = endpoint();
-  hc.health_check.interval = 1s;
+  hc.health_check.edit().interval = 1s;
   EXPECT_FALSE(st.keeps_state_for(hc));
   auto cb = endpoint();
-  cb.circuit_breaker.failure_threshold = 9;
+  cb.circuit_breaker.edit().failure_threshold = 9;
   EXPECT_FALSE(st.keeps_state_for(cb));
 }
 
@@ -193,7 +193,7 @@ TEST_F(StateFixture, CacheOnlyForTheCachedStrategy) {
   EndpointStats error_fallback(endpoint(), clock);
   EXPECT_EQ(error_fallback.cache(), nullptr);
   auto ep = endpoint();
-  ep.circuit_breaker.fallback_strategy = "cached";
+  ep.circuit_breaker.edit().fallback_strategy = "cached";
   ep.cache.max_bytes = 800;
   EndpointStats cached(ep, clock);
   ASSERT_NE(cached.cache(), nullptr);

@@ -27,13 +27,13 @@ config::Endpoint endpoint(std::string id, std::uint16_t port, bool https = false
   ep.url.base_path = "/api";
   ep.url.text =
       std::string(https ? "https" : "http") + "://127.0.0.1:" + std::to_string(port) + "/api";
-  ep.health_check.path = "/health";
-  ep.health_check.interval = 50ms;
-  ep.health_check.timeout = 1s;
-  ep.health_check.healthy_threshold = 2;
-  ep.health_check.unhealthy_threshold = 2;
-  ep.circuit_breaker.failure_threshold = 5;
-  ep.circuit_breaker.reset_timeout = 30s;
+  ep.health_check.edit().path = "/health";
+  ep.health_check.edit().interval = 50ms;
+  ep.health_check.edit().timeout = 1s;
+  ep.health_check.edit().healthy_threshold = 2;
+  ep.health_check.edit().unhealthy_threshold = 2;
+  ep.circuit_breaker.edit().failure_threshold = 5;
+  ep.circuit_breaker.edit().reset_timeout = 30s;
   return ep;
 }
 
@@ -107,7 +107,7 @@ TEST(HealthChecker, TimeoutIsAFailedCheck) {
   TestServer server;
   server.set_status(0);  // accept, read, never answer
   auto ep = endpoint("slow", server.port());
-  ep.health_check.timeout = 100ms;
+  ep.health_check.edit().timeout = 100ms;
   auto state = std::make_shared<EndpointState>(ep, RealClock::instance());
   HealthChecker checker;
   checker.set_endpoints({state});
@@ -136,7 +136,7 @@ TEST(HealthChecker, ProbeClosesTheBreakerAfterResetTimeout) {
   TestServer server;
   server.set_status(503);
   auto ep = endpoint("flaky", server.port());
-  ep.circuit_breaker.reset_timeout = 200ms;
+  ep.circuit_breaker.edit().reset_timeout = 200ms;
   Events events;
   auto state = std::make_shared<EndpointState>(ep, RealClock::instance(), events.callbacks());
   HealthChecker checker;
@@ -158,7 +158,7 @@ TEST(HealthChecker, SetEndpointsStartsAndStopsProbes) {
   auto sa = std::make_shared<EndpointState>(endpoint("a", a.port()), RealClock::instance());
   auto sb = std::make_shared<EndpointState>(endpoint("b", b.port()), RealClock::instance());
   auto off_cfg = endpoint("off", b.port());
-  off_cfg.health_check.enabled = false;
+  off_cfg.health_check.edit().enabled = false;
   auto off = std::make_shared<EndpointState>(off_cfg, RealClock::instance());
   auto disabled_cfg = endpoint("disabled", b.port());
   disabled_cfg.disabled = true;
@@ -194,13 +194,13 @@ TEST(HealthChecker, HttpsWithTheEndpointsTrustStore) {
   TestServer server(&cert);
 
   auto trusted = endpoint("tls-ok", server.port(), true);
-  trusted.tls.ca_file = cert.pem_file();
+  trusted.tls.edit().ca_file = cert.pem_file();
   auto untrusted = endpoint("tls-bad", server.port(), true);
-  untrusted.tls.ca_file = other.pem_file();
+  untrusted.tls.edit().ca_file = other.pem_file();
   auto unverified = endpoint("tls-noverify", server.port(), true);
-  unverified.tls.verify = false;
+  unverified.tls.edit().verify = false;
   auto missing = endpoint("tls-missing", server.port(), true);
-  missing.tls.ca_file = "/nonexistent/ca.pem";
+  missing.tls.edit().ca_file = "/nonexistent/ca.pem";
 
   auto s_trusted = std::make_shared<EndpointState>(trusted, RealClock::instance());
   auto s_untrusted = std::make_shared<EndpointState>(untrusted, RealClock::instance());

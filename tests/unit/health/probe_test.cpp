@@ -19,7 +19,7 @@ config::Endpoint endpoint(std::string host, std::uint16_t port, bool https, std:
   ep.url.port = port;
   ep.url.https = https;
   ep.url.base_path = std::move(base);
-  ep.health_check.path = std::move(path);
+  ep.health_check.edit().path = std::move(path);
   return ep;
 }
 

@@ -436,7 +436,7 @@ endpoints:
 )");
   // A CA file that cannot be read makes the build fail (the loader would have refused it).
   auto& tls_ep = const_cast<config::Endpoint&>(c->endpoints[1]);
-  tls_ep.tls.ca_file = "/nonexistent/ca.pem";
+  tls_ep.tls.edit().ca_file = "/nonexistent/ca.pem";
   std::string error;
   auto s2 = build_snapshot(c, 2, 2, s1.get(), clock, callbacks, error);
   EXPECT_FALSE(s2);
