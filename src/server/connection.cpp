@@ -4,7 +4,10 @@
 
 #include <cerrno>
 
+#include <boost/asio/co_spawn.hpp>
+
 #include "http/headers.hpp"
+#include "logging/log.hpp"
 #include "server/server.hpp"
 #include "server/tunnel.hpp"
 #include "server/worker.hpp"
@@ -84,28 +87,58 @@ void Connection::give_pipeline() {
   pipeline_.reset();  // the spares were full: freed
 }
 
-net::Task<bool> Connection::park() {
+bool Connection::park() {
   trim();
-  bool readable = false;
-  for (;;) {
-    // Readiness that was reported while nothing waited would be lost with edge-triggered
-    // epoll, so look first; anything that arrives after this look is reported to the
-    // wait below (this thread does not poll in between).
-    if (stream_.readable_now()) {
-      readable = true;  // data, or EOF / an error for the read to report
-      break;
-    }
-    auto [ec] = co_await stream_.socket().async_wait(net::Tcp::socket::wait_read, net::use_task);
-    if (ec) break;  // idle timeout, drain
+  // Readiness that was reported while nothing waited would be lost with edge-triggered
+  // epoll, so look first; anything that arrives after this look is reported to the wait
+  // (this thread does not poll in between).
+  if (stream_.readable_now()) {  // data, or EOF / an error for the read to report
+    unpark();
+    return false;
   }
-  idle_ = false;
-  if (!readable) {
+  wait_readable();
+  return true;
+}
+
+void Connection::wait_readable() {
+  stream_.socket().async_wait(net::Tcp::socket::wait_read,
+                              [self = shared_from_this()](const net::error_code& ec) {
+                                self->wake(ec);
+                              });
+}
+
+void Connection::wake(const net::error_code& ec) {
+  if (!ec && !stream_.readable_now()) {
+    wait_readable();  // readiness without anything to read: wait again
+    return;
+  }
+  if (ec) {  // idle timeout, drain
+    idle_ = false;
     client_deadline_->disarm();
-    co_return false;
+    closed_ = true;  // run() skips to the end of the connection
+  } else {
+    unpark();
   }
+  resume();
+}
+
+void Connection::unpark() {
+  idle_ = false;
   w_.spare_reads.take(in_.data, kInitialBuffer);
   take_pipeline();
-  co_return true;
+}
+
+void Connection::resume() {
+  asio::co_spawn(w_.ctx.get_executor(), run(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      logging::error("session ended by an unexpected exception",
+                     {{"error", std::string_view(ex.what())},
+                      {"stack", std::string_view(logging::current_stacktrace())}});
+    }
+  });
 }
 
 void Connection::close_if_idle() {
@@ -121,19 +154,22 @@ void Connection::close_tunnel() {
 
 net::Task<void> Connection::run() {
   auto self = shared_from_this();
-  if (!co_await start_tls_if_configured()) {
-    client_deadline_->stop();
-    trim();
-    stream_.shutdown_and_close();
-    co_return;
+  if (!started_) {
+    started_ = true;
+    if (!co_await start_tls_if_configured()) {
+      client_deadline_->stop();
+      trim();
+      stream_.shutdown_and_close();
+      co_return;
+    }
+    w_.spare_reads.take(in_.data, kInitialBuffer);
+    take_pipeline();
   }
-  w_.spare_reads.take(in_.data, kInitialBuffer);
-  take_pipeline();
   while (!closed_) {
     if (!co_await read_head()) {
       if (!parked_) break;
       parked_ = false;
-      if (!co_await park()) break;
+      if (park()) co_return;  // wake() runs it again
       continue;
     }
     ++requests_;
@@ -152,7 +188,7 @@ net::Task<void> Connection::run() {
       idle_ = true;
       idle_since_ = Clock::now();
       client_deadline_->arm(idle_since_ + limits().idle_timeout, &stream_.socket());
-      if (!co_await park()) break;
+      if (park()) co_return;
       continue;
     }
     if (in_.len == 0 && in_.data.size() > kInitialBuffer) {
@@ -336,7 +372,7 @@ net::Task<bool> Connection::read_head() {
     if (ec == boost::asio::error::operation_aborted && trim_requested_ && in_.len == 0 &&
         !closed_ && !client_deadline_->fired()) {
       // Idle for a while: run() gives the buffers and the pipeline back and waits for
-      // the next request without them (and without this frame).
+      // the next request without them (and without any frame).
       parked_ = true;
       co_return false;
     }

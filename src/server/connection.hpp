@@ -40,6 +40,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(Worker& worker, net::Socket socket);
   ~Connection();
 
+  // Serves the connection. While it is parked (idle, without buffers) no coroutine of
+  // it is alive: run() returns, and wake() runs it again when the client sends more.
   net::Task<void> run();
   // Drain: a connection waiting for its next request is closed now.
   void close_if_idle();
@@ -85,9 +87,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void take_pipeline();
   void give_pipeline();
   RequestContext& ctx() { return pipeline_->context(); }
-  // Gives the buffers back and waits, without them, until the client sends more (or the
-  // idle deadline, drain or the peer ends the wait: false). The deadline is armed.
-  net::Task<bool> park();
+  // Gives the buffers and the pipeline back and waits for the client's next bytes with a
+  // plain completion handler (an operation of about a hundred bytes instead of run()'s,
+  // co_spawn's and Asio's awaitable frames): true, run() returns. False: bytes (or EOF)
+  // are there already, the buffers are taken again and run() goes on. The deadline is
+  // armed.
+  bool park();
+  void wait_readable();
+  // The parked connection's wait ended: the client sent more (its buffers are taken
+  // again), or the idle deadline, drain or the peer ended it (run() only closes).
+  void wake(const net::error_code& ec);
+  void unpark();
+  void resume();  // run() again, in a coroutine of its own
 
   Worker& w_;
   net::Stream stream_;
@@ -99,6 +110,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle_ = false;
   bool trim_requested_ = false;
   bool parked_ = false;         // read_head() returned to wait without buffers
+  bool started_ = false;        // run() has taken the connection past the TLS handshake
   net::Clock::time_point idle_since_{};
   bool closed_ = false;
   Tunnel* tunnel_ = nullptr;
