@@ -108,7 +108,7 @@ void Connection::wait_readable() {
 }
 
 void Connection::wake(const net::error_code& ec) {
-  if (!ec && !stream_.readable_now()) {
+  if (!ec && !closed_ && !stream_.readable_now()) {
     wait_readable();  // readiness without anything to read: wait again
     return;
   }
