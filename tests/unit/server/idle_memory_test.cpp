@@ -23,7 +23,8 @@
 #include "server/worker.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+// AddressSanitizer's allocator (its allocator_interface.h does not ship with g++).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace gatehouse::server {
