@@ -4,7 +4,10 @@
 
 #include <cerrno>
 
+#include <boost/asio/co_spawn.hpp>
+
 #include "http/headers.hpp"
+#include "logging/log.hpp"
 #include "server/server.hpp"
 #include "server/tunnel.hpp"
 #include "server/worker.hpp"
@@ -38,8 +41,7 @@ constexpr std::size_t kSlice = 64 * 1024;
 Connection::Connection(Worker& worker, net::Socket socket)
     : w_(worker),
       stream_(std::move(socket)),
-      client_deadline_(std::make_shared<net::Deadline>(w_.ctx.get_executor())),
-      pipeline_(w_, *this, ctx_) {
+      client_deadline_(std::make_shared<net::Deadline>(w_.ctx.get_executor())) {
   net::error_code ec;
   const auto remote = stream_.socket().remote_endpoint(ec);
   if (!ec) client_ip_ = remote.address().to_string();
@@ -70,67 +72,73 @@ bool Connection::trim_if_idle(net::Clock::time_point now) {
 
 void Connection::trim() {
   w_.spare_reads.give(in_.data, kInitialBuffer);
-  auto& exchange = pipeline_.forwarder().exchange();
-  Worker::Scratch s;
-  s.req_fields = std::move(ctx_.req.fields);
-  s.res_fields = std::move(exchange.response().fields);
-  s.req_tokens = std::move(ctx_.req.connection_tokens);
-  s.res_tokens = std::move(exchange.response().connection_tokens);
-  s.head_out = std::move(exchange.head_out());
-  s.path = std::move(ctx_.path);
-  s.up_path = std::move(ctx_.up_path);
-  s.request_id = std::move(ctx_.request_id);
-  w_.spare_scratch.give(std::move(s));
-  // The moved-from containers own nothing now; the unpooled buffers are freed.
-  pipeline_.forwarder().trim();
+  give_pipeline();
 }
 
-void Connection::adopt_scratch() {
-  Worker::Scratch s;
-  if (!w_.spare_scratch.take(s)) return;
-  auto& exchange = pipeline_.forwarder().exchange();
-  auto& res = exchange.response();
-  ctx_.req.fields = std::move(s.req_fields);
-  res.fields = std::move(s.res_fields);
-  ctx_.req.connection_tokens = std::move(s.req_tokens);
-  res.connection_tokens = std::move(s.res_tokens);
-  exchange.head_out() = std::move(s.head_out);
-  ctx_.path = std::move(s.path);
-  ctx_.up_path = std::move(s.up_path);
-  ctx_.request_id = std::move(s.request_id);
-  ctx_.req.fields.clear();
-  res.fields.clear();
-  ctx_.req.connection_tokens.clear();
-  res.connection_tokens.clear();
-  exchange.head_out().clear();
-  ctx_.path.clear();
-  ctx_.up_path.clear();
-  ctx_.request_id.clear();
+void Connection::take_pipeline() {
+  if (w_.spare_pipelines.take(pipeline_)) pipeline_->bind(*this);
+  else pipeline_.reset(new Pipeline(w_, *this));
 }
 
-net::Task<bool> Connection::park() {
+void Connection::give_pipeline() {
+  if (!pipeline_) return;
+  pipeline_->unbind();
+  w_.spare_pipelines.give(std::move(pipeline_));
+  pipeline_.reset();  // the spares were full: freed
+}
+
+bool Connection::park() {
   trim();
-  pipeline_.forwarder().exchange().release_deadline();
-  bool readable = false;
-  for (;;) {
-    // Readiness that was reported while nothing waited would be lost with edge-triggered
-    // epoll, so look first; anything that arrives after this look is reported to the
-    // wait below (this thread does not poll in between).
-    if (stream_.readable_now()) {
-      readable = true;  // data, or EOF / an error for the read to report
-      break;
-    }
-    auto [ec] = co_await stream_.socket().async_wait(net::Tcp::socket::wait_read, net::use_task);
-    if (ec) break;  // idle timeout, drain
+  // Readiness that was reported while nothing waited would be lost with edge-triggered
+  // epoll, so look first; anything that arrives after this look is reported to the wait
+  // (this thread does not poll in between).
+  if (stream_.readable_now()) {  // data, or EOF / an error for the read to report
+    unpark();
+    return false;
   }
-  idle_ = false;
-  if (!readable) {
+  wait_readable();
+  return true;
+}
+
+void Connection::wait_readable() {
+  stream_.socket().async_wait(net::Tcp::socket::wait_read,
+                              [self = shared_from_this()](const net::error_code& ec) {
+                                self->wake(ec);
+                              });
+}
+
+void Connection::wake(const net::error_code& ec) {
+  if (!ec && !closed_ && !stream_.readable_now()) {
+    wait_readable();  // readiness without anything to read: wait again
+    return;
+  }
+  if (ec) {  // idle timeout, drain
+    idle_ = false;
     client_deadline_->disarm();
-    co_return false;
+    closed_ = true;  // run() skips to the end of the connection
+  } else {
+    unpark();
   }
+  resume();
+}
+
+void Connection::unpark() {
+  idle_ = false;
   w_.spare_reads.take(in_.data, kInitialBuffer);
-  adopt_scratch();
-  co_return true;
+  take_pipeline();
+}
+
+void Connection::resume() {
+  asio::co_spawn(w_.ctx.get_executor(), run(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      logging::error("session ended by an unexpected exception",
+                     {{"error", std::string_view(ex.what())},
+                      {"stack", std::string_view(logging::current_stacktrace())}});
+    }
+  });
 }
 
 void Connection::close_if_idle() {
@@ -146,25 +154,28 @@ void Connection::close_tunnel() {
 
 net::Task<void> Connection::run() {
   auto self = shared_from_this();
-  if (!co_await start_tls_if_configured()) {
-    client_deadline_->stop();
-    w_.spare_reads.give(in_.data, kInitialBuffer);
-    stream_.shutdown_and_close();
-    co_return;
+  if (!started_) {
+    started_ = true;
+    if (!co_await start_tls_if_configured()) {
+      client_deadline_->stop();
+      trim();
+      stream_.shutdown_and_close();
+      co_return;
+    }
+    w_.spare_reads.take(in_.data, kInitialBuffer);
+    take_pipeline();
   }
-  w_.spare_reads.take(in_.data, kInitialBuffer);
-  adopt_scratch();
   while (!closed_) {
     if (!co_await read_head()) {
       if (!parked_) break;
       parked_ = false;
-      if (!co_await park()) break;
+      if (park()) co_return;  // wake() runs it again
       continue;
     }
     ++requests_;
-    co_await pipeline_.run();
-    pipeline_.forwarder().release_buffers();
-    if (ctx_.close || w_.server.draining()) break;
+    co_await pipeline_->run();
+    pipeline_->forwarder().release_buffers();
+    if (ctx().close || w_.server.draining()) break;
     // Keep what the client pipelined after this request.
     if (in_.used < in_.len)
       std::memmove(in_.data.data(), in_.data.data() + in_.used, in_.len - in_.used);
@@ -177,13 +188,13 @@ net::Task<void> Connection::run() {
       idle_ = true;
       idle_since_ = Clock::now();
       client_deadline_->arm(idle_since_ + limits().idle_timeout, &stream_.socket());
-      if (!co_await park()) break;
+      if (park()) co_return;
       continue;
     }
     if (in_.len == 0 && in_.data.size() > kInitialBuffer) {
       in_.data = std::vector<char>();
       w_.spare_reads.take(in_.data, kInitialBuffer);
-      std::string().swap(pipeline_.forwarder().exchange().head_out());
+      std::string().swap(pipeline_->forwarder().exchange().head_out());
     }
   }
   if (stream_.is_tls()) {
@@ -191,8 +202,7 @@ net::Task<void> Connection::run() {
     co_await stream_.send_close_notify();
   }
   client_deadline_->stop();
-  pipeline_.forwarder().exchange().stop();
-  w_.spare_reads.give(in_.data, kInitialBuffer);
+  trim();  // the pipeline serves another connection next
   stream_.shutdown_and_close();
 }
 
@@ -228,11 +238,12 @@ net::Task<bool> Connection::start_tls_if_configured() {
     // its bytes are read first, so closing does not reset the connection under the answer.
     client_deadline_->disarm();
     w_.spare_reads.take(in_.data, kInitialBuffer);
+    take_pipeline();
     while (stream_.try_read(in_.data.data(), in_.data.size()) == in_.data.size()) {
     }
-    ctx_.reset();
-    ctx_.start = Clock::now();
-    co_await pipeline_.refuse(proxy::errors::plain_http_on_tls());
+    ctx().reset();
+    ctx().start = Clock::now();
+    co_await pipeline_->refuse(proxy::errors::plain_http_on_tls());
     co_return false;
   }
   if (first != 0x16) {
@@ -271,7 +282,7 @@ net::Task<net::error_code> Connection::write(std::span<const asio::const_buffer>
     client_deadline_->arm(Clock::now() + limits.idle_timeout, &stream_.socket());
     auto [ec, n] = co_await stream_.write(buffers);
     client_deadline_->disarm();
-    ctx_.bytes_out += n;
+    ctx().bytes_out += n;
     co_return ec;
   }
   // A large answer of the gateway's own (stats of many endpoints, metrics, a long error
@@ -291,7 +302,7 @@ net::Task<net::error_code> Connection::write(std::span<const asio::const_buffer>
       auto [ec, n] = co_await stream_.write(std::span<const asio::const_buffer>(&slice, 1));
       const bool timed_out = client_deadline_->fired();
       client_deadline_->disarm();
-      ctx_.bytes_out += n;
+      ctx().bytes_out += n;
       written += static_cast<std::int64_t>(n);
       off += n;
       if (ec && !(timed_out && written - stream_.unsent_bytes() > acked_before)) co_return ec;
@@ -313,23 +324,24 @@ net::Task<bool> Connection::read_head() {
   const std::size_t cap = limits.max_request_line + limits.max_header_bytes + 1024;
   bool header_clock_started = false;
   bool header_armed = false;
-  ctx_.reset();
+  RequestContext& ctx = this->ctx();
+  ctx.reset();
   for (;;) {
     if (in_.len > 0) {
       http::HeadError err = http::HeadError::none;
       const auto status =
-          http::parse_request(std::string_view(in_.data.data(), in_.len), head_limits, ctx_.req, err);
+          http::parse_request(std::string_view(in_.data.data(), in_.len), head_limits, ctx.req, err);
       if (status == http::ParseStatus::done) {
         client_deadline_->disarm();
-        if (!header_clock_started) ctx_.start = Clock::now();
-        in_.used = ctx_.req.head_size;
-        ctx_.bytes_in = ctx_.req.head_size;
+        if (!header_clock_started) ctx.start = Clock::now();
+        in_.used = ctx.req.head_size;
+        ctx.bytes_in = ctx.req.head_size;
         co_return true;
       }
       if (status == http::ParseStatus::error) {
         client_deadline_->disarm();
-        ctx_.start = Clock::now();
-        co_await pipeline_.refuse(proxy::errors::from_head(err));
+        ctx.start = Clock::now();
+        co_await pipeline_->refuse(proxy::errors::from_head(err));
         co_return false;
       }
       // Incomplete: from now on the rest of the head must come within header_timeout
@@ -338,9 +350,9 @@ net::Task<bool> Connection::read_head() {
         header_armed = true;
         if (!header_clock_started) {
           header_clock_started = true;
-          ctx_.start = Clock::now();
+          ctx.start = Clock::now();
         }
-        client_deadline_->arm(ctx_.start + limits.header_timeout, &stream_.socket());
+        client_deadline_->arm(ctx.start + limits.header_timeout, &stream_.socket());
       }
     } else {
       idle_ = true;
@@ -359,9 +371,8 @@ net::Task<bool> Connection::read_head() {
     auto [ec, n] = co_await stream_.read_some(in_.data.data() + in_.len, in_.data.size() - in_.len);
     if (ec == boost::asio::error::operation_aborted && trim_requested_ && in_.len == 0 &&
         !closed_ && !client_deadline_->fired()) {
-      // Idle for a while: give the buffers back; run() waits for the next request
-      // without them (and without this frame).
-      trim();
+      // Idle for a while: run() gives the buffers and the pipeline back and waits for
+      // the next request without them (and without any frame).
       parked_ = true;
       co_return false;
     }
@@ -369,12 +380,12 @@ net::Task<bool> Connection::read_head() {
     if (ec) {
       const bool timed_out = client_deadline_->fired();
       client_deadline_->disarm();
-      if (timed_out && in_.len > 0) co_await pipeline_.refuse(proxy::errors::head_timeout());
+      if (timed_out && in_.len > 0) co_await pipeline_->refuse(proxy::errors::head_timeout());
       co_return false;  // EOF, reset, idle timeout, drain
     }
     if (!header_clock_started) {
       header_clock_started = true;
-      ctx_.start = Clock::now();
+      ctx.start = Clock::now();
     }
     in_.len += n;
   }

@@ -1,7 +1,9 @@
 // server/: one downstream (client) connection: the stream, the read buffer and head
 // reading, the keep-alive loop, parking and trimming an idle connection, drain, the
 // client deadline, and the reads and writes towards the client. Each request whose head
-// it has read runs through the Pipeline.
+// it has read runs through the Pipeline, which is lent to it by the worker while it reads
+// and serves requests: a parked connection holds its socket, its deadline, its frame and
+// this object's own few hundred bytes.
 #pragma once
 
 #include <memory>
@@ -18,10 +20,10 @@
 #include "net/tls_server.hpp"
 #include "server/pipeline.hpp"
 #include "server/request_context.hpp"
+#include "server/worker.hpp"
 
 namespace gatehouse::server {
 
-struct Worker;
 class Tunnel;
 
 // The bytes read from the client: the current request's head and body bytes, then
@@ -38,6 +40,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(Worker& worker, net::Socket socket);
   ~Connection();
 
+  // Serves the connection. While it is parked (idle, without buffers) no coroutine of
+  // it is alive: run() returns, and wake() runs it again when the client sends more.
   net::Task<void> run();
   // Drain: a connection waiting for its next request is closed now.
   void close_if_idle();
@@ -77,23 +81,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::Task<bool> read_head();
   // A head that could not be read (malformed, too slow): answered, logged.
   net::Task<void> refuse_head(const proxy::GatewayError& e);
+  // Gives the read buffer and the pipeline back to the worker.
   void trim();
-  void adopt_scratch();  // takes growable containers an idle connection gave back
-  // Gives the buffers back and waits, without them, until the client sends more (or the
-  // idle deadline, drain or the peer ends the wait: false). The deadline is armed.
-  net::Task<bool> park();
+  // The request state, from the worker's spares (or new), and back.
+  void take_pipeline();
+  void give_pipeline();
+  RequestContext& ctx() { return pipeline_->context(); }
+  // Gives the buffers and the pipeline back and waits for the client's next bytes with a
+  // plain completion handler (an operation of about a hundred bytes instead of run()'s,
+  // co_spawn's and Asio's awaitable frames): true, run() returns. False: bytes (or EOF)
+  // are there already, the buffers are taken again and run() goes on. The deadline is
+  // armed.
+  bool park();
+  void wait_readable();
+  // The parked connection's wait ended: the client sent more (its buffers are taken
+  // again), or the idle deadline, drain or the peer ended it (run() only closes).
+  void wake(const net::error_code& ec);
+  void unpark();
+  void resume();  // run() again, in a coroutine of its own
 
   Worker& w_;
   net::Stream stream_;
   std::shared_ptr<net::Deadline> client_deadline_;
   std::string client_ip_;
   ReadBuffer in_;
-  RequestContext ctx_;
-  Pipeline pipeline_;
+  PipelinePtr pipeline_;  // null while parked
   std::uint64_t requests_ = 0;  // requests handled on this connection
   bool idle_ = false;
   bool trim_requested_ = false;
   bool parked_ = false;         // read_head() returned to wait without buffers
+  bool started_ = false;        // run() has taken the connection past the TLS handshake
   net::Clock::time_point idle_since_{};
   bool closed_ = false;
   Tunnel* tunnel_ = nullptr;

@@ -25,7 +25,7 @@ constexpr std::size_t kMaxResponseHead = 64 * 1024;
 UpstreamExchange::UpstreamExchange(Worker& w, Connection& conn, RequestContext& ctx,
                                    Forwarder& events)
     : w_(w),
-      conn_(conn),
+      conn_(&conn),
       ctx_(ctx),
       events_(events),
       deadline_(std::make_shared<net::Deadline>(w.ctx.get_executor())) {}
@@ -44,7 +44,7 @@ bool UpstreamExchange::start_request_body(std::uint64_t max_body) {
 std::optional<GatewayError> UpstreamExchange::take_ahead_body() {
   body_out_.clear();
   if (ctx_.req.body != http::BodyKind::chunked) return std::nullopt;
-  auto& in = conn_.input();
+  auto& in = conn_->input();
   std::size_t used = 0;
   const auto st = req_body_.feed(in.unused(), used, [&](std::string_view piece) {
     ahead_decoded_ += piece.size();
@@ -61,7 +61,7 @@ net::Task<bool> UpstreamExchange::read_whole_body() {
   if (req.body != http::BodyKind::length || req.content_length > balance::kMaxRetryBody ||
       sent_ || kept_)
     co_return true;
-  auto& in = conn_.input();
+  auto& in = conn_->input();
   const auto size = static_cast<std::size_t>(req.content_length);
   if (in.unused().size() >= size) co_return true;  // all here: kept where it is
   // Into a buffer of its own: the read buffer must not move, the head's fields are views
@@ -72,7 +72,7 @@ net::Task<bool> UpstreamExchange::read_whole_body() {
   body_copy_.resize(size);
   in.used = in.len;
   while (have < size) {
-    auto [ec, n] = co_await conn_.read_body(body_copy_.data() + have, size - have);
+    auto [ec, n] = co_await conn_->read_body(body_copy_.data() + have, size - have);
     if (ec) co_return false;
     have += n;
   }
@@ -91,7 +91,7 @@ bool UpstreamExchange::body_replayable() const {
   if (sent_ || kept_) return balance::body_replayable(true, kept_, size);
   // Not sent yet: it will be kept if it is all here now.
   const bool whole = req.body == http::BodyKind::length
-                         ? conn_.input().unused().size() >= req.content_length
+                         ? conn_->input().unused().size() >= req.content_length
                          : req_body_.done();
   return balance::body_replayable(true, whole, size);
 }
@@ -157,7 +157,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::run(proxy::UpstreamConn
 net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::UpstreamConn& conn,
                                                              bool& nothing_sent) {
   const bool has_body = ctx_.req.body != http::BodyKind::none;
-  auto& in = conn_.input();
+  auto& in = conn_->input();
   auto upstream_failed = [&] {
     // A failed write to a reused connection may be its stale end: retryable.
     return proxy::errors::no_response(deadline_->fired(), true, has_body);
@@ -259,7 +259,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_switching_head() 
   const std::string_view ahead(up_in_.data() + res_.head_size, up_len_ - res_.head_size);
   up_len_ = 0;
   const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(ahead)};
-  const auto ec = co_await conn_.write(parts);
+  const auto ec = co_await conn_->write(parts);
   if (ec) {
     upgraded_ = false;
     co_return proxy::errors::client_gone();

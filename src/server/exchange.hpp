@@ -77,6 +77,8 @@ class UpstreamExchange {
   void trim();
   void stop() { deadline_->stop(); }
   void release_deadline() { deadline_->release(); }
+  // The pipeline owning this exchange now serves `conn`.
+  void bind(Connection& conn) { conn_ = &conn; }
 
  private:
   net::Task<std::optional<proxy::GatewayError>> send_request(proxy::UpstreamConn& conn,
@@ -97,7 +99,7 @@ class UpstreamExchange {
   void ensure_relay();
 
   Worker& w_;
-  Connection& conn_;
+  Connection* conn_;  // the client connection of the request (the pipeline is lent per request)
   RequestContext& ctx_;
   Forwarder& events_;
   std::shared_ptr<net::Deadline> deadline_;  // the upstream exchange's timeout

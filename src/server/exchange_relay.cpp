@@ -40,7 +40,7 @@ void append_chunk_size(std::uint64_t size, std::string& out) {
 }  // namespace
 
 bool UpstreamExchange::can_splice(proxy::UpstreamConn& conn) const {
-  return !conn_.is_tls() && !conn.stream().is_tls();
+  return !conn_->is_tls() && !conn.stream().is_tls();
 }
 
 net::Task<net::SpliceResult> UpstreamExchange::splice_span(net::SplicePipe& pipe,
@@ -48,8 +48,8 @@ net::Task<net::SpliceResult> UpstreamExchange::splice_span(net::SplicePipe& pipe
                                                            std::uint64_t span) {
   // The client's end waits within idle_timeout each time (as read_body and write do);
   // the upstream's runs under the exchange deadline, already armed on its socket.
-  const net::SpliceEnd client{conn_.stream().socket(), &conn_.client_deadline(),
-                              conn_.limits().idle_timeout};
+  const net::SpliceEnd client{conn_->stream().socket(), &conn_->client_deadline(),
+                              conn_->limits().idle_timeout};
   const net::SpliceEnd upstream{conn.socket(), deadline_.get(), {}};
   if (upload) {
     auto r = co_await pipe.relay(client, upstream, span);
@@ -61,7 +61,7 @@ net::Task<net::SpliceResult> UpstreamExchange::splice_span(net::SplicePipe& pipe
 
 net::Task<std::optional<GatewayError>> UpstreamExchange::stream_request_body(
     proxy::UpstreamConn& conn) {
-  auto& in = conn_.input();
+  auto& in = conn_->input();
   auto& pipes = net::PipePool::this_thread();
   bool splice = can_splice(conn);
   std::size_t read_size = Worker::kRelayBuffer;
@@ -96,7 +96,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::stream_request_body(
       read_size = kChunkLineRead;
       continue;
     }
-    auto [rec, n] = co_await conn_.read_body(relay_.data(), req_body_.next_read(read_size));
+    auto [rec, n] = co_await conn_->read_body(relay_.data(), req_body_.next_read(read_size));
     if (rec) co_return proxy::errors::client_gone();
     read_size = Worker::kRelayBuffer;
     std::string_view direct;
@@ -210,7 +210,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct[0]),
                                         asio::buffer(direct[1]), asio::buffer(body_out_)};
-    const auto ec = co_await conn_.write(parts);
+    const auto ec = co_await conn_->write(parts);
     if (ec) co_return proxy::errors::client_gone();
     body_out_.clear();
   }
@@ -230,7 +230,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
       }
       if (framing == http::Framing::chunked) append_chunk_size(span, body_out_);
       if (!body_out_.empty()) {
-        const auto ec = co_await conn_.write(body_out_);
+        const auto ec = co_await conn_->write(body_out_);
         if (ec) co_return proxy::errors::client_gone();
         body_out_.clear();
       }
@@ -268,7 +268,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
     const bool line_only = pieces == 0 && splice && res_body_.direct_span() >= kSpliceMin;
     if ((pieces > 0 || !body_out_.empty()) && !line_only) {
       const asio::const_buffer parts[] = {asio::buffer(direct[0]), asio::buffer(body_out_)};
-      const auto ec = co_await conn_.write(parts);
+      const auto ec = co_await conn_->write(parts);
       if (ec) co_return proxy::errors::client_gone();
       body_out_.clear();
     }
@@ -277,7 +277,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
   // A spliced last span's framing (none for a length body; a chunked one ends with its
   // last chunk, read through the buffer).
   if (!body_out_.empty()) {
-    const auto ec = co_await conn_.write(body_out_);
+    const auto ec = co_await conn_->write(body_out_);
     if (ec) co_return proxy::errors::client_gone();
     body_out_.clear();
   }

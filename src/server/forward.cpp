@@ -17,7 +17,7 @@ namespace gatehouse::server {
 using net::Clock;
 
 Forwarder::Forwarder(Worker& w, Connection& conn, RequestContext& ctx)
-    : w_(w), conn_(conn), ctx_(ctx), exchange_(w, conn, ctx, *this), backoff_(w.ctx.get_executor()) {}
+    : w_(w), conn_(&conn), ctx_(ctx), exchange_(w, conn, ctx, *this), backoff_(w.ctx.get_executor()) {}
 
 std::optional<proxy::GatewayError> Forwarder::prepare(const registry::EndpointRuntime& ep) {
   const auto& cfg = *ep.config;
@@ -34,9 +34,9 @@ void Forwarder::build_head(const registry::EndpointRuntime& ep) {
   info.path = ctx_.up_path;
   info.host = cfg.preserve_host && !req.host.empty() ? req.host
                                                      : std::string_view(ctx_.server->host_header);
-  info.client_ip = conn_.client_ip();
-  info.proto = conn_.is_tls() ? "https" : "http";
-  info.client_cert_subject = conn_.client_cert_subject();
+  info.client_ip = conn_->client_ip();
+  info.proto = conn_->is_tls() ? "https" : "http";
+  info.client_cert_subject = conn_->client_cert_subject();
   info.prefix = ctx_.matched_prefix;
   info.request_id = ctx_.request_id;
   info.websocket = ctx_.websocket;
@@ -63,7 +63,7 @@ bool Forwarder::choose(const registry::EndpointRuntime& ep) {
   const auto& cfg = *ep.config;
   key_.reset();
   if (cfg.load_balancing == config::LoadBalancing::hash)
-    key_ = balance::request_key(cfg.hash_key, ctx_.req, conn_.client_ip());
+    key_ = balance::request_key(cfg.hash_key, ctx_.req, conn_->client_ip());
   if (ep.servers.size() == 1) {
     // The one server's breaker decides, exactly as before there were several.
     const auto a = ep.servers.front().state->admit();
@@ -114,7 +114,7 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
   last_outcome_ = health::Outcome::aborted;
   if (ep.budget) ep.budget->on_request(w_.index);
   if (req.expect_continue && req.body != http::BodyKind::none && req.minor == 1) {
-    const auto ec = co_await conn_.write(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
+    const auto ec = co_await conn_->write(std::string_view("HTTP/1.1 100 Continue\r\n\r\n"));
     if (ec) {
       ctx_.close = true;
       record_outcome(health::Outcome::aborted);
@@ -299,16 +299,16 @@ net::Task<void> Forwarder::run_tunnel() {
   auto metrics = std::move(tunnel_metrics_);
   const auto started = Clock::now();
   // Bytes the client sent after its handshake are the tunnel's first ones.
-  auto& in = conn_.input();
+  auto& in = conn_->input();
   const std::string_view ahead = in.unused();
   in.used = in.len;
   release_buffers();  // the tunnel has its own two
   if (metrics) metrics->tunnel_opened();
   w_.server.tunnels_active.fetch_add(1, std::memory_order_relaxed);
-  Tunnel tunnel(conn_.stream(), upstream->stream(), tunnel_idle_);
-  conn_.set_tunnel(&tunnel);
+  Tunnel tunnel(conn_->stream(), upstream->stream(), tunnel_idle_);
+  conn_->set_tunnel(&tunnel);
   co_await tunnel.run(ahead);
-  conn_.set_tunnel(nullptr);
+  conn_->set_tunnel(nullptr);
   upstream->stream().close();
   if (metrics) metrics->tunnel_closed();
   w_.server.tunnels_active.fetch_sub(1, std::memory_order_relaxed);
@@ -317,7 +317,7 @@ net::Task<void> Forwarder::run_tunnel() {
     const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     logging::info("websocket tunnel closed",
                   {{"request_id", std::string_view(ctx_.request_id)},
-                   {"client", std::string_view(conn_.client_ip())},
+                   {"client", std::string_view(conn_->client_ip())},
                    {"endpoint", metrics ? std::string_view(metrics->id()) : std::string_view()},
                    {"status", static_cast<std::int64_t>(101)},
                    {"bytes_in", static_cast<std::int64_t>(tunnel.bytes_up())},

@@ -63,6 +63,11 @@ class Forwarder {
     exchange_.trim();
     capture_.trim();
   }
+  // The pipeline owning this Forwarder now serves `conn`.
+  void bind(Connection& conn) {
+    conn_ = &conn;
+    exchange_.bind(conn);
+  }
 
  private:
   // The next retry's server, as chosen when a try failed (not yet switched to).
@@ -97,7 +102,7 @@ class Forwarder {
   };
 
   Worker& w_;
-  Connection& conn_;
+  Connection* conn_;  // the client connection of the request (the pipeline is lent per request)
   RequestContext& ctx_;
   UpstreamExchange exchange_;
   ResponseCapture capture_;

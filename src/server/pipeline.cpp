@@ -33,8 +33,15 @@ void append_printable(std::string& out, std::string_view v, std::size_t max) {
 }
 }  // namespace
 
-Pipeline::Pipeline(Worker& w, Connection& conn, RequestContext& ctx)
-    : w_(w), conn_(conn), ctx_(ctx), forwarder_(w, conn, ctx) {}
+Pipeline::Pipeline(Worker& w, Connection& conn) : w_(w), conn_(&conn), forwarder_(w, conn, ctx_) {}
+
+void Pipeline::unbind() {
+  forwarder_.trim();
+  forwarder_.exchange().release_deadline();
+  ctx_.snap.reset();
+}
+
+void PipelineDelete::operator()(Pipeline* p) const noexcept { delete p; }
 
 net::Task<void> Pipeline::run() {
   w_.server.requests_active.fetch_add(1, std::memory_order_relaxed);
@@ -189,7 +196,7 @@ net::Task<bool> Pipeline::rate_limit() {
   const auto& ep = *ctx_.endpoint;
   const auto& snap = *ctx_.snap;
   const config::Redis* redis = snap.config->redis ? &*snap.config->redis : nullptr;
-  const ratelimit::Request request{conn_.client_ip(), ctx_.req.fields};
+  const ratelimit::Request request{conn_->client_ip(), ctx_.req.fields};
   const auto rl = co_await ratelimit::check(*ep.limiter, w_.rate_limits, redis, request,
                                             w_.server.metrics(), ctx_.rate_limit_headers);
   if (rl.verdict == ratelimit::Verdict::allowed || rl.verdict == ratelimit::Verdict::unchecked)

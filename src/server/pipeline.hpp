@@ -26,15 +26,30 @@ namespace gatehouse::server {
 struct Worker;
 class Connection;
 
+// With its RequestContext, Forwarder and UpstreamExchange it is the state of one request
+// (about 1.7 KiB, and the capacity its containers grew to). A connection holds one only
+// while it reads or serves requests: a parked one gives it back to the worker
+// (Worker::spare_pipelines), and the next connection to need one is bound to it.
 class Pipeline {
  public:
-  Pipeline(Worker& w, Connection& conn, RequestContext& ctx);
+  Pipeline(Worker& w, Connection& conn);
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
 
   net::Task<void> run();
   // Answers a failure of the head reading (malformed, too slow) and logs the request.
   net::Task<void> refuse(const proxy::GatewayError& e);
 
+  RequestContext& context() { return ctx_; }
   Forwarder& forwarder() { return forwarder_; }
+  // Taken from the worker's spares: serves `conn` from now on.
+  void bind(Connection& conn) {
+    conn_ = &conn;
+    forwarder_.bind(conn);
+  }
+  // Given back to the worker's spares: frees what only a request in progress needs and
+  // lets go of the config snapshot (a spare must not keep a replaced one alive).
+  void unbind();
 
  private:
   // The phases (pipeline.cpp).
@@ -69,9 +84,9 @@ class Pipeline {
   void log_access();
 
   Worker& w_;
-  Connection& conn_;
-  RequestContext& ctx_;
-  Forwarder forwarder_;
+  Connection* conn_;
+  RequestContext ctx_;
+  Forwarder forwarder_;  // after ctx_: it and its exchange refer to it
 };
 
 }  // namespace gatehouse::server

@@ -1,8 +1,9 @@
 // server/: what one request carries through the pipeline: its head, its id and
 // normalised path, the route and endpoint it matched, the server chosen and the breaker's
 // admission, the failure (if any) to answer with, and the fields of its access-log line.
-// Owned by the connection and reset per request; the strings and vectors keep their
-// capacity, so a keep-alive request allocates nothing here.
+// Owned by the Pipeline (lent to a connection while it serves requests: pipeline.hpp) and
+// reset per request; the strings and vectors keep their capacity, so a keep-alive request
+// allocates nothing here.
 #pragma once
 
 #include <cstdint>

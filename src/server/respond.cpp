@@ -17,7 +17,7 @@ net::Task<void> Pipeline::send_response(int status, std::string_view content_typ
                                         std::string_view body, std::string_view extra) {
   const auto& req = ctx_.req;
   // A request body we did not read cannot be skipped safely: close after answering.
-  if (req.body != http::BodyKind::none && conn_.input().used == req.head_size) ctx_.close = true;
+  if (req.body != http::BodyKind::none && conn_->input().used == req.head_size) ctx_.close = true;
   if (w_.server.draining()) ctx_.close = true;
   std::string& head = forwarder_.exchange().head_out();
   head.clear();
@@ -45,7 +45,7 @@ net::Task<void> Pipeline::send_response(int status, std::string_view content_typ
   const bool head_only = req.method == "HEAD";
   const asio::const_buffer parts[] = {asio::buffer(head),
                                       asio::buffer(body.data(), head_only ? 0 : body.size())};
-  const auto wec = co_await conn_.write(parts);
+  const auto wec = co_await conn_->write(parts);
   if (wec) ctx_.close = true;
 }
 
@@ -90,7 +90,7 @@ void Pipeline::log_access() {
     const auto elapsed = std::chrono::duration<double, std::milli>(end - ctx_.start);
     logging::AccessRecord r;
     r.request_id = ctx_.request_id;
-    r.client = conn_.client_ip();
+    r.client = conn_->client_ip();
     r.method = req.method;
     r.path = ctx_.path.empty() ? req.path : std::string_view(ctx_.path);
     r.status = ctx_.status;

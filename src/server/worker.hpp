@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "balance/rng.hpp"
-#include "http/message.hpp"
 #include "net/io.hpp"
 #include "net/splice.hpp"
 #include "proxy/upstream.hpp"
@@ -23,6 +22,12 @@ namespace gatehouse::server {
 
 class Server;
 class Connection;
+class Pipeline;
+// Deletes a Pipeline (pipeline.cpp), so that this header needs only its declaration.
+struct PipelineDelete {
+  void operator()(Pipeline* p) const noexcept;
+};
+using PipelinePtr = std::unique_ptr<Pipeline, PipelineDelete>;
 
 struct Worker {
   // Only this thread performs I/O on the worker's sockets and timers (other threads
@@ -95,16 +100,10 @@ struct Worker {
       buf = std::vector<char>();
     }
   };
-  // The growable per-request containers of a connection (header field lists, the
-  // rewritten head, paths, the request id). An idle connection hands them here when it
-  // trims and a new or woken connection takes them, so connection bursts reuse them
-  // instead of leaving thousands of small holes in the heap.
-  struct Scratch {
-    std::vector<http::Field> req_fields, res_fields;
-    std::vector<std::string_view> req_tokens, res_tokens;
-    std::string head_out, path, up_path, request_id;
-  };
-  FreeList<Scratch, 4096> spare_scratch;
+  // The state of a request (server/pipeline.hpp), lent to a connection while it reads
+  // or serves requests, with the capacity its containers grew to: a parked connection
+  // gives it back, a new or woken one takes one, so bursts of connections reuse them.
+  FreeList<PipelinePtr, 4096> spare_pipelines;
 
   Spares spare_reads;  // connections lend theirs back while idle
   Spares spare_heads;
@@ -118,7 +117,7 @@ struct Worker {
   // Frees the spares that stayed unused since the last sweep.
   void sweep_spares() {
     spare_reads.sweep();
-    spare_scratch.sweep();
+    spare_pipelines.sweep();
     spare_heads.sweep();
     spare_relays.sweep();
     net::PipePool::this_thread().sweep();
