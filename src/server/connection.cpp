@@ -35,15 +35,13 @@ constexpr std::size_t kSlice = 64 * 1024;
 
 }  // namespace
 
-Connection::Connection(Worker& worker, net::Socket socket)
+Connection::Connection(Worker& worker, net::Socket socket, const net::Tcp::endpoint& peer)
     : w_(worker),
       stream_(std::move(socket)),
       client_deadline_(std::make_shared<net::Deadline>(w_.ctx.get_executor())),
+      client_ip_(peer.address().to_string()),
       pipeline_(w_, *this, ctx_) {
-  net::error_code ec;
-  const auto remote = stream_.socket().remote_endpoint(ec);
-  if (!ec) client_ip_ = remote.address().to_string();
-  stream_.socket().set_option(net::Tcp::no_delay(true), ec);
+  // TCP_NODELAY comes from the listening socket (Server::bind_all).
   w_.connections.insert(this);
   w_.server.connections_open.fetch_add(1, std::memory_order_relaxed);
 }

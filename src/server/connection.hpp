@@ -35,7 +35,8 @@ struct ReadBuffer {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Worker& worker, net::Socket socket);
+  // `peer`: the client's address, as accept returned it.
+  Connection(Worker& worker, net::Socket socket, const net::Tcp::endpoint& peer);
   ~Connection();
 
   net::Task<void> run();
