@@ -44,12 +44,15 @@ void Stream::TlsIoFree::operator()(TlsIo* io) const { delete io; }
 
 Stream::~Stream() = default;
 
-bool Stream::start_tls(asio::ssl::context& ctx) {
+bool Stream::start_tls(asio::ssl::context& ctx, std::string_view received) {
+  static_assert(kFirstBytes <= TlsIo::kSmall, "the first bytes fit the first receive buffer");
   error_code ec;
-  socket_.non_blocking(true, ec);
+  // A socket Asio has run an operation on, or one accepted non-blocking, is non-blocking
+  // already (no ioctl).
+  if (!socket_.native_non_blocking()) socket_.native_non_blocking(true, ec);
   ssl_.reset(SSL_new(ctx.native_handle()));
   tls_io_.reset(new TlsIo(static_cast<int>(socket_.native_handle())));
-  BIO* bio = ssl_ && tls_io_ && !ec ? tls_io_->make_bio() : nullptr;
+  BIO* bio = ssl_ && tls_io_ && !ec && received.size() <= kFirstBytes ? tls_io_->make_bio() : nullptr;
   if (!bio) {
     ERR_clear_error();
     ssl_.reset();
@@ -57,6 +60,12 @@ bool Stream::start_tls(asio::ssl::context& ctx) {
     return false;
   }
   SSL_set_bio(ssl_.get(), bio, bio);  // the connection owns it now
+  if (!received.empty()) {
+    std::size_t room = 0;
+    char* into = tls_io_->receive_buffer(room);
+    std::memcpy(into, received.data(), received.size());  // room >= kSmall >= size
+    tls_io_->received(received.size());
+  }
   // A write that must wait is retried with the same bytes, maybe from a moved buffer.
   SSL_set_mode(ssl_.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return true;

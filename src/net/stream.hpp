@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <tuple>
 
 #include "net/frame_pool.hpp"
@@ -36,9 +37,13 @@ class Stream {
   Socket& socket() { return socket_; }
   bool is_tls() const { return ssl_ != nullptr; }
   ssl_st* ssl() { return ssl_.get(); }
-  // Layers TLS from `ctx` over the (connected) socket; the handshake comes next. False
-  // when OpenSSL cannot make the connection's state (out of memory).
-  bool start_tls(asio::ssl::context& ctx);
+  // The most start_tls takes as bytes already received.
+  static constexpr std::size_t kFirstBytes = 4 * 1024;
+  // Layers TLS from `ctx` over the (connected, non-blocking) socket; the handshake comes
+  // next. `received`: bytes the caller has read from the socket already (the start of
+  // the client's hello, at most kFirstBytes), which OpenSSL reads first. False when
+  // OpenSSL cannot make the connection's state (out of memory).
+  bool start_tls(asio::ssl::context& ctx, std::string_view received = {});
   // The TLS handshake, as the server or as the client (after net::prepare_client).
   Task<error_code> handshake(bool server);
 
@@ -65,8 +70,11 @@ class Stream {
   Task<void> send_close_notify();
 
   void cancel();
-  // Half-closes the sending side, then closes.
+  // Half-closes the sending side, then closes: the peer sees the end of what was sent
+  // (a FIN) before the reset that closing with unread bytes causes. For when the peer
+  // may still be sending (an answer refusing a request, say).
   void shutdown_and_close();
+  // Closes (a FIN when nothing unread is left, as the half-close would send).
   void close();
 
  private:

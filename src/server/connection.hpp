@@ -83,6 +83,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Gives the buffers back and waits, without them, until the client sends more (or the
   // idle deadline, drain or the peer ends the wait: false). The deadline is armed.
   net::Task<bool> park();
+  // At the end: true when nothing the client sent can be left unread, so closing needs
+  // no half-close first.
+  bool client_done_sending() const;
 
   Worker& w_;
   net::Stream stream_;
@@ -97,6 +100,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool parked_ = false;         // read_head() returned to wait without buffers
   net::Clock::time_point idle_since_{};
   bool closed_ = false;
+  bool peer_closed_ = false;    // a read met the client's end or a reset
   Tunnel* tunnel_ = nullptr;
   std::shared_ptr<net::ServerTls> tls_;  // the certificates this connection was served with
   std::string client_cert_subject_;

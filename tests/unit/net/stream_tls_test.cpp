@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -197,6 +198,7 @@ class StreamTls : public ::testing::Test {
     return out;
   }
   // Nothing left in the server's socket: what the stream has, it has received.
+  void handshake_from_bytes_received_first(std::size_t given);
   bool server_socket_empty() {
     char byte;
     return ::recv(server_->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
@@ -211,6 +213,47 @@ class StreamTls : public ::testing::Test {
   std::deque<Read> reads_;
 };
 TestCert* StreamTls::cert_ = nullptr;
+
+// As the listener starts TLS: the first bytes of the client's hello were received before
+// the TLS layer existed and are handed to start_tls; the rest comes through the socket.
+// `given`: how many of the hello's bytes are handed over (the rest is sent).
+void StreamTls::handshake_from_bytes_received_first(std::size_t given) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  Socket socket(ctx_.get_executor());
+  socket.assign(Tcp::v4(), fds[0]);
+  server_->close();
+  server_ = std::make_unique<Stream>(std::move(socket));
+  client_ = std::make_unique<Client>(fds[1]);
+  ASSERT_EQ(SSL_get_error(client_->ssl(), SSL_do_handshake(client_->ssl())), SSL_ERROR_WANT_READ);
+  const std::string hello = client_->produced();
+  ASSERT_GT(hello.size(), 100u);
+  given = std::min(given, hello.size());
+  ASSERT_TRUE(server_->start_tls(tls_->context(), std::string_view(hello).substr(0, given)));
+  client_->send_raw(hello.substr(given));
+  handshake("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(read_exactly(27), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
+TEST_F(StreamTls, HandshakeFromTheFirstByteReceivedBeforeStartTls) {
+  handshake_from_bytes_received_first(1);
+}
+
+TEST_F(StreamTls, HandshakeFromAWholeHelloReceivedBeforeStartTls) {
+  handshake_from_bytes_received_first(Stream::kFirstBytes);
+}
+
+TEST_F(StreamTls, StartTlsRefusesMoreReceivedBytesThanItTakes) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  Socket socket(ctx_.get_executor());
+  socket.assign(Tcp::v4(), fds[0]);
+  Stream stream(std::move(socket));
+  const std::string too_many(Stream::kFirstBytes + 1, '\x16');
+  EXPECT_FALSE(stream.start_tls(tls_->context(), too_many));
+  EXPECT_FALSE(stream.is_tls());
+  ::close(fds[1]);
+}
 
 TEST_F(StreamTls, ARequestSentWithTheClientFinishedIsHeldAndReadWithoutWaiting) {
   handshake("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
