@@ -84,8 +84,15 @@ class Stream {
   Task<std::tuple<error_code, std::size_t>> ssl_call(Op op, void* data, std::size_t size);
   // One OpenSSL call without waiting: SSL_ERROR_NONE, or what it reported.
   int ssl_once(Op op, void* data, std::size_t size, std::size_t& moved);
-  // The error an OpenSSL call that failed for good reports.
+  // The error an OpenSSL call that failed for good reports (what it wrote, an alert,
+  // is sent first as far as the socket takes it).
   error_code ssl_failure(int ssl_error);
+  // A server handshake holds what it writes from its last flight on (net/tls_io.hpp):
+  // send_held() sends it all, waiting for the socket if it must; release_held() then
+  // ends the holding. The held session tickets thus go out with the first answer, or
+  // before the stream waits for the client.
+  Task<error_code> send_held();
+  Task<error_code> release_held();
   Task<std::tuple<error_code, std::size_t>> tls_write(std::span<const asio::const_buffer> buffers);
   Task<std::tuple<error_code, std::size_t>> plain_write(std::span<const asio::const_buffer> buffers);
 
