@@ -138,8 +138,10 @@ net::Task<void> Server::accept_loop(Worker& w) {
       if (!accepted) {
         // A connection reset or aborted while it waited concerns it alone.
         if (ec == asio::error::connection_aborted || ec == asio::error::interrupted ||
-            ec.value() == EPROTO)
+            ec.value() == EPROTO) {
+          ec.clear();
           continue;
+        }
         break;
       }
       ++taken;
@@ -157,8 +159,8 @@ net::Task<void> Server::accept_loop(Worker& w) {
     }
     if (draining()) break;
     if (ec == asio::error::would_block) {
-      // None left: wait for the next one. Nothing runs on this thread between the last
-      // accept4 and this wait, so a connection arriving meanwhile is reported to it.
+      // None left: wait for the next one (Asio re-arms the descriptor for the wait, so
+      // one that came since the last accept4 is reported at once).
       auto [wec] = co_await w.acceptor->async_wait(net::Acceptor::wait_read, net::use_task);
       if (wec == asio::error::operation_aborted || draining()) break;
       if (wec) {
