@@ -14,6 +14,7 @@ packages=(
   python3-websockets        # tests/e2e/test_websocket.py: a real WebSocket client and server
   systemd                   # systemd-analyze verify of deploy/systemd/gatehouse.service
   testssl.sh                # tests/e2e/test_tls_scan.py: a peer's scan of the TLS listener
+  strace                    # tests/e2e/test_tls_listener.py: system calls of a new connection
   prometheus   # promtool: tests/e2e/test_metrics.py checks the /metrics output with it
   # demo and tools used by the README tour
   curl ca-certificates openssl procps

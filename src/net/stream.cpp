@@ -44,12 +44,15 @@ void Stream::TlsIoFree::operator()(TlsIo* io) const { delete io; }
 
 Stream::~Stream() = default;
 
-bool Stream::start_tls(asio::ssl::context& ctx) {
+bool Stream::start_tls(asio::ssl::context& ctx, std::string_view received) {
+  static_assert(kFirstBytes <= TlsIo::kSmall, "the first bytes fit the first receive buffer");
   error_code ec;
-  socket_.non_blocking(true, ec);
+  // A socket Asio has run an operation on, or one accepted non-blocking, is non-blocking
+  // already (no ioctl).
+  if (!socket_.native_non_blocking()) socket_.native_non_blocking(true, ec);
   ssl_.reset(SSL_new(ctx.native_handle()));
   tls_io_.reset(new TlsIo(static_cast<int>(socket_.native_handle())));
-  BIO* bio = ssl_ && tls_io_ && !ec ? tls_io_->make_bio() : nullptr;
+  BIO* bio = ssl_ && tls_io_ && !ec && received.size() <= kFirstBytes ? tls_io_->make_bio() : nullptr;
   if (!bio) {
     ERR_clear_error();
     ssl_.reset();
@@ -57,6 +60,12 @@ bool Stream::start_tls(asio::ssl::context& ctx) {
     return false;
   }
   SSL_set_bio(ssl_.get(), bio, bio);  // the connection owns it now
+  if (!received.empty()) {
+    std::size_t room = 0;
+    char* into = tls_io_->receive_buffer(room);
+    std::memcpy(into, received.data(), received.size());  // room >= kSmall >= size
+    tls_io_->received(received.size());
+  }
   // A write that must wait is retried with the same bytes, maybe from a moved buffer.
   SSL_set_mode(ssl_.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return true;
@@ -82,10 +91,27 @@ int Stream::ssl_once(Op op, void* data, std::size_t size, std::size_t& moved) {
 }
 
 error_code Stream::ssl_failure(int err) {
+  if (tls_io_->has_held()) tls_io_->send_held();
   tls_io_->release_if_empty();
   if (err == SSL_ERROR_SYSCALL && tls_io_->write_error() != 0)
     return error_code(tls_io_->write_error(), boost::system::system_category());
   return tls_error(err);
+}
+
+Task<error_code> Stream::send_held() {
+  for (;;) {
+    const int r = tls_io_->send_held();
+    if (r == 0) co_return error_code{};
+    if (r != EAGAIN) co_return error_code(r, boost::system::system_category());
+    auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_write, use_task);
+    if (ec) co_return ec;
+  }
+}
+
+Task<error_code> Stream::release_held() {
+  const auto ec = co_await send_held();
+  if (!ec) tls_io_->stop_holding();
+  co_return ec;
 }
 
 Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, std::size_t size) {
@@ -93,8 +119,24 @@ Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, st
     std::size_t moved = 0;
     const int err = ssl_once(op, data, size, moved);
     if (err == SSL_ERROR_NONE) {
+      // A write or close_notify made while holding goes out now, with what was held.
+      if ((op == Op::write || op == Op::shutdown) && tls_io_->holding()) {
+        const auto hec = co_await release_held();
+        if (hec) co_return std::tuple{hec, std::size_t{0}};
+      }
       tls_io_->release_if_empty();
       co_return std::tuple{error_code{}, moved};
+    }
+    if (err == SSL_ERROR_WANT_READ && tls_io_->has_held()) {
+      // The client answers what is held only once it has it. During the handshake the
+      // holding goes on (its last flight, the tickets, is held next); after it, it ends.
+      if (op == Op::handshake) {
+        const auto hec = co_await send_held();
+        if (hec) co_return std::tuple{hec, std::size_t{0}};
+      } else {
+        const auto hec = co_await release_held();
+        if (hec) co_return std::tuple{hec, std::size_t{0}};
+      }
     }
     if (err == SSL_ERROR_WANT_READ) {
       // OpenSSL has taken every byte received: receive more (tried at once unless a
@@ -123,8 +165,12 @@ Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, st
 }
 
 Task<error_code> Stream::handshake(bool server) {
-  if (server) SSL_set_accept_state(ssl_.get());
-  else SSL_set_connect_state(ssl_.get());
+  if (server) {
+    SSL_set_accept_state(ssl_.get());
+    tls_io_->hold();
+  } else {
+    SSL_set_connect_state(ssl_.get());
+  }
   auto [ec, n] = co_await ssl_call(Op::handshake, nullptr, 0);
   (void)n;
   co_return ec;
@@ -201,6 +247,11 @@ Task<std::tuple<error_code, std::size_t>> Stream::tls_write(
   thread_local std::array<char, kJoinTlsWrites> staging;
   std::size_t total = 0;
   for (const auto& b : buffers) total += b.size();
+  if (tls_io_->holding() && total > kJoinTlsWrites) {
+    // Not one record: what is held goes first, then the records as they are made.
+    const auto hec = co_await release_held();
+    if (hec) co_return std::tuple{hec, std::size_t{0}};
+  }
   asio::const_buffer joined;
   if (buffers.size() > 1 && total <= kJoinTlsWrites) {
     std::size_t off = 0;
@@ -221,6 +272,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::tls_write(
       written += n;
       continue;
     }
+    // (Not while holding: a held record is never refused.)
     if (err != SSL_ERROR_WANT_WRITE) co_return std::tuple{ssl_failure(err), written};
     // The socket is full: wait and retry with the same bytes (OpenSSL accepts them from
     // another address), moved off the staging buffer other connections write through.
@@ -233,6 +285,11 @@ Task<std::tuple<error_code, std::size_t>> Stream::tls_write(
     auto [ec, m] = co_await ssl_call(Op::write, retry, b.size());
     written += m;
     if (ec) co_return std::tuple{ec, written};
+  }
+  if (tls_io_->holding()) {
+    // The first answer after the handshake: one send with the held tickets.
+    const auto hec = co_await release_held();
+    if (hec) co_return std::tuple{hec, std::size_t{0}};
   }
   co_return std::tuple{error_code{}, written};
 }
@@ -271,12 +328,14 @@ void Stream::cancel() {
 }
 
 void Stream::shutdown_and_close() {
+  if (tls_io_ && tls_io_->has_held()) tls_io_->send_held();  // as far as the socket takes it
   error_code ignored;
   socket().shutdown(Socket::shutdown_send, ignored);
   socket().close(ignored);
 }
 
 void Stream::close() {
+  if (tls_io_ && tls_io_->has_held()) tls_io_->send_held();
   error_code ignored;
   socket().close(ignored);
 }

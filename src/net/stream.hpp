@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <tuple>
 
 #include "net/frame_pool.hpp"
@@ -36,9 +37,13 @@ class Stream {
   Socket& socket() { return socket_; }
   bool is_tls() const { return ssl_ != nullptr; }
   ssl_st* ssl() { return ssl_.get(); }
-  // Layers TLS from `ctx` over the (connected) socket; the handshake comes next. False
-  // when OpenSSL cannot make the connection's state (out of memory).
-  bool start_tls(asio::ssl::context& ctx);
+  // The most start_tls takes as bytes already received.
+  static constexpr std::size_t kFirstBytes = 4 * 1024;
+  // Layers TLS from `ctx` over the (connected, non-blocking) socket; the handshake comes
+  // next. `received`: bytes the caller has read from the socket already (the start of
+  // the client's hello, at most kFirstBytes), which OpenSSL reads first. False when
+  // OpenSSL cannot make the connection's state (out of memory).
+  bool start_tls(asio::ssl::context& ctx, std::string_view received = {});
   // The TLS handshake, as the server or as the client (after net::prepare_client).
   Task<error_code> handshake(bool server);
 
@@ -65,8 +70,11 @@ class Stream {
   Task<void> send_close_notify();
 
   void cancel();
-  // Half-closes the sending side, then closes.
+  // Half-closes the sending side, then closes: the peer sees the end of what was sent
+  // (a FIN) before the reset that closing with unread bytes causes. For when the peer
+  // may still be sending (an answer refusing a request, say).
   void shutdown_and_close();
+  // Closes (a FIN when nothing unread is left, as the half-close would send).
   void close();
 
  private:
@@ -76,8 +84,15 @@ class Stream {
   Task<std::tuple<error_code, std::size_t>> ssl_call(Op op, void* data, std::size_t size);
   // One OpenSSL call without waiting: SSL_ERROR_NONE, or what it reported.
   int ssl_once(Op op, void* data, std::size_t size, std::size_t& moved);
-  // The error an OpenSSL call that failed for good reports.
+  // The error an OpenSSL call that failed for good reports (what it wrote, an alert,
+  // is sent first as far as the socket takes it).
   error_code ssl_failure(int ssl_error);
+  // A server handshake holds what it writes from its last flight on (net/tls_io.hpp):
+  // send_held() sends it all, waiting for the socket if it must; release_held() then
+  // ends the holding. The held session tickets thus go out with the first answer, or
+  // before the stream waits for the client.
+  Task<error_code> send_held();
+  Task<error_code> release_held();
   Task<std::tuple<error_code, std::size_t>> tls_write(std::span<const asio::const_buffer> buffers);
   Task<std::tuple<error_code, std::size_t>> plain_write(std::span<const asio::const_buffer> buffers);
 

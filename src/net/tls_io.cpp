@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <string>
 #include <vector>
 
 namespace gatehouse::net {
@@ -144,10 +145,32 @@ int TlsIo::bio_read(BIO* b, char* out, std::size_t len, std::size_t* got) {
   return 1;
 }
 
+int TlsIo::send_held() {
+  while (held_sent_ < held_.size()) {
+    const ssize_t r = ::send(fd_, held_.data() + held_sent_, held_.size() - held_sent_,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return errno == EWOULDBLOCK ? EAGAIN : errno;
+    }
+    held_sent_ += static_cast<std::size_t>(r);
+  }
+  std::string().swap(held_);  // an idle connection keeps no buffer
+  held_sent_ = 0;
+  return 0;
+}
+
+void TlsIo::stop_holding() { holding_ = false; }
+
 int TlsIo::bio_write(BIO* b, const char* in, std::size_t len, std::size_t* put) {
   auto* self = static_cast<TlsIo*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
   *put = 0;
+  if (self->holding_) {
+    self->held_.append(in, len);
+    *put = len;
+    return 1;
+  }
   const ssize_t r = ::send(self->fd_, in, len, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (r >= 0) {
     *put = static_cast<std::size_t>(r);

@@ -9,9 +9,12 @@
 // its records from that buffer with a memcpy. The buffer is lent by a per-thread pool
 // only while it holds bytes or a receive is pending, so a connection waiting outside
 // the Stream (parked) holds none, like OpenSSL's released record buffers.
+//
+// Writes go to the socket as OpenSSL makes them, except while holding (below).
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 struct bio_st;
 
@@ -48,6 +51,18 @@ class TlsIo {
   // The errno of the send that failed (0: none); OpenSSL reports it as SSL_ERROR_SYSCALL.
   int write_error() const { return write_error_; }
 
+  // Holding: the records OpenSSL writes are kept, in order, instead of sent, until
+  // send_held() sends them (a server handshake's session tickets then leave with the
+  // first answer instead of in two sends of their own). Holding goes on until
+  // stop_holding(), which needs everything held to have been sent.
+  void hold() { holding_ = true; }
+  bool holding() const { return holding_; }
+  bool has_held() const { return held_sent_ < held_.size(); }
+  // Sends what is held, as far as the socket takes it: 0 when all of it is sent,
+  // EAGAIN when the rest must wait for the socket, else the send's errno.
+  int send_held();
+  void stop_holding();
+
  private:
   static int bio_read(bio_st* b, char* out, std::size_t len, std::size_t* got);
   static int bio_write(bio_st* b, const char* in, std::size_t len, std::size_t* put);
@@ -60,6 +75,9 @@ class TlsIo {
   bool large_ = false;  // the next buffer lent is the large one
   bool eof_ = false;
   int write_error_ = 0;
+  bool holding_ = false;
+  std::string held_;
+  std::size_t held_sent_ = 0;  // of held_
 };
 
 }  // namespace gatehouse::net

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 
 #include <boost/asio/co_spawn.hpp>
@@ -38,14 +39,12 @@ constexpr std::size_t kSlice = 64 * 1024;
 
 }  // namespace
 
-Connection::Connection(Worker& worker, net::Socket socket)
+Connection::Connection(Worker& worker, net::Socket socket, const net::Tcp::endpoint& peer)
     : w_(worker),
       stream_(std::move(socket)),
-      client_deadline_(std::make_shared<net::Deadline>(w_.ctx.get_executor())) {
-  net::error_code ec;
-  const auto remote = stream_.socket().remote_endpoint(ec);
-  if (!ec) client_ip_ = remote.address().to_string();
-  stream_.socket().set_option(net::Tcp::no_delay(true), ec);
+      client_deadline_(std::make_shared<net::Deadline>(w_.ctx.get_executor())),
+      client_ip_(peer.address().to_string()) {
+  // TCP_NODELAY comes from the listening socket (Server::bind_all).
   w_.connections.insert(this);
   w_.server.connections_open.fetch_add(1, std::memory_order_relaxed);
 }
@@ -202,8 +201,24 @@ net::Task<void> Connection::run() {
     co_await stream_.send_close_notify();
   }
   client_deadline_->stop();
+  const bool done_sending = client_done_sending();
   trim();  // the pipeline serves another connection next
-  stream_.shutdown_and_close();
+  if (done_sending) stream_.close();
+  else stream_.shutdown_and_close();
+}
+
+bool Connection::client_done_sending() {
+  if (peer_closed_) return true;
+  if (!pipeline_) return false;
+  // The client said this request was its last (HTTP/1.0, or Connection: close: it must
+  // not send another, RFC 9112 9.6), the request had no body and nothing came after it,
+  // and it was answered, not refused: nothing of the client's is left to read. Any other
+  // end keeps the half-close (an answer refusing a request whose body the client is still
+  // sending, a drain or an upstream's close between keep-alive requests).
+  const auto& ctx = this->ctx();
+  const auto& req = ctx.req;
+  return requests_ > 0 && ctx.close && !req.keep_alive && req.body == http::BodyKind::none &&
+         in_.used == in_.len && !ctx.failure && !ctx.error;
 }
 
 net::Task<bool> Connection::start_tls_if_configured() {
@@ -215,27 +230,33 @@ net::Task<bool> Connection::start_tls_if_configured() {
   // closes it like an idle one.
   idle_ = true;
   client_deadline_->arm(deadline, &stream_.socket());
-  unsigned char first = 0;
+  // The first bytes are read here, into this thread's scratch buffer (a connection holds
+  // nothing of its own before they come), and handed to the TLS layer: one receive for
+  // the look at the first byte and the start of the handshake. It is read only between
+  // a receive and start_tls, with no suspension between them.
+  thread_local std::array<char, net::Stream::kFirstBytes> hello;
   ssize_t got = -1;
   for (;;) {
-    // Look before waiting: readiness reported while nothing waited is not reported again.
-    got = ::recv(stream_.socket().native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    // Try before waiting: readiness reported while nothing waited is not reported again.
+    got = ::recv(stream_.socket().native_handle(), hello.data(), hello.size(), MSG_DONTWAIT);
     if (got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
     auto [ec] = co_await stream_.socket().async_wait(net::Tcp::socket::wait_read, net::use_task);
     if (ec) break;
   }
   idle_ = false;
-  if (got != 1 || closed_) {
+  if (got <= 0 || closed_) {
     client_deadline_->disarm();
     // A client that sent nothing before header_timeout stalled its handshake; one that
     // connected and left (a port probe) attempted none.
     if (client_deadline_->fired()) w_.server.metrics().count_tls_handshake(false);
     co_return false;
   }
+  const auto first = static_cast<unsigned char>(hello[0]);
   const bool letter = (first >= 'A' && first <= 'Z') || (first >= 'a' && first <= 'z');
   if (letter) {
     // Plain HTTP (a request line begins with a method token; a TLS record with 0x16):
-    // its bytes are read first, so closing does not reset the connection under the answer.
+    // the rest of its bytes are read too, so closing does not reset the connection under
+    // the answer.
     client_deadline_->disarm();
     w_.spare_reads.take(in_.data, kInitialBuffer);
     take_pipeline();
@@ -251,7 +272,8 @@ net::Task<bool> Connection::start_tls_if_configured() {
     w_.server.metrics().count_tls_handshake(false);
     co_return false;
   }
-  if (!stream_.start_tls(tls_->context())) {
+  const std::string_view received(hello.data(), static_cast<std::size_t>(got));
+  if (!stream_.start_tls(tls_->context(), received)) {
     client_deadline_->disarm();
     w_.server.metrics().count_tls_handshake(false);
     co_return false;
@@ -380,6 +402,11 @@ net::Task<bool> Connection::read_head() {
     if (ec) {
       const bool timed_out = client_deadline_->fired();
       client_deadline_->disarm();
+      // The client's end (a FIN, with or without close_notify) or a reset: nothing more
+      // can come from it.
+      peer_closed_ = !timed_out && (ec == boost::asio::error::eof ||
+                                    ec == boost::asio::ssl::error::stream_truncated ||
+                                    ec == boost::asio::error::connection_reset);
       if (timed_out && in_.len > 0) co_await pipeline_->refuse(proxy::errors::head_timeout());
       co_return false;  // EOF, reset, idle timeout, drain
     }

@@ -37,7 +37,8 @@ struct ReadBuffer {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Worker& worker, net::Socket socket);
+  // `peer`: the client's address, as accept returned it.
+  Connection(Worker& worker, net::Socket socket, const net::Tcp::endpoint& peer);
   ~Connection();
 
   // Serves the connection. While it is parked (idle, without buffers) no coroutine of
@@ -99,6 +100,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void wake(const net::error_code& ec);
   void unpark();
   void resume();  // run() again, in a coroutine of its own
+  // At the end: true when nothing the client sent can be left unread, so closing needs
+  // no half-close first.
+  bool client_done_sending();
 
   Worker& w_;
   net::Stream stream_;
@@ -113,6 +117,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool started_ = false;        // run() has taken the connection past the TLS handshake
   net::Clock::time_point idle_since_{};
   bool closed_ = false;
+  bool peer_closed_ = false;    // a read met the client's end or a reset
   Tunnel* tunnel_ = nullptr;
   std::shared_ptr<net::ServerTls> tls_;  // the certificates this connection was served with
   std::string client_cert_subject_;

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <cerrno>
 #include <csignal>
 #include <sys/resource.h>
 
@@ -11,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "logging/log.hpp"
+#include "net/accept.hpp"
 #include "net/frame_pool.hpp"
 #include "server/connection.hpp"
 
@@ -102,6 +104,10 @@ bool Server::bind_all(std::string& error) {
     }
     if (!ec) acceptor->bind(endpoint, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    // accept_loop takes connections with accept4 until none is left; accepted sockets
+    // inherit TCP_NODELAY from here (no setsockopt per connection).
+    if (!ec) acceptor->non_blocking(true, ec);
+    if (!ec) acceptor->set_option(net::Tcp::no_delay(true), ec);
     if (ec) {
       error = "cannot listen on " + cfg.listen + ": " + ec.message();
       return false;
@@ -115,6 +121,9 @@ net::Task<void> Server::accept_loop(Worker& w) {
   net::Timer pause(w.ctx.get_executor());
   // The live config's limit: a reload may change it.
   auto max_conn = [&] { return static_cast<std::int64_t>(snapshot(w)->config->limits.max_connections); };
+  // Connections taken per turn before the loop lets this thread's other work run (the
+  // rest are taken right after, without waiting for readiness).
+  constexpr int kAcceptBatch = 32;
   while (!draining()) {
     // Over the limit: stop accepting; new connections wait in the kernel backlog.
     while (connections_open.load(std::memory_order_relaxed) >= max_conn() && !draining()) {
@@ -122,27 +131,60 @@ net::Task<void> Server::accept_loop(Worker& w) {
       co_await pause.async_wait(net::use_task);
     }
     if (draining()) break;
-    auto [ec, socket] = co_await w.acceptor->async_accept(net::use_task);
-    if (ec) {
-      if (ec == asio::error::operation_aborted || draining()) break;
-      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
-        logging::warning("accept failed; pausing", {{"error", std::string_view(ec.message())}});
+    net::error_code ec;
+    int taken = 0;
+    while (taken < kAcceptBatch && connections_open.load(std::memory_order_relaxed) < max_conn()) {
+      auto accepted = net::accept_one(*w.acceptor, ec);
+      if (!accepted) {
+        // A connection reset or aborted while it waited concerns it alone.
+        if (ec == asio::error::connection_aborted || ec == asio::error::interrupted ||
+            ec.value() == EPROTO) {
+          ec.clear();
+          continue;
+        }
+        break;
+      }
+      ++taken;
+      auto session = std::make_shared<Connection>(w, std::move(accepted->socket), accepted->peer);
+      asio::co_spawn(w.ctx.get_executor(), session->run(), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          logging::error("session ended by an unexpected exception",
+                         {{"error", std::string_view(ex.what())},
+                          {"stack", std::string_view(logging::current_stacktrace())}});
+        }
+      });
+    }
+    if (draining()) break;
+    if (ec == asio::error::would_block) {
+      // None left: wait for the next one (Asio re-arms the descriptor for the wait, so
+      // one that came since the last accept4 is reported at once).
+      auto [wec] = co_await w.acceptor->async_wait(net::Acceptor::wait_read, net::use_task);
+      if (wec == asio::error::operation_aborted || draining()) break;
+      if (wec) {
         pause.expires_after(std::chrono::milliseconds(50));
         co_await pause.async_wait(net::use_task);
       }
       continue;
     }
-    auto session = std::make_shared<Connection>(w, std::move(socket));
-    asio::co_spawn(w.ctx.get_executor(), session->run(), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        logging::error("session ended by an unexpected exception",
-                       {{"error", std::string_view(ex.what())},
-                        {"stack", std::string_view(logging::current_stacktrace())}});
-      }
-    });
+    if (ec.value() == EMFILE || ec.value() == ENFILE || ec.value() == ENOBUFS ||
+        ec.value() == ENOMEM) {
+      logging::warning("accept failed; pausing", {{"error", std::string_view(ec.message())}});
+      pause.expires_after(std::chrono::milliseconds(50));
+      co_await pause.async_wait(net::use_task);
+      continue;
+    }
+    if (ec) {
+      // The listening socket itself failed (closed by the drain, or worse).
+      if (draining() || ec == asio::error::bad_descriptor) break;
+      pause.expires_after(std::chrono::milliseconds(50));
+      co_await pause.async_wait(net::use_task);
+      continue;
+    }
+    // A full batch, or the limit reached: let the thread's other work run first.
+    co_await asio::post(w.ctx.get_executor(), net::use_task);
   }
 }
 

@@ -1,6 +1,8 @@
 """SPEC section 4 (malformed and ambiguous requests), limits of section 2, 501s and
 Expect: 100-continue.  Every request is raw bytes; the upstream must see nothing."""
 
+import os
+import resource
 import time
 
 import pytest
@@ -371,6 +373,47 @@ def test_idle_keepalive_connection_closed_after_idle_timeout(start_gateway, upst
         t0 = time.monotonic()
         assert c.wait_closed(4)
         assert 0.3 <= time.monotonic() - t0 < 3
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_pauses_accepting_and_recovers(start_gateway, upstream):
+    """With no descriptor left (EMFILE) the gateway says so, waits without spinning, and
+    serves the connection that waited once descriptors are free again."""
+    gw = start_gateway({"threads": 1, "endpoints": [endpoint(upstream.url(), name="up")]})
+    pid = gw.proc.pid
+    assert gw.get("/up/warm").status == 200  # an idle upstream connection in the pool
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    # No descriptor number free under the limit but the gaps and two more.
+    top = max(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (top + 3, hard))
+    held = []
+    try:
+        for _ in range(top + 3):
+            held.append(RawConn(gw.port, timeout=5))
+            if "accept failed; pausing" in gw.log_text():
+                break
+            time.sleep(0.05)
+        gw.wait_log(lambda t: "accept failed; pausing" in t)
+        waiting = held.pop()  # the connection the gateway could not take
+        waiting.send(build_request("GET", "/up/waited"))
+        cpu = _cpu_seconds(pid)
+        waiting.sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            waiting.sock.recv(100)
+        assert _cpu_seconds(pid) - cpu < 0.25, "the paused accept loop spins"
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        r = waiting.read_response()
+        assert r.status == 200, r
+        waiting.close()
+    finally:
+        for c in held:
+            c.close()
+    assert gw.get("/up/after").status == 200
 
 
 def test_max_connections_pauses_accepting(start_gateway, upstream):

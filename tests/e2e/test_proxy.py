@@ -3,8 +3,9 @@
 import re
 
 import pytest
+import yaml
 
-from gh_gateway import endpoint
+from gh_gateway import build_config, endpoint
 from gh_raw import ConnectionClosed, RawConn, build_request, chunked
 from gh_upstream import Response, json_response
 
@@ -440,3 +441,18 @@ def test_client_disconnect_while_upstream_is_slow(start_gateway, make_upstream):
     c.close()  # the client gives up
     r = gw.get("/s/fast")
     assert r.status == 200 and r.body == b"done"
+
+
+def test_x_forwarded_for_is_the_peer_of_an_ipv6_or_ipv4_client(start_gateway, upstream):
+    """The client's address comes with the accepted connection: on a dual-stack listener
+    an IPv6 client is forwarded as itself, an IPv4 one as its mapped address."""
+    text = yaml.safe_dump(build_config({"listen": "[::]:@PORT@", "threads": 1,
+                                        "endpoints": [endpoint(upstream.url(), name="root")]}, 0),
+                          sort_keys=False)
+    gw = start_gateway(text)
+    with RawConn(gw.port, host="::1") as c:
+        assert c.request(build_request("GET", "/root/six")).status == 200
+    with RawConn(gw.port, host="127.0.0.1") as c:
+        assert c.request(build_request("GET", "/root/four")).status == 200
+    seen = {q.path: q.header("x-forwarded-for") for q in upstream.snapshot()}
+    assert seen == {"/six": "::1", "/four": "::ffff:127.0.0.1"}, seen

@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -447,3 +448,106 @@ def test_drain_over_tls_finishes_the_request_in_flight_and_closes_idle_ones(star
     for c in (idle, busy):
         c.close()
     silent.close()
+
+
+def _traced(pid: int, out, connect_and_ask, count: int) -> dict:
+    """Runs connect_and_ask() `count` times under `strace -f -p pid` (the calls named
+    below only); returns how often each call was made on a descriptor accepted meanwhile,
+    from its accept4 to its close (epoll_ctl by operation), and `accept4` the accepts."""
+    calls = "accept,accept4,getpeername,ioctl,setsockopt,shutdown,epoll_ctl,close"
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", f"trace={calls}", "-o", str(out),
+                               "-p", str(pid)], stderr=subprocess.PIPE)
+    try:
+        # strace attaches to every thread before it writes anything: wait for a call
+        # of the gateway's (its housekeeping does none of these, a connection all of them).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and tracer.poll() is None:
+            connect_and_ask()
+            if out.exists() and ("accept4(" in out.read_text() or "accept(" in out.read_text()):
+                break
+            time.sleep(0.05)
+        assert tracer.poll() is None, tracer.stderr.read().decode()
+        start = len(out.read_text().splitlines())
+        for _ in range(count):
+            connect_and_ask()
+        time.sleep(0.3)  # the last close is written
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=10)
+    # A call another thread interrupted is written in two parts: join them.
+    pending: dict = {}
+    whole = []
+    for line in out.read_text().splitlines()[start:]:
+        tid, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if rest.endswith("<unfinished ...>"):
+            pending[tid] = rest[: -len("<unfinished ...>")]
+        elif rest.startswith("<..."):
+            whole.append(pending.pop(tid, "") + rest.split("resumed>", 1)[-1])
+        else:
+            whole.append(rest)
+    counts: dict = {}
+    accepted = set()
+    for call_line in whole:
+        m = re.match(r"(\w+)\((.*)\)\s+=\s+(-?\d+)", call_line)
+        if not m:
+            continue
+        call, args, ret = m.group(1), m.group(2), int(m.group(3))
+        if call in ("accept", "accept4"):
+            if ret >= 0:
+                accepted.add(ret)
+                counts[call] = counts.get(call, 0) + 1
+            continue
+        parts = [a.strip() for a in args.split(",")]
+        if call == "epoll_ctl":
+            fd, call = int(parts[2]), call + "_" + parts[1].removeprefix("EPOLL_CTL_")
+        else:
+            fd = int(parts[0])
+        if fd in accepted:
+            counts[call] = counts.get(call, 0) + 1
+            if call == "close":
+                accepted.discard(fd)
+    return counts
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+def test_a_new_connection_makes_no_needless_system_call(start_gateway, upstream, server_pair,
+                                                        ca, tmp_path, tls):
+    """A connection is taken with accept4 (non-blocking, the peer's address with it) and
+    closed without a half-close when the client's HTTP/1.0 request was its last: no
+    getpeername, no ioctl(FIONBIO), no TCP_NODELAY per connection (the listening socket
+    has it), no shutdown, and no epoll_ctl DEL before close."""
+    _, cert, key = server_pair
+    cfg = tls_config(upstream, cert, key) if tls else {"endpoints": [endpoint(upstream.url(), name="e")]}
+    cfg["threads"] = 1
+    gw = start_gateway(cfg, client_tls=ca.client_context() if tls else None)
+    assert gw.get("/e/warm").status == 200  # the upstream connection is pooled from now on
+
+    def connect_and_ask():
+        with RawConn(gw.port, tls=ca.client_context() if tls else None) as c:
+            c.send(b"GET /e/x HTTP/1.0\r\nHost: gw.test\r\n\r\n")
+            r = c.read_response()
+            assert r.status == 200, r
+            assert c.wait_closed(3)
+            assert not c.reset
+
+    counts = _traced(gw.proc.pid, tmp_path / "strace.txt", connect_and_ask, 10)
+    assert counts.get("accept4", 0) >= 10 and counts.get("accept", 0) == 0, counts
+    for call in ("getpeername", "ioctl", "setsockopt", "shutdown", "epoll_ctl_DEL"):
+        assert counts.get(call, 0) == 0, (call, counts)
+    # ... while the trace saw each connection registered and closed.
+    assert counts.get("epoll_ctl_ADD", 0) >= 10 and counts.get("close", 0) >= 10, counts
+
+
+def test_a_client_hello_larger_than_the_first_read_completes(start_gateway, upstream, server_pair,
+                                                             ca):
+    """The listener reads the first 4 KiB of a connection before TLS starts: a hello
+    beyond that (a long ALPN list) continues through the TLS layer's own reads."""
+    _, cert, key = server_pair
+    gw = start_gateway(tls_config(upstream, cert, key), client_tls=ca.client_context())
+    ctx = ca.client_context()
+    ctx.set_alpn_protocols([f"x{i}-" + "p" * 240 for i in range(24)] + ["http/1.1"])
+    with RawConn(gw.port, tls=ctx) as c:
+        assert c.sock.selected_alpn_protocol() == "http/1.1"
+        r = c.request(build_request("GET", "/e/big-hello"))
+        assert r.status == 200, r

@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -197,6 +198,19 @@ class StreamTls : public ::testing::Test {
     return out;
   }
   // Nothing left in the server's socket: what the stream has, it has received.
+  void handshake_from_bytes_received_first(std::size_t given);
+  // One write of the server's, run to its end.
+  void write_and_run(const std::string& data) {
+    bool done = false;
+    asio::co_spawn(ctx_, [&]() -> Task<void> {
+      const asio::const_buffer b = asio::buffer(data);
+      auto [ec, n] = co_await server_->write(std::span<const asio::const_buffer>(&b, 1));
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_EQ(n, data.size());
+      done = true;
+    }, asio::detached);
+    ASSERT_TRUE(run_until([&] { return done; }));
+  }
   bool server_socket_empty() {
     char byte;
     return ::recv(server_->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
@@ -211,6 +225,47 @@ class StreamTls : public ::testing::Test {
   std::deque<Read> reads_;
 };
 TestCert* StreamTls::cert_ = nullptr;
+
+// As the listener starts TLS: the first bytes of the client's hello were received before
+// the TLS layer existed and are handed to start_tls; the rest comes through the socket.
+// `given`: how many of the hello's bytes are handed over (the rest is sent).
+void StreamTls::handshake_from_bytes_received_first(std::size_t given) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  Socket socket(ctx_.get_executor());
+  socket.assign(Tcp::v4(), fds[0]);
+  server_->close();
+  server_ = std::make_unique<Stream>(std::move(socket));
+  client_ = std::make_unique<Client>(fds[1]);
+  ASSERT_EQ(SSL_get_error(client_->ssl(), SSL_do_handshake(client_->ssl())), SSL_ERROR_WANT_READ);
+  const std::string hello = client_->produced();
+  ASSERT_GT(hello.size(), 100u);
+  given = std::min(given, hello.size());
+  ASSERT_TRUE(server_->start_tls(tls_->context(), std::string_view(hello).substr(0, given)));
+  client_->send_raw(hello.substr(given));
+  handshake("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(read_exactly(27), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
+TEST_F(StreamTls, HandshakeFromTheFirstByteReceivedBeforeStartTls) {
+  handshake_from_bytes_received_first(1);
+}
+
+TEST_F(StreamTls, HandshakeFromAWholeHelloReceivedBeforeStartTls) {
+  handshake_from_bytes_received_first(Stream::kFirstBytes);
+}
+
+TEST_F(StreamTls, StartTlsRefusesMoreReceivedBytesThanItTakes) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  Socket socket(ctx_.get_executor());
+  socket.assign(Tcp::v4(), fds[0]);
+  Stream stream(std::move(socket));
+  const std::string too_many(Stream::kFirstBytes + 1, '\x16');
+  EXPECT_FALSE(stream.start_tls(tls_->context(), too_many));
+  EXPECT_FALSE(stream.is_tls());
+  ::close(fds[1]);
+}
 
 TEST_F(StreamTls, ARequestSentWithTheClientFinishedIsHeldAndReadWithoutWaiting) {
   handshake("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -299,10 +354,51 @@ TEST_F(StreamTls, FinWithoutCloseNotifyIsATruncation) {
   EXPECT_EQ(r.ec, asio::ssl::error::stream_truncated) << r.ec.message();
 }
 
+TEST_F(StreamTls, TheSessionTicketsGoOutWithTheFirstAnswerInOneSend) {
+  handshake("GET / HTTP/1.1\r\n\r\n");
+  // The handshake is over and the request is in, but nothing more has been sent: the
+  // tickets wait for the answer.
+  EXPECT_EQ(client_->receive_raw(), "");
+  EXPECT_EQ(read_exactly(18), "GET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(client_->receive_raw(), "");
+  write_and_run("HTTP/1.1 200 OK\r\n\r\n");
+  const std::string raw = client_->receive_raw();
+  // Three records (two tickets, the answer) in what one receive took.
+  std::size_t records = 0;
+  for (std::size_t off = 0; off + 5 <= raw.size(); ++records)
+    off += 5 + ((static_cast<unsigned char>(raw[off + 3]) << 8) | static_cast<unsigned char>(raw[off + 4]));
+  EXPECT_EQ(records, 3u);
+  client_->feed(raw);
+  EXPECT_EQ(client_->open(), "HTTP/1.1 200 OK\r\n\r\n");
+  SSL_SESSION* session = SSL_get1_session(client_->ssl());
+  ASSERT_NE(session, nullptr);
+  EXPECT_EQ(SSL_SESSION_is_resumable(session), 1);  // a ticket came
+  SSL_SESSION_free(session);
+}
+
+TEST_F(StreamTls, TheSessionTicketsAreSentBeforeWaitingForTheClient) {
+  handshake();
+  EXPECT_EQ(client_->receive_raw(), "");
+  Read& r = start_read();  // nothing to read: the stream waits, after sending what it held
+  run_for(20ms);
+  EXPECT_FALSE(r.done);
+  client_->feed(client_->receive_raw());
+  EXPECT_EQ(client_->open(), "");
+  SSL_SESSION* session = SSL_get1_session(client_->ssl());
+  ASSERT_NE(session, nullptr);
+  EXPECT_EQ(SSL_SESSION_is_resumable(session), 1);
+  SSL_SESSION_free(session);
+  client_->send_raw(client_->seal("next"));
+  ASSERT_TRUE(run_until([&] { return r.done; }));
+  EXPECT_EQ(r.data, "next");
+}
+
 TEST_F(StreamTls, AHeadAndBodyGoOutAsOneRecordAlsoAfterWaitingForTheSocket) {
   handshake();
-  client_->feed(client_->receive_raw());  // the session tickets
-  client_->open();
+  // A first answer takes the session tickets with it.
+  write_and_run("first");
+  client_->feed(client_->receive_raw());
+  EXPECT_EQ(client_->open(), "first");
   // Fill the server's socket so the write must wait for the client to read.
   const std::string filler(4096, 'f');
   std::size_t stuffed = 0;

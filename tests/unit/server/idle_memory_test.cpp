@@ -99,7 +99,8 @@ struct IdleMemoryTest : ::testing::Test {
     net::Socket gateway_end(worker->ctx.get_executor());
     gateway_end.assign(net::Tcp::v4(), fds[0]);
     ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
-    auto conn = std::make_shared<Connection>(*worker, std::move(gateway_end));
+    const net::Tcp::endpoint peer(asio::ip::make_address("127.0.0.1"), 40000);
+    auto conn = std::make_shared<Connection>(*worker, std::move(gateway_end), peer);
     asio::co_spawn(worker->ctx, conn->run(), [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     });

@@ -150,7 +150,8 @@ struct PipelineTest : ::testing::Test {
   // wrote until it closed the connection.
   std::string send(const std::string& request) {
     auto [gateway_end, client_end] = socket_pair(worker->ctx);
-    auto conn = std::make_shared<Connection>(*worker, std::move(gateway_end));
+    // The client's address is the one accept reported (a local socket pair has none).
+    auto conn = std::make_shared<Connection>(*worker, std::move(gateway_end), peer);
     asio::co_spawn(worker->ctx, conn->run(), [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     });
@@ -185,6 +186,7 @@ struct PipelineTest : ::testing::Test {
   Worker* worker = nullptr;
   std::unique_ptr<FakeConnector> connector;
   std::vector<std::shared_ptr<Connection>> connections;
+  net::Tcp::endpoint peer{asio::ip::make_address("192.0.2.7"), 40000};
 };
 
 TEST_F(PipelineTest, ForwardsThroughTheConnectorAndGivesTheConnectionBack) {
@@ -198,6 +200,7 @@ TEST_F(PipelineTest, ForwardsThroughTheConnectorAndGivesTheConnectionBack) {
   EXPECT_TRUE(up.starts_with("GET /api/7?x=1 HTTP/1.1\r\n")) << up;  // prefix stripped
   EXPECT_NE(up.find("Host: 127.0.0.1:9\r\n"), std::string::npos) << up;
   EXPECT_NE(up.find("X-Forwarded-Prefix: /orders\r\n"), std::string::npos) << up;
+  EXPECT_NE(up.find("X-Forwarded-For: 192.0.2.7\r\n"), std::string::npos) << up;
   EXPECT_EQ(connector->acquires, 1);
   EXPECT_EQ(connector->connects, 1);
   EXPECT_EQ(connector->releases, 1);  // a complete keep-alive exchange is pooled
