@@ -49,7 +49,7 @@ TicketKeys& TicketKeys::process() {
   return keys;
 }
 
-int TicketKeys::callback(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+int TicketKeys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                          EVP_MAC_CTX* mac, int enc) {
   const auto now = Clock::now();
   Key key;
@@ -65,7 +65,9 @@ int TicketKeys::callback(SSL*, unsigned char* key_name, unsigned char* iv, EVP_C
     auto found = process().find(key_name, now, renew);
     if (!found) return 0;  // unknown or retired key: a full handshake
     key = *found;
-    result = renew ? 2 : 1;
+    // 2: open it and issue a new ticket. Always in TLS 1.3, whose tickets are for one use
+    // (RFC 8446 C.4): OpenSSL issues none after a resumption unless asked.
+    result = renew || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
   }
   char digest[] = "SHA256";
   const OSSL_PARAM params[] = {

@@ -74,8 +74,11 @@ bool configure(SSL_CTX* ctx, const ServerTls::Settings& s, std::string& error) {
   // server without one as weak.
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE);
-  // Idle keep-alive connections hold no TLS read/write buffers.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Idle keep-alive connections hold no TLS read/write buffers. The chain sent is the
+  // file's, as it is: OpenSSL otherwise tries to build one from the trust store on every
+  // handshake (the client CAs, if any), which costs each full handshake an X509 store
+  // context and a failed verification, and could send certificates nobody configured.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   if (SSL_CTX_set_cipher_list(ctx, kCiphers) != 1 || SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
     error = "cannot set the cipher list: " + openssl_reason();
     return false;

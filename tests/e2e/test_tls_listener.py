@@ -191,8 +191,17 @@ def test_sessions_resume_by_ticket_and_renegotiation_is_refused(start_gateway, u
     for v in ("-tls1_2", "-tls1_3"):
         first = s_client(gw.port, v, "-sess_out", str(sess), ca_file=ca_file, request=True)
         assert "New, TLSv1." in first and '{"status":"ok"}' in first, first
-        again = s_client(gw.port, v, "-sess_in", str(sess), ca_file=ca_file, request=True)
+        renewed = tmp_path / f"renewed{v}.pem"
+        again = s_client(gw.port, v, "-sess_in", str(sess), "-sess_out", str(renewed),
+                         ca_file=ca_file, request=True)
         assert "Reused, TLSv1." in again and '{"status":"ok"}' in again, again
+        if v == "-tls1_3":
+            # A TLS 1.3 ticket is for one use (RFC 8446 C.4): a resumed handshake gets a
+            # new one, and that one resumes in turn.
+            assert "Post-Handshake New Session Ticket arrived" in again, again
+            third = s_client(gw.port, v, "-sess_in", str(renewed), ca_file=ca_file,
+                             request=True)
+            assert "Reused, TLSv1.3" in third and '{"status":"ok"}' in third, third
     # TLS 1.2 renegotiation: s_client's "R" command asks for it; the server refuses.
     cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{gw.port}", "-tls1_2", "-CAfile",
            str(ca_file)]
@@ -286,6 +295,24 @@ def test_mtls_subject_forwarded_forgery_stripped_and_strangers_refused(start_gat
     while metric(gw, 'gatehouse_tls_handshakes_total{result="failed"}') < failed_before + 2:
         assert time.monotonic() < deadline, "refused handshakes not counted"
         time.sleep(0.05)
+
+
+def test_the_chain_sent_is_the_files_never_completed_from_the_client_cas(start_gateway, upstream,
+                                                                         ca, server_pair,
+                                                                         tmp_path):
+    """The certificate file holds the leaf alone, and its issuer is also the client CA
+    (in the gateway's trust store): the client still receives the leaf alone."""
+    _, cert, key = server_pair
+    client = ca.issue(dns=(), ips=(), client=True, cn="client")
+    ccert, ckey = client.write(tmp_path / "client", "client")
+    ca_file = ca.write(tmp_path / "ca.pem")
+    gw = start_gateway(tls_config(upstream, cert, key, client_ca_file=str(ca_file)),
+                       client_tls=ca.client_context(cert=client, tmpdir=tmp_path))
+    out = s_client(gw.port, "-showcerts", "-cert", str(ccert), "-key", str(ckey),
+                   ca_file=ca_file, request=True)
+    assert '{"status":"ok"}' in out, out
+    assert "Verify return code: 0 (ok)" in out, out
+    assert out.count("-----BEGIN CERTIFICATE-----") == 1, out
 
 
 def test_client_cert_subject_sent_by_a_client_is_stripped_on_a_plain_listener(start_gateway,
