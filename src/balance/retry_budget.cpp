@@ -18,9 +18,13 @@ std::int64_t RetryBudget::second_of(Clock::SteadyTime t) {
 // Only the shard's own thread moves a slot to a new second, so the reset needs no
 // compare-and-swap; a reader on another thread may see a slot mid-reset, which at
 // worst counts one second's requests a moment early or late.
-RetryBudget::Slot& RetryBudget::slot_for(unsigned shard, std::int64_t second) {
+RetryBudget::Slot& RetryBudget::slot_at(unsigned shard, std::int64_t second) {
   constexpr auto n = static_cast<std::int64_t>(kSlots);
-  Slot& s = shards_[shard % shard_count_].slots[static_cast<std::size_t>((second % n + n) % n)];
+  return shards_[shard % shard_count_].slots[static_cast<std::size_t>((second % n + n) % n)];
+}
+
+RetryBudget::Slot& RetryBudget::slot_for(unsigned shard, std::int64_t second) {
+  Slot& s = slot_at(shard, second);
   if (s.second.load(std::memory_order_relaxed) != second) {
     s.requests.store(0, std::memory_order_relaxed);
     s.retries.store(0, std::memory_order_relaxed);
@@ -70,8 +74,7 @@ bool RetryBudget::try_acquire(unsigned shard, Clock::SteadyTime now) {
 
 void RetryBudget::refund(unsigned shard, Clock::SteadyTime taken) {
   const std::int64_t second = second_of(taken);
-  constexpr auto n = static_cast<std::int64_t>(kSlots);
-  Slot& s = shards_[shard % shard_count_].slots[static_cast<std::size_t>((second % n + n) % n)];
+  Slot& s = slot_at(shard, second);
   if (s.second.load(std::memory_order_relaxed) != second) return;
   auto count = s.retries.load(std::memory_order_relaxed);
   // Only this shard's thread counts into the slot: no other writer to race with.

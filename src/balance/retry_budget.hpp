@@ -57,6 +57,9 @@ class RetryBudget {
     std::array<Slot, kSlots> slots;
   };
 
+  // The slot of `second` in `shard`'s ring, as it is (it may hold an older second).
+  Slot& slot_at(unsigned shard, std::int64_t second);
+  // The same, reset first when it held an older second.
   Slot& slot_for(unsigned shard, std::int64_t second);
   std::uint64_t sum(std::int64_t now_second, std::atomic<std::uint64_t> Slot::*field) const;
   static std::int64_t second_of(Clock::SteadyTime t);

@@ -128,7 +128,9 @@ void Connection::unpark() {
 }
 
 void Connection::resume() {
-  asio::co_spawn(w_.ctx.get_executor(), run(), [](std::exception_ptr e) {
+  // The function object holds a reference until run() has taken its own.
+  asio::co_spawn(w_.ctx.get_executor(), [self = shared_from_this()] { return self->run(); },
+                 [](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -44,6 +44,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Serves the connection. While it is parked (idle, without buffers) no coroutine of
   // it is alive: run() returns, and wake() runs it again when the client sends more.
   net::Task<void> run();
+  // run() in a coroutine of its own, with an unexpected exception logged: at accept, and
+  // again after each wake().
+  void resume();
   // Drain: a connection waiting for its next request is closed now.
   void close_if_idle();
   // Idle keep-alive connections give their buffers back (called every 100 ms by the
@@ -99,7 +102,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // again), or the idle deadline, drain or the peer ended it (run() only closes).
   void wake(const net::error_code& ec);
   void unpark();
-  void resume();  // run() again, in a coroutine of its own
   // At the end: true when nothing the client sent can be left unread, so closing needs
   // no half-close first.
   bool client_done_sending();

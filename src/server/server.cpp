@@ -145,17 +145,7 @@ net::Task<void> Server::accept_loop(Worker& w) {
         break;
       }
       ++taken;
-      auto session = std::make_shared<Connection>(w, std::move(accepted->socket), accepted->peer);
-      asio::co_spawn(w.ctx.get_executor(), session->run(), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          logging::error("session ended by an unexpected exception",
-                         {{"error", std::string_view(ex.what())},
-                          {"stack", std::string_view(logging::current_stacktrace())}});
-        }
-      });
+      std::make_shared<Connection>(w, std::move(accepted->socket), accepted->peer)->resume();
     }
     if (draining()) break;
     if (ec == asio::error::would_block) {
