@@ -101,26 +101,25 @@ def s_time(h, t, mode, duration):
     n = int(counts[-1])
     # -reuse prints an "r" per resumed connection and a "*" per full one.
     marks = "".join(line for line in r.stdout.splitlines() if re.fullmatch(r"[r*]+", line))
-    return {"rate": n / wall, "cpu_us": (after - before) / CLK_TCK * 1e6 / n if n else None,
-            "connections": n, "resumed": marks.count("r"), "full": marks.count("*"),
+    return {"connections": n, "resumed": marks.count("r"), "full": marks.count("*"),
             "wall": wall, "cpu_ticks": after - before}
 
 
 def s_time_pairs(h, keys, mode, duration):
     """Both targets twice, in the order A B B A: a drift of the machine over the
     measurement (rates move 10-20 % between rounds here) weighs on both alike. Each
-    target's result is over its two runs."""
+    target's figures are over its two runs."""
     runs = {}
     for key in list(keys) + list(reversed(keys)):
         # s_time takes whole seconds.
         runs.setdefault(key, []).append(s_time(h, h.tls_targets[key], mode, -(-duration // 2)))
     out = {}
     for key, rs in runs.items():
-        n = sum(r["connections"] for r in rs)
-        ticks = sum(r["cpu_ticks"] for r in rs)
-        out[key] = {"rate": n / sum(r["wall"] for r in rs),
-                    "cpu_us": ticks / CLK_TCK * 1e6 / n if n else None, "connections": n,
-                    "resumed": sum(r["resumed"] for r in rs), "full": sum(r["full"] for r in rs)}
+        total = {field: sum(r[field] for r in rs) for field in rs[0]}
+        n = total["connections"]
+        total["rate"] = n / total["wall"]
+        total["cpu_us"] = total["cpu_ticks"] / CLK_TCK * 1e6 / n if n else None
+        out[key] = total
     return out
 
 
@@ -166,8 +165,7 @@ def report(h, args):
            f"Mozilla intermediate, tickets, no session cache); wrk -c{CONNECTIONS} over HTTPS for "
            f"keep-alive, `openssl s_time -new` / `-reuse` (one client, CPU 0, TLS 1.3, one GET per "
            f"connection) for handshakes, measured A B B A in each round (half the time each, "
-           f"rounded up). "
-           f"Medians of per-round ratios.", "",
+           f"rounded up). Medians of per-round ratios.", "",
            "| target | measured | met |", "|---|---|---|",
            f"| CPU per keep-alive request <= 1.0x nginx | {fmt(cpu, 'ratio')} | {verdict(cpu, lambda x: x <= 1.0)} |",
            f"| full handshakes/s >= nginx | {fmt(full, 'ratio')} | {verdict(full, lambda x: x >= 1.0)} |",
