@@ -14,9 +14,13 @@ namespace gatehouse::net {
 // read to report. With edge-triggered epoll, readiness that came while nothing waited is
 // not reported again, so a wait for readability must look first.
 // A socket found empty is marked so (net/read_ready.hpp): its next read waits for the
-// next edge without trying first. That is what saves the pooled upstream connection a
-// failed read per request: it is looked at here right before the request goes out.
+// next edge without trying first. A socket already known empty (a short read or an
+// earlier look since its last edge, and watched for its FIN) is not looked at: the
+// pooled upstream connection, asked right before each request goes out, costs no system
+// call. What the event loop has not collected yet is not seen then; it is found by the
+// response read, as it would be had it arrived just after a look.
 inline bool readable_now(Socket& socket) {
+  if (known_drained(socket)) return false;
   char byte;
   const ssize_t r = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return true;

@@ -139,11 +139,11 @@ Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, st
       }
     }
     if (err == SSL_ERROR_WANT_READ) {
-      // OpenSSL has taken every byte received: receive more (tried at once unless a
-      // look found the socket empty since its last readiness edge: net/read_ready.hpp).
+      // OpenSSL has taken every byte received: receive more (tried at once unless the
+      // socket is known empty since its last readiness edge: net/read_ready.hpp).
       std::size_t room = 0;
       char* into = tls_io_->receive_buffer(room);
-      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(into, room), use_task);
+      auto [ec, n] = co_await socket_read(into, room);
       if (ec == asio::error::eof) {
         tls_io_->set_eof();  // OpenSSL tells a clean end from a truncation
         continue;
@@ -176,13 +176,41 @@ Task<error_code> Stream::handshake(bool server) {
   co_return ec;
 }
 
-// Plain reads are not coroutines: they return Asio's own awaitable, so they cost no
-// frame of ours (a socket a look found empty is not tried before its next readiness
-// edge: net/read_ready.hpp). Plain writes try the socket first (plain_write); TLS goes
-// through ssl_call.
+// Plain writes try the socket first (plain_write); TLS goes through ssl_call.
 Task<std::tuple<error_code, std::size_t>> Stream::read_some(char* data, std::size_t size) {
   if (ssl_) return ssl_call(Op::read, data, size);
-  return socket_.async_read_some(asio::buffer(data, size), use_task);
+  return socket_read(data, size);
+}
+
+// A socket that may hold bytes is read here, at once: a read that finds bytes returns
+// them without queueing an operation with the event loop, and one that finds none
+// clears the read-ready flag, so Asio queues the read for the next readiness edge
+// without trying again. A read that took fewer bytes than it asked for marks the socket
+// drained (net/read_ready.hpp), so the next read waits for an edge without a system
+// call: the client's next request, the upstream's next response. That mark must follow
+// the read with no epoll_wait in between, or readiness reported in between would be
+// lost: so never after Asio's own at-once read, whose completion is posted, but after
+// ours, or after a read the reactor made on an edge, whose completion resumes this
+// coroutine right away (Asio invokes an I/O handler of the context's own executor
+// directly, and an awaitable's handler resumes its coroutine).
+Task<std::tuple<error_code, std::size_t>> Stream::socket_read(char* data, std::size_t size) {
+  if (size == 0) co_return std::tuple{error_code{}, std::size_t{0}};
+  bool* ready = read_ready_flag(socket_);
+  if (ready != nullptr && *ready) {
+    const ssize_t got = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+    if (got > 0) {
+      if (static_cast<std::size_t>(got) < size) mark_drained(socket_);
+      co_return std::tuple{error_code{}, static_cast<std::size_t>(got)};
+    }
+    if (got == 0) co_return std::tuple{error_code{asio::error::eof}, std::size_t{0}};
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      *ready = false;
+    else if (errno != EINTR)
+      co_return std::tuple{error_code(errno, boost::system::system_category()), std::size_t{0}};
+  }
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), use_task);
+  if (!ec && n < size) mark_drained(socket_);
+  co_return std::tuple{ec, n};
 }
 
 Task<std::tuple<error_code, std::size_t>> Stream::write(

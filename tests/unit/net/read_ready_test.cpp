@@ -70,6 +70,15 @@ class ReadReady : public ::testing::Test {
   }
 
   bool* flag() { return read_ready_flag(stream_->socket()); }
+  bool drained() { return known_drained(stream_->socket()); }
+
+  // Reads `bytes` through the stream (one read, shorter than it asks for).
+  void read_exactly(const std::string& bytes) {
+    Read& r = start_read();
+    ASSERT_TRUE(run_until([&] { return r.done; }));
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    ASSERT_EQ(r.got, bytes);
+  }
 
   asio::io_context ioc_{1};
   Socket peer_;
@@ -98,8 +107,9 @@ TEST_F(ReadReady, AnEmptySocketFoundSoIsMarkedAndTheNextEdgeStillWakesTheRead) {
   ASSERT_TRUE(run_until([&] { return r.done; }));
   EXPECT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.got, "hello");
-  // The reactor's readiness event set the flag again.
-  EXPECT_TRUE(*flag());
+  // The reactor's readiness event set the flag again, and the read, shorter than it
+  // asked for, marked the socket drained once more.
+  EXPECT_FALSE(*flag());
 }
 
 TEST_F(ReadReady, BytesThatArrivedBeforeTheLookAreNotLost) {
@@ -133,6 +143,76 @@ TEST_F(ReadReady, AReadWaitingAfterAnEmptyLookSeesTheFin) {
   ::shutdown(peer_.native_handle(), SHUT_WR);
   ASSERT_TRUE(run_until([&] { return r.done; }, 2s));
   EXPECT_EQ(r.ec, asio::error::eof) << r.ec.message();
+}
+
+TEST_F(ReadReady, AShortReadMarksTheSocketDrainedAndTheNextBytesStillWakeTheRead) {
+  ASSERT_NE(flag(), nullptr);
+  send("first");
+  read_exactly("first");  // the first mark adds the FIN watch: nothing was pending
+  EXPECT_FALSE(*flag());
+  EXPECT_TRUE(drained());
+  EXPECT_FALSE(readable_now(stream_->socket()));
+  Read& r = start_read();
+  poll();
+  EXPECT_FALSE(r.done);
+  send("second");
+  ASSERT_TRUE(run_until([&] { return r.done; }));
+  EXPECT_EQ(r.got, "second");
+}
+
+// The first mark on a socket adds the FIN watch; the modification reports again what is
+// pending, so a FIN that arrived behind the bytes (its edge reported before) is not lost.
+TEST_F(ReadReady, AFinBehindTheFirstShortReadIsSeen) {
+  send("last");
+  ::shutdown(peer_.native_handle(), SHUT_WR);
+  ASSERT_TRUE(run_until([&] { return readable_now(stream_->socket()); }));
+  poll();  // the edge for the bytes and the FIN is taken before anything reads
+  read_exactly("last");
+  Read& r = start_read();
+  ASSERT_TRUE(run_until([&] { return r.done; }, 2s));
+  EXPECT_EQ(r.ec, asio::error::eof) << r.ec.message();
+}
+
+// Once watched, the event that reports a FIN says so, and a short read after it does
+// not mark the socket drained.
+TEST_F(ReadReady, AFinBehindBytesOnAWatchedSocketIsSeen) {
+  send("one");
+  read_exactly("one");
+  ASSERT_TRUE(drained());
+  send("two");
+  ::shutdown(peer_.native_handle(), SHUT_WR);
+  ASSERT_TRUE(run_until([&] { return !drained(); }));
+  poll();
+  read_exactly("two");
+  EXPECT_FALSE(drained());
+  EXPECT_TRUE(readable_now(stream_->socket()));
+  Read& r = start_read();
+  ASSERT_TRUE(run_until([&] { return r.done; }, 2s));
+  EXPECT_EQ(r.ec, asio::error::eof) << r.ec.message();
+}
+
+TEST_F(ReadReady, ADrainedSocketIsLookedAtAgainOnceTheLoopReportsBytesOrAFin) {
+  send("a");
+  read_exactly("a");
+  ASSERT_TRUE(drained());
+  send("b");
+  ASSERT_TRUE(run_until([&] { return !drained(); }));
+  EXPECT_TRUE(readable_now(stream_->socket()));
+  read_exactly("b");
+  ASSERT_TRUE(drained());
+  ::shutdown(peer_.native_handle(), SHUT_WR);
+  ASSERT_TRUE(run_until([&] { return !drained(); }));
+  EXPECT_TRUE(readable_now(stream_->socket()));
+}
+
+// A read that fills its buffer is no proof of an empty socket: the rest is read at once.
+TEST_F(ReadReady, AFullReadLeavesTheSocketToBeReadAgain) {
+  send(std::string(100, 'x'));
+  Read& r = start_read();  // 64 bytes
+  ASSERT_TRUE(run_until([&] { return r.done; }));
+  EXPECT_EQ(r.got.size(), 64u);
+  EXPECT_TRUE(*flag());
+  read_exactly(std::string(36, 'x'));
 }
 
 }  // namespace
