@@ -7,6 +7,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -21,6 +22,9 @@ using Executor = asio::io_context::executor_type;
 template <class T = void>
 using Task = asio::awaitable<T, Executor>;
 inline constexpr auto use_task = asio::as_tuple(asio::use_awaitable_t<Executor>{});
+// The same results, awaited as an operation: no coroutine frame of Asio's own per call
+// (use_awaitable makes one). For the request path's socket operations.
+inline constexpr auto use_op = asio::as_tuple(asio::deferred);
 using Tcp = asio::ip::tcp;
 using Socket = asio::basic_stream_socket<Tcp, Executor>;
 using Acceptor = asio::basic_socket_acceptor<Tcp, Executor>;

@@ -115,7 +115,7 @@ Task<SpliceResult> SplicePipe::relay(SpliceEnd from, SpliceEnd to, std::uint64_t
     const bool timed = end.deadline && end.idle > Clock::duration::zero();
     if (timed) end.deadline->arm(Clock::now() + end.idle, &end.socket);
     auto [ec] = co_await end.socket.async_wait(
-        sink_blocked ? Socket::wait_write : Socket::wait_read, use_task);
+        sink_blocked ? Socket::wait_write : Socket::wait_read, use_op);
     if (timed) end.deadline->disarm();
     if (ec) {
       r.ec = ec;

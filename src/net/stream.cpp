@@ -103,7 +103,7 @@ Task<error_code> Stream::send_held() {
     const int r = tls_io_->send_held();
     if (r == 0) co_return error_code{};
     if (r != EAGAIN) co_return error_code(r, boost::system::system_category());
-    auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_write, use_task);
+    auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_write, use_op);
     if (ec) co_return ec;
   }
 }
@@ -156,7 +156,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, st
       continue;
     }
     if (err == SSL_ERROR_WANT_WRITE) {
-      auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_write, use_task);
+      auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_write, use_op);
       if (ec) co_return std::tuple{ec, std::size_t{0}};
       continue;
     }
@@ -208,7 +208,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::socket_read(char* data, std::s
     else if (errno != EINTR)
       co_return std::tuple{error_code(errno, boost::system::system_category()), std::size_t{0}};
   }
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), use_task);
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), use_op);
   if (!ec && n < size) mark_drained(socket_);
   co_return std::tuple{ec, n};
 }
@@ -227,7 +227,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
     std::span<const asio::const_buffer> buffers) {
   constexpr std::size_t kParts = 8;
   if (buffers.size() > kParts) {
-    auto [ec, n] = co_await asio::async_write(socket_, buffers, use_task);
+    auto [ec, n] = co_await asio::async_write(socket_, buffers, use_op);
     co_return std::tuple{ec, n};
   }
   iovec iov[kParts];
@@ -264,7 +264,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
     skip = 0;
   }
   auto [ec, more] = co_await asio::async_write(
-      socket_, std::span<const asio::const_buffer>(rest, n), use_task);
+      socket_, std::span<const asio::const_buffer>(rest, n), use_op);
   co_return std::tuple{ec, done + more};
 }
 
