@@ -13,17 +13,30 @@ TokenCache::TokenCache(std::size_t capacity, std::size_t max_bytes, std::size_t 
   for (std::size_t i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
-TokenCache::Shard& TokenCache::shard_for(std::string_view token) {
+// Only verified tokens are stored, and their last bytes are the signature's: a MAC or a
+// signature no client can choose without the key. Hashing those and the length picks
+// buckets as well as hashing the whole token (the lookup still compares the whole
+// token), at a fraction of the cost for tokens of a few hundred bytes. A client sending
+// made-up tokens that share a hash only lengthens its own lookup, by the stored tokens
+// in that one bucket.
+TokenCache::Key TokenCache::key_of(std::string_view token) {
+  constexpr std::size_t kTail = 32;
+  const std::string_view tail = token.size() > kTail ? token.substr(token.size() - kTail) : token;
+  return Key{token, std::hash<std::string_view>{}(tail) ^ (token.size() * 0x9E3779B97F4A7C15ull)};
+}
+
+TokenCache::Shard& TokenCache::shard_for(const Key& key) {
   // Mix the hash: unordered_map uses the low bits of the same value for buckets.
-  const std::size_t h = std::hash<std::string_view>{}(token);
+  const std::size_t h = key.hash;
   return *shards_[(h ^ (h >> 29)) * 0x9E3779B97F4A7C15ull % shards_.size()];
 }
 
 std::shared_ptr<const VerifiedToken> TokenCache::find(std::string_view token) {
   if (per_shard_ == 0) return nullptr;
-  Shard& s = shard_for(token);
+  const Key key = key_of(token);
+  Shard& s = shard_for(key);
   std::lock_guard lock(s.mu);
-  const auto it = s.index.find(token);
+  const auto it = s.index.find(key);
   if (it == s.index.end()) return nullptr;
   s.lru.splice(s.lru.begin(), s.lru, it->second);
   return it->second->value;
@@ -31,28 +44,30 @@ std::shared_ptr<const VerifiedToken> TokenCache::find(std::string_view token) {
 
 void TokenCache::insert(std::string_view token, std::shared_ptr<const VerifiedToken> value) {
   if (per_shard_ == 0 || token.size() > max_bytes_per_shard_) return;
-  Shard& s = shard_for(token);
+  const Key key = key_of(token);
+  Shard& s = shard_for(key);
   std::lock_guard lock(s.mu);
-  if (const auto it = s.index.find(token); it != s.index.end()) {
+  if (const auto it = s.index.find(key); it != s.index.end()) {
     it->second->value = std::move(value);
     s.lru.splice(s.lru.begin(), s.lru, it->second);
     return;
   }
-  s.lru.push_front(Entry{std::string(token), std::move(value)});
-  s.index.emplace(std::string_view(s.lru.front().token), s.lru.begin());
+  s.lru.push_front(Entry{std::string(token), key.hash, std::move(value)});
+  s.index.emplace(Key{s.lru.front().token, key.hash}, s.lru.begin());
   s.bytes += token.size();
   while (s.index.size() > per_shard_ || s.bytes > max_bytes_per_shard_) {
     const Entry& victim = s.lru.back();
     s.bytes -= victim.token.size();
-    s.index.erase(std::string_view(victim.token));
+    s.index.erase(Key{victim.token, victim.hash});
     s.lru.pop_back();
   }
 }
 
 void TokenCache::erase(std::string_view token) {
-  Shard& s = shard_for(token);
+  const Key key = key_of(token);
+  Shard& s = shard_for(key);
   std::lock_guard lock(s.mu);
-  const auto it = s.index.find(token);
+  const auto it = s.index.find(key);
   if (it == s.index.end()) return;
   s.bytes -= it->second->token.size();
   const auto node = it->second;

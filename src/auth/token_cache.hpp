@@ -37,15 +37,26 @@ class TokenCache {
  private:
   struct Entry {
     std::string token;
+    std::size_t hash;
     std::shared_ptr<const VerifiedToken> value;
+  };
+  // A token with its hash, worked out once per call: it picks the shard and the bucket.
+  struct Key {
+    std::string_view text;  // a view into lru (stored keys) or the caller's token
+    std::size_t hash;
+    bool operator==(const Key& o) const { return hash == o.hash && text == o.text; }
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept { return k.hash; }
   };
   struct Shard {
     mutable std::mutex mu;
     std::list<Entry> lru;  // front = most recently used
-    std::unordered_map<std::string_view, std::list<Entry>::iterator> index;  // views into lru
+    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
     std::size_t bytes = 0;
   };
-  Shard& shard_for(std::string_view token);
+  static Key key_of(std::string_view token);
+  Shard& shard_for(const Key& key);
 
   std::vector<std::unique_ptr<Shard>> shards_;
   std::size_t per_shard_;

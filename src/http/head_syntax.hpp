@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <string_view>
 #include <vector>
 
@@ -93,10 +96,29 @@ inline std::size_t find_head_end(std::string_view buf) {
 }
 
 // The first position from `pos` that does not hold a field-value byte (the value's CR,
-// or a control byte the caller refuses). Eight bytes a step while none of them is a
-// control byte or DEL: values (tokens, cookies, user agents) are most of a head's bytes.
+// or a control byte the caller refuses). Values (tokens, cookies, user agents) are most
+// of a head's bytes, so they are looked at many a step while none of them is a control
+// byte or DEL: sixteen with SSE2 (every x86-64), eight in a 64-bit word elsewhere.
 inline std::size_t skip_value_bytes(const unsigned char* bytes, std::size_t pos,
                                     std::size_t size) {
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+  while (pos + 16 <= size) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + pos));
+    // Flagged: below 0x20 (max(v, 0x20) is not v; bytes compare unsigned), or DEL.
+    const unsigned printable =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, space), v)));
+    const unsigned flagged =
+        (~printable & 0xffffu) | static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, del)));
+    if (flagged == 0) {
+      pos += 16;
+      continue;
+    }
+    pos += static_cast<std::size_t>(__builtin_ctz(flagged));
+    if (bytes[pos] != '\t') return pos;  // the CR, or a refused byte
+    ++pos;  // HTAB is a value byte: go on after it
+  }
+#else
   constexpr std::uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
   while (pos + 8 <= size) {
     std::uint64_t w;
@@ -114,6 +136,7 @@ inline std::size_t skip_value_bytes(const unsigned char* bytes, std::size_t pos,
     }
     pos += 8;
   }
+#endif
   while (pos < size && (kByteClass[bytes[pos]] & kValueByte)) ++pos;
   return pos;
 }

@@ -56,7 +56,8 @@ class Pipeline {
   bool precheck();
   bool websocket_handshake();
   bool route();
-  net::Task<bool> authenticate();
+  admin::AuthOutcome authenticate();
+  net::Task<void> refuse_unauthenticated(const admin::AuthOutcome& outcome);
   net::Task<bool> rate_limit();
   bool prepare();
   bool admit();

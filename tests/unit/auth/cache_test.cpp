@@ -81,6 +81,29 @@ TEST(Cache, EvictsLeastRecentlyUsed) {
   EXPECT_EQ(cache.size(), 2u);
 }
 
+// Buckets are picked from the token's last bytes (the signature's) and its length; a
+// hit still needs the whole token. Tokens alike there and different before are
+// different entries, and a made-up one that shares a stored token's tail is a miss.
+TEST(Cache, TokensWithTheSameTailAreStillDifferentEntries) {
+  TokenCache cache(100, 1 << 20, 4);
+  const std::string tail(40, 's');
+  auto a = std::make_shared<VerifiedToken>();
+  a->subject = "a";
+  auto b = std::make_shared<VerifiedToken>();
+  b->subject = "b";
+  cache.insert("header.payloadA." + tail, a);
+  cache.insert("header.payloadB." + tail, b);
+  EXPECT_EQ(cache.size(), 2u);
+  ASSERT_TRUE(cache.find("header.payloadA." + tail));
+  EXPECT_EQ(cache.find("header.payloadA." + tail)->subject, "a");
+  ASSERT_TRUE(cache.find("header.payloadB." + tail));
+  EXPECT_EQ(cache.find("header.payloadB." + tail)->subject, "b");
+  EXPECT_FALSE(cache.find("header.payloadC." + tail));
+  cache.erase("header.payloadA." + tail);
+  EXPECT_FALSE(cache.find("header.payloadA." + tail));
+  EXPECT_TRUE(cache.find("header.payloadB." + tail));
+}
+
 TEST(Cache, ByteBound) {
   TokenCache cache(100, 1000, 1);
   auto v = std::make_shared<VerifiedToken>();

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "http/head_syntax.hpp"
 #include "http/message.hpp"
 
 using namespace gatehouse::http;
@@ -269,4 +270,29 @@ TEST(RequestHost, MustBeHostAndOptionalPort) {
     EXPECT_EQ(p.status, ParseStatus::done) << host;
     EXPECT_EQ(p.head.host, host);
   }
+}
+
+// The value scan looks at many bytes a step; it must stop exactly where a byte-by-byte
+// scan would: at every byte that is not a field-value byte, wherever it sits in a step,
+// from every starting offset, and with HTAB (a value byte) among the flagged ones.
+TEST(ValueScan, StopsWhereTheByteByByteScanStops) {
+  using namespace gatehouse::http::detail;
+  const auto reference = [](const unsigned char* b, std::size_t pos, std::size_t size) {
+    while (pos < size && (kByteClass[b[pos]] & kValueByte)) ++pos;
+    return pos;
+  };
+  constexpr std::size_t kSize = 48;
+  int checked = 0;
+  for (int byte = 0; byte < 256; ++byte)
+    for (std::size_t at = 0; at < kSize; ++at)
+      for (std::size_t start : {0u, 1u, 7u, 15u, 17u}) {
+        unsigned char buf[kSize];
+        for (std::size_t i = 0; i < kSize; ++i) buf[i] = static_cast<unsigned char>('a' + i % 26);
+        buf[3] = '\t';  // a value byte the fast path flags
+        buf[at] = static_cast<unsigned char>(byte);
+        ASSERT_EQ(skip_value_bytes(buf, start, kSize), reference(buf, start, kSize))
+            << "byte " << byte << " at " << at << " from " << start;
+        ++checked;
+      }
+  EXPECT_EQ(checked, 256 * 48 * 5);
 }
