@@ -186,8 +186,9 @@ Task<std::tuple<error_code, std::size_t>> Stream::read_some(char* data, std::siz
 // them without queueing an operation with the event loop, and one that finds none
 // clears the read-ready flag, so Asio queues the read for the next readiness edge
 // without trying again. A read that took fewer bytes than it asked for marks the socket
-// drained (net/read_ready.hpp), so the next read waits for an edge without a system
-// call: the client's next request, the upstream's next response. That mark must follow
+// drained (net/read_ready.hpp) once the stream watches for its FIN, so the next read
+// waits for an edge without a system call: the client's next request, the upstream's
+// next response. That mark must follow
 // the read with no epoll_wait in between, or readiness reported in between would be
 // lost: so never after Asio's own at-once read, whose completion is posted, but after
 // ours, or after a read the reactor made on an edge, whose completion resumes this
@@ -199,7 +200,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::socket_read(char* data, std::s
   if (ready != nullptr && *ready) {
     const ssize_t got = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
     if (got > 0) {
-      if (static_cast<std::size_t>(got) < size) mark_drained(socket_);
+      if (watch_fin_ && static_cast<std::size_t>(got) < size) mark_drained(socket_);
       co_return std::tuple{error_code{}, static_cast<std::size_t>(got)};
     }
     if (got == 0) co_return std::tuple{error_code{asio::error::eof}, std::size_t{0}};
@@ -209,7 +210,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::socket_read(char* data, std::s
       co_return std::tuple{error_code(errno, boost::system::system_category()), std::size_t{0}};
   }
   auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), use_op);
-  if (!ec && n < size) mark_drained(socket_);
+  if (watch_fin_ && !ec && n < size) mark_drained(socket_);
   co_return std::tuple{ec, n};
 }
 

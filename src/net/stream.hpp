@@ -57,6 +57,11 @@ class Stream {
   // arrived, or on EOF or an error: the next read_some meets those).
   std::size_t try_read(char* data, std::size_t size);
 
+  // From now on a read that takes fewer bytes than it asked for marks the socket drained
+  // (net/read_ready.hpp), the first such read adding the FIN watch with one epoll_ctl:
+  // for connections that live for more than one exchange.
+  void watch_fin() { watch_fin_ = true; }
+
   // Bytes inside the TLS layer that no read has taken yet (no system call).
   bool has_buffered_input();
   // True when a read would not block: bytes (in the TLS layer or the socket), EOF, or an
@@ -105,6 +110,7 @@ class Stream {
     void operator()(TlsIo* io) const;
   };
   Socket socket_;
+  bool watch_fin_ = false;
   std::unique_ptr<TlsIo, TlsIoFree> tls_io_;  // outlives ssl_, whose BIO points to it
   std::unique_ptr<ssl_st, SslFree> ssl_;
 };

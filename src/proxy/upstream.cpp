@@ -56,6 +56,7 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
     stack.erase(stack.begin());
   }
   conn->idle_since = Clock::now();
+  conn->stream().watch_fin();  // kept for reuse: its reads may mark it drained
   stack.push_back(std::move(conn));
 }
 

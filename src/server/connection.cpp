@@ -177,6 +177,9 @@ net::Task<void> Connection::run() {
     co_await pipeline_->run();
     pipeline_->forwarder().release_buffers();
     if (ctx().close || w_.server.draining()) break;
+    // A connection kept alive: its reads may mark it drained from now on (one epoll_ctl
+    // for the FIN watch, which a connection of one request does not pay).
+    if (requests_ == 1) stream_.watch_fin();
     // Keep what the client pipelined after this request.
     if (in_.used < in_.len)
       std::memmove(in_.data.data(), in_.data.data() + in_.used, in_.len - in_.used);

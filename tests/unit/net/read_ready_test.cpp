@@ -25,6 +25,7 @@ class ReadReady : public ::testing::Test {
     Socket s(ioc_.get_executor());
     acc.accept(s);
     stream_ = std::make_unique<Stream>(std::move(s));
+    stream_->watch_fin();  // as a kept-alive connection's
   }
 
   void send(const std::string& bytes) {
@@ -203,6 +204,29 @@ TEST_F(ReadReady, ADrainedSocketIsLookedAtAgainOnceTheLoopReportsBytesOrAFin) {
   ::shutdown(peer_.native_handle(), SHUT_WR);
   ASSERT_TRUE(run_until([&] { return !drained(); }));
   EXPECT_TRUE(readable_now(stream_->socket()));
+}
+
+// A stream of one exchange (not kept alive yet) pays no epoll_ctl for the FIN watch: its
+// short reads leave the socket to be tried at once, as Asio would.
+TEST_F(ReadReady, AShortReadOnAStreamNotWatchingItsFinMarksNothing) {
+  Acceptor acc(ioc_.get_executor(), Tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  Socket peer(ioc_.get_executor());
+  peer.connect(acc.local_endpoint());
+  Socket s(ioc_.get_executor());
+  acc.accept(s);
+  Stream stream(std::move(s));
+  ASSERT_EQ(::send(peer.native_handle(), "hi", 2, MSG_NOSIGNAL), 2);
+  bool done = false;
+  asio::co_spawn(ioc_, [&]() -> Task<void> {
+    char buf[64];
+    auto [ec, n] = co_await stream.read_some(buf, sizeof buf);
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(std::string(buf, n), "hi");
+    done = true;
+  }, asio::detached);
+  ASSERT_TRUE(run_until([&] { return done; }));
+  EXPECT_TRUE(*read_ready_flag(stream.socket()));
+  EXPECT_FALSE(known_drained(stream.socket()));
 }
 
 // A read that fills its buffer is no proof of an empty socket: the rest is read at once.
