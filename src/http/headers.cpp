@@ -1,5 +1,7 @@
 #include "http/headers.hpp"
 
+#include <array>
+#include <cstring>
 #include <random>
 
 #include "http/message.hpp"
@@ -53,14 +55,22 @@ void generate_request_id(std::string& out) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   };
-  static constexpr char hex[] = "0123456789abcdef";
+  // Two hex digits per byte, from a table: one load and one store each.
+  static constexpr auto pairs = [] {
+    constexpr char hex[] = "0123456789abcdef";
+    std::array<char, 512> t{};
+    for (int b = 0; b < 256; ++b) {
+      t[static_cast<std::size_t>(2 * b)] = hex[b >> 4];
+      t[static_cast<std::size_t>(2 * b + 1)] = hex[b & 0xf];
+    }
+    return t;
+  }();
   out.resize(32);
+  char* p = out.data();
   for (int half = 0; half < 2; ++half) {
     std::uint64_t v = next();
-    for (int i = 0; i < 16; ++i) {
-      out[static_cast<std::size_t>(half * 16 + i)] = hex[v & 0xf];
-      v >>= 4;
-    }
+    for (int i = 0; i < 8; ++i, v >>= 8, p += 2)
+      std::memcpy(p, &pairs[static_cast<std::size_t>((v & 0xff) * 2)], 2);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/stacktrace.hpp>
 #include <chrono>
@@ -98,10 +99,18 @@ void append_json_string(std::string& out, std::string_view s) {
   out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
+// Bytes a text-format value cannot hold bare: space, '"', '=' and the controls.
+constexpr auto kNeedsQuotes = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = true;
+  t[' '] = t['"'] = t['='] = true;
+  return t;
+}();
+
 bool needs_quotes(std::string_view s) {
   if (s.empty()) return true;
   for (char c : s)
-    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) return true;
+    if (kNeedsQuotes[static_cast<unsigned char>(c)]) return true;
   return false;
 }
 

@@ -30,7 +30,7 @@ std::size_t UpstreamPool::idle_count() const {
 }
 
 std::unique_ptr<UpstreamConn> UpstreamPool::acquire(const registry::UpstreamServer& server) {
-  auto it = idle_.find(server.pool_key);
+  auto it = idle_.find(Key{server.pool_key, server.pool_hash});
   if (it == idle_.end()) return nullptr;
   auto& stack = it->second;
   const auto now = Clock::now();
@@ -49,7 +49,9 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
   // Bytes already in the socket are found by acquire() and sweep(); here only what the
   // TLS layer already holds.
   if (conn->stream().has_buffered_input()) return;  // closed as it goes out of scope
-  auto& stack = idle_[conn->key];
+  auto it = idle_.find(Key{conn->key, conn->key_hash});
+  if (it == idle_.end()) it = idle_.emplace(conn->key, Stack{}).first;
+  auto& stack = it->second;
   if (stack.size() >= kMaxIdlePerKey) {
     error_code ignored;
     stack.front()->socket().close(ignored);
@@ -75,6 +77,7 @@ Task<std::tuple<ConnectError, std::unique_ptr<UpstreamConn>>> UpstreamPool::conn
   const auto& url = *server.url;
   auto conn = std::make_unique<UpstreamConn>(ex_);
   conn->key = server.pool_key;
+  conn->key_hash = server.pool_hash;
   net::Resolver resolver(ex_);
   const auto err = co_await net::connect(resolver, conn->socket(), url.host, url.port, deadline);
   if (err != ConnectError::none) co_return std::tuple{err, nullptr};

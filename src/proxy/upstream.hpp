@@ -38,6 +38,7 @@ class UpstreamConn {
   Socket& socket() { return stream_.socket(); }
 
   std::string key;                 // pool key
+  std::size_t key_hash = 0;        // its std::hash (registry::UpstreamServer::pool_hash)
   Clock::time_point idle_since{};
 
   // True when bytes (or EOF, or an error) are waiting that no exchange asked for: in the
@@ -111,8 +112,28 @@ class UpstreamPool final : public UpstreamConnector {
   static constexpr std::chrono::seconds kMaxIdleTime{30};
 
  private:
+  // Looked up per request with the hash the snapshot worked out (no hashing of the key).
+  struct Key {
+    std::string_view text;
+    std::size_t hash;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(const std::string& s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+    std::size_t operator()(const Key& k) const noexcept { return k.hash; }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(const std::string& a, const std::string& b) const noexcept { return a == b; }
+    bool operator()(const Key& a, const std::string& b) const noexcept { return a.text == b; }
+    bool operator()(const std::string& a, const Key& b) const noexcept { return a == b.text; }
+  };
+  using Stack = std::vector<std::unique_ptr<UpstreamConn>>;
+
   Executor ex_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+  std::unordered_map<std::string, Stack, KeyHash, KeyEq> idle_;
 };
 
 }  // namespace gatehouse::proxy

@@ -222,6 +222,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
         server.tls = tls;
         server.pool_key += tls_pool_suffix(ep, *server.url, generation);
       }
+      server.pool_hash = std::hash<std::string_view>{}(server.pool_key);
       if (!ep.disabled) {
         if (old) {
           for (const auto& prev : old->servers) {

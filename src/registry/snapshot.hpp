@@ -32,6 +32,7 @@ struct UpstreamServer {
   std::string host_header;   // Host sent upstream: "host" or "host:port", v6 bracketed
   std::string authority;     // "host:port" always (v6 bracketed): the access log's upstream
   std::string pool_key;      // upstream connections are shared between endpoints by key
+  std::size_t pool_hash = 0;  // std::hash of pool_key, worked out once per snapshot
   std::shared_ptr<boost::asio::ssl::context> tls;  // null for http:// upstreams
   // Health, breaker, counters; shared by every thread and carried over reloads that
   // keep this server (same endpoint id and server URL, same health_check and

@@ -23,12 +23,14 @@ Pair make_pair(asio::io_context& ctx, const std::string& key) {
   s.assign(net::Tcp::v4(), fds[0]);
   Pair p{std::make_unique<UpstreamConn>(std::move(s)), fds[1]};
   p.conn->key = key;
+  p.conn->key_hash = std::hash<std::string_view>{}(key);  // as UpstreamPool::connect sets it
   return p;
 }
 
 registry::UpstreamServer server_for(const std::string& key) {
   registry::UpstreamServer s;
   s.pool_key = key;
+  s.pool_hash = std::hash<std::string_view>{}(key);  // as the snapshot sets it
   return s;
 }
 
