@@ -45,6 +45,24 @@ constexpr char to_upper_hex(char c) {
 
 ByteClass class_of(char c) { return kClasses[static_cast<unsigned char>(c)]; }
 
+// True when normalising would give `path` back unchanged: only unreserved and allowed
+// bytes between the slashes (no escape to decode or upper-case), and no "." or ".."
+// segment. Most request paths are; they are checked without being rebuilt byte by byte.
+bool already_normal(std::string_view path) {
+  const std::size_t n = path.size();
+  for (std::size_t i = 1; i < n; ++i) {  // path[0] is '/'
+    const ByteClass cls = class_of(path[i]);
+    if (cls == ByteClass::slash) continue;
+    if (cls != ByteClass::unreserved && cls != ByteClass::allowed) return false;
+    if (path[i] == '.' && path[i - 1] == '/') {
+      const bool one = i + 1 == n || path[i + 1] == '/';
+      const bool two = i + 1 < n && path[i + 1] == '.' && (i + 2 == n || path[i + 2] == '/');
+      if (one || two) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 // One pass: each segment is validated and decoded straight into `out`, and dot segments
@@ -53,6 +71,7 @@ ByteClass class_of(char c) { return kClasses[static_cast<unsigned char>(c)]; }
 // allocation (none at all for paths that fit the small-string buffer).
 std::optional<std::string> normalize_path(std::string_view path) {
   if (path.empty() || path.front() != '/') return std::nullopt;
+  if (already_normal(path)) return std::string(path);
 
   std::string out;
   out.reserve(path.size());
