@@ -103,6 +103,7 @@ Task<error_code> Stream::send_held() {
     const int r = tls_io_->send_held();
     if (r == 0) co_return error_code{};
     if (r != EAGAIN) co_return error_code(r, boost::system::system_category());
+    write_waited_ = true;
     auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_write, use_op);
     if (ec) co_return ec;
   }
@@ -156,6 +157,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::ssl_call(Op op, void* data, st
       continue;
     }
     if (err == SSL_ERROR_WANT_WRITE) {
+      write_waited_ = true;
       auto [ec] = co_await socket_.async_wait(Tcp::socket::wait_write, use_op);
       if (ec) co_return std::tuple{ec, std::size_t{0}};
       continue;
@@ -193,7 +195,11 @@ Task<std::tuple<error_code, std::size_t>> Stream::read_some(char* data, std::siz
 // lost: so never after Asio's own at-once read, whose completion is posted, but after
 // ours, or after a read the reactor made on an edge, whose completion resumes this
 // coroutine right away (Asio invokes an I/O handler of the context's own executor
-// directly, and an awaitable's handler resumes its coroutine).
+// directly, and an awaitable's handler resumes its coroutine). That holds for the first
+// operation an event completes; others on the same socket are posted. Reads and writes
+// of the request path take turns on a socket, so a read is the only operation waiting;
+// a write that waits meanwhile (a tunnel's other direction) turns the mark off for that
+// read, and the tunnel turns it off for good (watch_fin(false)).
 Task<std::tuple<error_code, std::size_t>> Stream::socket_read(char* data, std::size_t size) {
   if (size == 0) co_return std::tuple{error_code{}, std::size_t{0}};
   bool* ready = read_ready_flag(socket_);
@@ -209,8 +215,11 @@ Task<std::tuple<error_code, std::size_t>> Stream::socket_read(char* data, std::s
     else if (errno != EINTR)
       co_return std::tuple{error_code(errno, boost::system::system_category()), std::size_t{0}};
   }
+  // A write that waited meanwhile may have been completed first by the same readiness
+  // event, this read's completion then posted behind the next epoll_wait: no mark then.
+  write_waited_ = false;
   auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), use_op);
-  if (watch_fin_ && !ec && n < size) mark_drained(socket_);
+  if (watch_fin_ && !write_waited_ && !ec && n < size) mark_drained(socket_);
   co_return std::tuple{ec, n};
 }
 
@@ -228,6 +237,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
     std::span<const asio::const_buffer> buffers) {
   constexpr std::size_t kParts = 8;
   if (buffers.size() > kParts) {
+    write_waited_ = true;
     auto [ec, n] = co_await asio::async_write(socket_, buffers, use_op);
     co_return std::tuple{ec, n};
   }
@@ -264,6 +274,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
                                    iov[i].iov_len - skip);
     skip = 0;
   }
+  write_waited_ = true;
   auto [ec, more] = co_await asio::async_write(
       socket_, std::span<const asio::const_buffer>(rest, n), use_op);
   co_return std::tuple{ec, done + more};

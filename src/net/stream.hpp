@@ -60,7 +60,8 @@ class Stream {
   // From now on a read that takes fewer bytes than it asked for marks the socket drained
   // (net/read_ready.hpp), the first such read adding the FIN watch with one epoll_ctl:
   // for connections that live for more than one exchange.
-  void watch_fin() { watch_fin_ = true; }
+  // watch_fin(false): reads and writes overlap from now on (a tunnel): no marks.
+  void watch_fin(bool on = true) { watch_fin_ = on; }
 
   // Bytes inside the TLS layer that no read has taken yet (no system call).
   bool has_buffered_input();
@@ -111,6 +112,7 @@ class Stream {
   };
   Socket socket_;
   bool watch_fin_ = false;
+  bool write_waited_ = false;  // a write waited for the socket (see socket_read)
   std::unique_ptr<TlsIo, TlsIoFree> tls_io_;  // outlives ssl_, whose BIO points to it
   std::unique_ptr<ssl_st, SslFree> ssl_;
 };

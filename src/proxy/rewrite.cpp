@@ -28,6 +28,7 @@ class HeadWriter {
   HeadWriter& operator=(const HeadWriter&) = delete;
 
   [[gnu::always_inline]] void put(std::string_view s) {
+    if (s.empty()) return;  // an empty view may have no data at all: no memcpy from null
     room(s.size());
     std::memcpy(p_, s.data(), s.size());
     p_ += s.size();

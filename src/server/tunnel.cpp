@@ -49,6 +49,10 @@ void Tunnel::close(End why) {
 
 net::Task<void> Tunnel::run(std::string_view client_ahead) {
   activity();
+  // Both directions read and write each socket at once: no read marks a socket drained
+  // (net/stream.cpp, socket_read).
+  client_.stream.watch_fin(false);
+  upstream_.stream.watch_fin(false);
   if (!client_ahead.empty()) {
     const asio::const_buffer b(client_ahead.data(), client_ahead.size());
     auto [ec, n] = co_await upstream_.stream.write(std::span<const asio::const_buffer>(&b, 1));

@@ -142,6 +142,20 @@ TEST(ClientHead, ChunkedFramingAndClose) {
   EXPECT_TRUE(has_line(out, "Connection: close"));
 }
 
+// Empty parts with no data behind them (a default view: an empty field value, an empty
+// request id, no extra fields) are written as nothing; the fuzzer found the head writer
+// passing such a view's null pointer to memcpy, which UBSan reports.
+TEST(ClientHead, EmptyViewsWithoutDataAreWrittenAsNothing) {
+  http::ResponseHead res;
+  res.status_line = "HTTP/1.1 204";
+  res.fields.push_back(http::Field{"X-Empty", std::string_view{}});
+  res.fields.push_back(http::Field{"X-Kept", "1"});
+  std::string out;
+  proxy::build_client_head(res, proxy::ClientFraming::none, std::string_view{}, false, false,
+                           out, std::string_view{});
+  EXPECT_EQ(out, "HTTP/1.1 204\r\nX-Empty: \r\nX-Kept: 1\r\nX-Request-Id: \r\n\r\n");
+}
+
 TEST(UpstreamHead, DropsFieldNamesWithUnderscores) {
   // An upstream that folds "_" into "-" would read these as framing we never checked.
   const auto req = parse_req(
