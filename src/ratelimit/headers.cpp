@@ -13,11 +13,17 @@ char* put(char* p, std::string_view s) {
 char* put(char* p, std::uint64_t v) { return std::to_chars(p, p + 20, v).ptr; }
 }  // namespace
 
-void HeaderBlock::set(std::uint64_t limit, const Decision& d) {
-  char* p = buf_.data();
-  p = put(p, "RateLimit-Limit: ");
+std::string HeaderBlock::limit_fields_of(std::uint64_t limit) {
+  char buf[kMaxLimitFields];
+  char* p = put(buf, "RateLimit-Limit: ");
   p = put(p, limit);
   p = put(p, "\r\nRateLimit-Remaining: ");
+  return std::string(buf, p);
+}
+
+void HeaderBlock::set(std::string_view limit_fields, const Decision& d) {
+  // 64 + 20 + 20 + 20 bytes at most: within buf_.
+  char* p = put(buf_.data(), limit_fields.substr(0, kMaxLimitFields));
   p = put(p, d.remaining);
   p = put(p, "\r\nRateLimit-Reset: ");
   p = put(p, d.reset_s);

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <bit>
 #include <cstring>
 #include <random>
 
@@ -21,10 +22,26 @@ struct State {
   }
 };
 
+// The first n (<= 8) bytes at p as a little-endian number. On a little-endian machine
+// it is one copy (a single load for n = 8), not a shift and or per byte.
 std::uint64_t load_le(const unsigned char* p, std::size_t n) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+  if constexpr (std::endian::native == std::endian::little) {
+    if (n != 0) std::memcpy(&v, p, n);  // p may be an empty view's null
+  } else {
+    for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+  }
   return v;
+}
+
+std::uint64_t load_le8(const unsigned char* p) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  } else {
+    return load_le(p, 8);
+  }
 }
 
 }  // namespace
@@ -41,15 +58,20 @@ HashKey HashKey::random() {
   return k;
 }
 
-// SipHash-2-4 (Aumasson and Bernstein), 64-bit output.
-std::uint64_t siphash24(const HashKey& key, std::string_view data) {
+namespace {
+
+// SipHash-2-4 (Aumasson and Bernstein) up to its finalisation: the key, then the message
+// in 8-byte words and a last word holding the tail and the length. `wide` is the
+// 128-bit output's variant (v1 starts xored with 0xee).
+State absorb(const HashKey& key, std::string_view data, bool wide) {
   State s{key.k0 ^ 0x736f6d6570736575ULL, key.k1 ^ 0x646f72616e646f6dULL,
           key.k0 ^ 0x6c7967656e657261ULL, key.k1 ^ 0x7465646279746573ULL};
+  if (wide) s.v1 ^= 0xee;
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   const std::size_t n = data.size();
   const std::size_t whole = n - n % 8;
   for (std::size_t i = 0; i < whole; i += 8) {
-    const std::uint64_t m = load_le(p + i, 8);
+    const std::uint64_t m = load_le8(p + i);
     s.v3 ^= m;
     s.round();
     s.round();
@@ -60,14 +82,34 @@ std::uint64_t siphash24(const HashKey& key, std::string_view data) {
   s.round();
   s.round();
   s.v0 ^= last;
-  s.v2 ^= 0xff;
+  return s;
+}
+
+std::uint64_t finish(State& s) {
   for (int i = 0; i < 4; ++i) s.round();
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
+}  // namespace
+
+std::uint64_t siphash24(const HashKey& key, std::string_view data) {
+  State s = absorb(key, data, false);
+  s.v2 ^= 0xff;
+  return finish(s);
+}
+
+KeyDigest siphash24_128(const HashKey& key, std::string_view data) {
+  State s = absorb(key, data, true);
+  s.v2 ^= 0xee;
+  const std::uint64_t first = finish(s);
+  s.v1 ^= 0xdd;
+  return KeyDigest{first, finish(s)};
+}
+
+// One pass of the 128-bit variant: as strong as two 64-bit hashes under two keys, for
+// about two thirds of their rounds.
 KeyDigest digest_of(const HashKey& key, std::string_view data) {
-  const HashKey second{key.k0 ^ 0x9e3779b97f4a7c15ULL, key.k1 + 0x2545f4914f6cdd1dULL};
-  KeyDigest d{siphash24(key, data), siphash24(second, data)};
+  KeyDigest d = siphash24_128(key, data);
   if (d.hi == 0) d.hi = 1;
   return d;
 }

@@ -21,7 +21,11 @@ struct HashKey {
   static HashKey random();
 };
 
+// SipHash-2-4, 64-bit output.
 std::uint64_t siphash24(const HashKey& key, std::string_view data);
+// SipHash-2-4, 128-bit output: hi is its first 8 bytes (little-endian), lo the last 8.
+KeyDigest siphash24_128(const HashKey& key, std::string_view data);
+// A bucket key's identity: siphash24_128, with hi never 0.
 KeyDigest digest_of(const HashKey& key, std::string_view data);
 
 }  // namespace gatehouse::ratelimit

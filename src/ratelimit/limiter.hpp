@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "ratelimit/bucket.hpp"
 #include "ratelimit/bucket_table.hpp"
+#include "ratelimit/headers.hpp"
 #include "ratelimit/key.hpp"
 
 namespace gatehouse::ratelimit {
@@ -23,6 +24,8 @@ class Limiter {
   const config::RateLimit& settings() const { return settings_; }
   const BucketParams& params() const { return params_; }
   const KeySpec& key_spec() const { return key_; }
+  // The RateLimit-Limit field and the start of RateLimit-Remaining (HeaderBlock::set).
+  std::string_view limit_fields() const { return limit_fields_; }
   bool shared() const { return settings_.shared; }
   // Whether `rl` is what this limiter was built for (a reload keeps it then).
   bool same_settings(const config::RateLimit& rl) const { return rl == settings_; }
@@ -49,6 +52,7 @@ class Limiter {
   std::string redis_prefix_;
   std::string interval_us_;
   std::string capacity_;
+  const std::string limit_fields_ = HeaderBlock::limit_fields_of(params_.limit);
 };
 
 }  // namespace gatehouse::ratelimit

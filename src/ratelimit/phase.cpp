@@ -77,36 +77,47 @@ redis::Pool& ThreadContext::redis() {
   return *pool_;
 }
 
-net::Task<Outcome> check(Limiter& limiter, ThreadContext& tc, const config::Redis* redis,
-                         const Request& req, metrics::Registry& metrics, HeaderBlock& headers) {
+namespace {
+
+Outcome outcome_of(const Limiter& limiter, const Decision& d, HeaderBlock& headers) {
+  headers.set(limiter.limit_fields(), d);
+  if (!d.allowed) return Outcome{Verdict::limited, d.retry_after_s};
+  return Outcome{Verdict::allowed, 0};
+}
+
+}  // namespace
+
+Outcome check_local(Limiter& limiter, ThreadContext& tc, const Request& req,
+                    HeaderBlock& headers) {
+  key_of(limiter.key_spec(), req.client_ip, req.fields, tc.key);
+  return outcome_of(limiter, limiter.take_local(tc.key), headers);
+}
+
+net::Task<Outcome> check_shared(Limiter& limiter, ThreadContext& tc, const config::Redis* redis,
+                                const Request& req, metrics::Registry& metrics,
+                                HeaderBlock& headers) {
   key_of(limiter.key_spec(), req.client_ip, req.fields, tc.key);
   Decision d;
-  if (!limiter.shared()) {
-    d = limiter.take_local(tc.key);
-  } else {
-    redis::Error e = redis::Error::connect;
-    std::string why = "no redis section";
-    if (redis) {
-      limiter.redis_key(tc.key, tc.redis_key);
-      const std::string_view args[] = {tc.redis_key, limiter.interval_us_arg(),
-                                       limiter.capacity_arg()};
-      redis::Reply reply;
-      e = co_await tc.redis().run(*redis, bucket_script(), args, 1, reply, why);
-      if (e == redis::Error::none && !read_answer(reply, d)) {
-        e = redis::Error::protocol;
-        why = "unexpected script answer";
-      }
-    }
-    if (e != redis::Error::none) {
-      metrics.count_redis_error(static_cast<std::size_t>(e) - 1);
-      const bool deny = redis && redis->deny_on_error;
-      warn_once_a_second(e, why, deny);
-      co_return Outcome{deny ? Verdict::unavailable : Verdict::unchecked, 0};
+  redis::Error e = redis::Error::connect;
+  std::string why = "no redis section";
+  if (redis) {
+    limiter.redis_key(tc.key, tc.redis_key);
+    const std::string_view args[] = {tc.redis_key, limiter.interval_us_arg(),
+                                     limiter.capacity_arg()};
+    redis::Reply reply;
+    e = co_await tc.redis().run(*redis, bucket_script(), args, 1, reply, why);
+    if (e == redis::Error::none && !read_answer(reply, d)) {
+      e = redis::Error::protocol;
+      why = "unexpected script answer";
     }
   }
-  headers.set(limiter.params().limit, d);
-  if (!d.allowed) co_return Outcome{Verdict::limited, d.retry_after_s};
-  co_return Outcome{Verdict::allowed, 0};
+  if (e != redis::Error::none) {
+    metrics.count_redis_error(static_cast<std::size_t>(e) - 1);
+    const bool deny = redis && redis->deny_on_error;
+    warn_once_a_second(e, why, deny);
+    co_return Outcome{deny ? Verdict::unavailable : Verdict::unchecked, 0};
+  }
+  co_return outcome_of(limiter, d, headers);
 }
 
 }  // namespace gatehouse::ratelimit

@@ -54,9 +54,15 @@ struct Request {
   std::span<const http::Field> fields;
 };
 
-// Takes a token for `req`. `redis` is the live config's section (needed when the limit
-// is shared); Redis failures are counted into `metrics` and logged at most once a second.
-net::Task<Outcome> check(Limiter& limiter, ThreadContext& tc, const config::Redis* redis,
-                         const Request& req, metrics::Registry& metrics, HeaderBlock& headers);
+// Takes a token for `req` from this process's table (a limit that is not shared): no
+// I/O, so no coroutine frame per request.
+Outcome check_local(Limiter& limiter, ThreadContext& tc, const Request& req,
+                    HeaderBlock& headers);
+
+// Takes a token for `req` from Redis (a shared limit). `redis` is the live config's
+// section; Redis failures are counted into `metrics` and logged at most once a second.
+net::Task<Outcome> check_shared(Limiter& limiter, ThreadContext& tc, const config::Redis* redis,
+                                const Request& req, metrics::Registry& metrics,
+                                HeaderBlock& headers);
 
 }  // namespace gatehouse::ratelimit

@@ -70,7 +70,9 @@ net::Task<void> Pipeline::run() {
         go = false;
       }
     }
-    if (go && ctx_.endpoint->limiter) go = co_await rate_limit();
+    if (go && ctx_.endpoint->limiter) {
+      go = ctx_.endpoint->limiter->shared() ? co_await rate_limit_shared() : rate_limit_local();
+    }
     if (go) go = prepare();
     if (go && !admit()) {
       co_await send_fallback(*ctx_.endpoint);
@@ -198,21 +200,31 @@ net::Task<void> Pipeline::refuse_unauthenticated(const admin::AuthOutcome& outco
 }
 
 // Rate limiting (SPEC 14): after authentication, before the breaker. From here on every
-// answer carries the RateLimit-* fields.
-net::Task<bool> Pipeline::rate_limit() {
-  const auto& ep = *ctx_.endpoint;
+// answer carries the RateLimit-* fields. A local limit decides without I/O and costs no
+// coroutine frame; only a shared one (Redis) is awaited.
+bool Pipeline::rate_limit_local() {
+  const ratelimit::Request request{conn_->client_ip(), ctx_.req.fields};
+  return rate_limit_verdict(ratelimit::check_local(*ctx_.endpoint->limiter, w_.rate_limits,
+                                                   request, ctx_.rate_limit_headers));
+}
+
+net::Task<bool> Pipeline::rate_limit_shared() {
   const auto& snap = *ctx_.snap;
   const config::Redis* redis = snap.config->redis ? &*snap.config->redis : nullptr;
   const ratelimit::Request request{conn_->client_ip(), ctx_.req.fields};
-  const auto rl = co_await ratelimit::check(*ep.limiter, w_.rate_limits, redis, request,
-                                            w_.server.metrics(), ctx_.rate_limit_headers);
+  co_return rate_limit_verdict(co_await ratelimit::check_shared(
+      *ctx_.endpoint->limiter, w_.rate_limits, redis, request, w_.server.metrics(),
+      ctx_.rate_limit_headers));
+}
+
+bool Pipeline::rate_limit_verdict(const ratelimit::Outcome& rl) {
   if (rl.verdict == ratelimit::Verdict::allowed || rl.verdict == ratelimit::Verdict::unchecked)
-    co_return true;
+    return true;
   if (rl.verdict == ratelimit::Verdict::limited) {
     char retry_after[32];
     const std::string_view extra(retry_after,
                                  ratelimit::format_retry_after(rl.retry_after_s, retry_after));
-    ctx_.detail.assign("rate limit of endpoint '").append(ep.config->id).append("' exceeded");
+    ctx_.detail.assign("rate limit of endpoint '").append(ctx_.endpoint->config->id).append("' exceeded");
     proxy::GatewayError e{ErrorCode::rate_limited, proxy::Party::client, false, false, false,
                           ctx_.detail};
     ctx_.fail(e, extra);
@@ -220,7 +232,7 @@ net::Task<bool> Pipeline::rate_limit() {
     ctx_.fail({ErrorCode::rate_limit_unavailable, proxy::Party::gateway, false, false, false,
                "the shared rate limit store did not answer"});
   }
-  co_return false;
+  return false;
 }
 
 // The path towards the upstream, and the body bytes that came with the head: a malformed

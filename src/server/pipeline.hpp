@@ -21,6 +21,10 @@
 #include "server/forward.hpp"
 #include "server/request_context.hpp"
 
+namespace gatehouse::ratelimit {
+struct Outcome;
+}
+
 namespace gatehouse::server {
 
 struct Worker;
@@ -58,7 +62,9 @@ class Pipeline {
   bool route();
   admin::AuthOutcome authenticate();
   net::Task<void> refuse_unauthenticated(const admin::AuthOutcome& outcome);
-  net::Task<bool> rate_limit();
+  bool rate_limit_local();
+  net::Task<bool> rate_limit_shared();
+  bool rate_limit_verdict(const ratelimit::Outcome& rl);
   bool prepare();
   bool admit();
   void finish();

@@ -104,7 +104,7 @@ TEST(HeaderBlock, Formats) {
   Decision d;
   d.remaining = 7;
   d.reset_s = 3;
-  h.set(100, d);
+  h.set(HeaderBlock::limit_fields_of(100), d);
   EXPECT_EQ(h.view(), "RateLimit-Limit: 100\r\nRateLimit-Remaining: 7\r\nRateLimit-Reset: 3\r\n");
   char buf[32];
   EXPECT_EQ(std::string_view(buf, format_retry_after(12, buf)), "Retry-After: 12\r\n");
