@@ -131,7 +131,7 @@ bench:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DGATEHOUSE_BENCH=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	$(PYTHON) bench/proxy.py --gatehouse $(BUILD_DIR)/gatehouse $(BENCH_ARGS)
-	$(PYTHON) bench/instructions.py --gatehouse $(BUILD_DIR)/gatehouse --features --bodies small,big,huge
+	$(PYTHON) bench/instructions.py --gatehouse $(BUILD_DIR)/gatehouse --features --tls --bodies small,big,huge
 	@if [ -x $(BUILD_DIR)/micro_bench ]; then \
 	  echo "== micro benchmarks (bench/results/micro.txt)"; \
 	  mkdir -p bench/results; \

@@ -15,6 +15,12 @@ the requests. Startup and configuration loading are not counted.
 
   /usr/bin/python3 bench/instructions.py                       # build/gatehouse and nginx
   /usr/bin/python3 bench/instructions.py --gatehouse old/gatehouse --gatehouse build/gatehouse
+  /usr/bin/python3 bench/instructions.py --tls     # also per TLS handshake, full and resumed
+
+With --tls, gatehouse and nginx terminate TLS with the same ECDSA P-256 certificate and
+policy (conf/nginx-tls.conf) and `openssl s_time` makes new connections (-new: a full
+TLS 1.3 handshake each; -reuse: resumptions), one small GET each, for a fixed time:
+instructions of the proxy per connection, handshake and GET included.
 
 Standard library only; needs valgrind (callgrind_control) and nginx.
 """
@@ -31,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import Proc, fill, free_ports, make_jwt_hs256, wait_ready  # noqa: E402
+import tls_bench  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 PATHS = {"small": "/app/small", "big": "/app/big", "huge": "/app/huge"}
@@ -126,6 +133,38 @@ def measure(name, argv, port, tmp, args, env=None, bodies=None, headers=""):
         proc.stop()
 
 
+def s_time(port, mode, seconds):
+    """Connections made by `openssl s_time -new|-reuse` in `seconds`, one GET each."""
+    r = subprocess.run(["openssl", "s_time", "-connect", f"127.0.0.1:{port}", f"-{mode}",
+                        "-time", str(seconds), "-www", PATHS["small"]],
+                       capture_output=True, text=True, timeout=seconds + 120)
+    counts = re.findall(r"(\d+) connections in [\d.]+s;", r.stdout)
+    if r.returncode != 0 or not counts:
+        raise RuntimeError(f"s_time -{mode} failed ({r.returncode}): {(r.stdout + r.stderr)[-300:]}")
+    return int(counts[-1])
+
+
+def measure_tls(name, argv, port, tmp, seconds, env=None):
+    """Instructions per TLS connection (handshake and one GET), full and resumed."""
+    out_prefix = tmp / f"{name}.callgrind"
+    vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_prefix}.%p",
+          "--dump-instr=no", "--collect-atstart=yes"]
+    proc = Proc(name, vg + argv, stderr=open(tmp / f"{name}.stderr", "ab"), env=env)
+    results = {}
+    try:
+        tls_bench.wait_tls(port, PATHS["small"], proc, timeout=120)
+        for mode in ("new", "reuse"):
+            s_time(port, mode, 2)  # warm-up
+            subprocess.run(["callgrind_control", "--zero", str(proc.pid)], check=True,
+                           capture_output=True, timeout=120)
+            n = s_time(port, mode, seconds)
+            results[mode] = callgrind_total(proc.pid, out_prefix) / n
+            log(f"{name} TLS {mode}: {n} connections, {results[mode]:,.0f} instructions each")
+        return results
+    finally:
+        proc.stop()
+
+
 def variant_config(name, up_ports, tmp):
     """(endpoints YAML, auth YAML, request headers) of a feature variant of the plain
     endpoint: what each feature adds per request, counted like plain forwarding."""
@@ -159,6 +198,10 @@ def main():
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--bodies", default="small,big")
     ap.add_argument("--no-nginx", action="store_true", help="skip the nginx reference")
+    ap.add_argument("--tls", action="store_true",
+                    help="also count instructions per TLS connection (full and resumed handshake, "
+                         "one GET), gatehouse and nginx terminating TLS")
+    ap.add_argument("--tls-seconds", type=int, default=8, help="s_time duration per count")
     ap.add_argument("--features", action="store_true",
                     help="also count an HS256 jwt endpoint, 3 servers round robin and a local "
                          "rate limit (small body), each against plain forwarding")
@@ -186,6 +229,7 @@ def main():
     upstream = Proc("upstream", ["nginx", "-p", f"{tmp}/", "-c", str(up_conf), "-e",
                                  str(tmp / "upstream-error.log")])
     table = {}
+    tls_table = {}
     try:
         wait_ready(up_port, PATHS["small"], upstream)
         features = {}
@@ -213,6 +257,26 @@ def main():
             table["nginx"] = measure("nginx", ["nginx", "-p", f"{tmp}/", "-c", str(conf), "-e",
                                                str(tmp / "nginx-proxy-error.log")],
                                      proxy_port, tmp, args)
+        if args.tls:
+            cert, key = tls_bench.make_certificate(tmp)
+            endpoints, _, _ = variant_config("plain", up_ports, tmp)
+            for i, binary in enumerate(binaries):
+                label = binary if len(binaries) > 1 else "gatehouse"
+                conf = tmp / f"gatehouse{i}-tls.yaml"
+                conf.write_text(fill(CONF_DIR / "gatehouse.yaml", PORT=proxy_port,
+                                     ENDPOINTS=endpoints, AUTH="")
+                                + f"tls:\n  cert_file: {cert}\n  key_file: {key}\n")
+                tls_table[label] = measure_tls(f"gatehouse{i}-tls", [binary, "run", "-c", str(conf)],
+                                               proxy_port, tmp, args.tls_seconds)
+            if not args.no_nginx:
+                conf = tmp / "nginx-tls.conf"
+                text = fill(CONF_DIR / "nginx-tls.conf", DIR=tmp, PORT=proxy_port,
+                            USER_LINE=user_line, NOFILE=nofile, WORKER_CONNECTIONS=nofile,
+                            UPSTREAM_PORT=up_port, CERT=cert, KEY=key)
+                conf.write_text(text.replace("master_process on;", "master_process off;"))
+                tls_table["nginx"] = measure_tls("nginx-tls", ["nginx", "-p", f"{tmp}/", "-c", str(conf),
+                                                               "-e", str(tmp / "nginx-tls-error.log")],
+                                                 proxy_port, tmp, args.tls_seconds)
     finally:
         upstream.stop()
 
@@ -239,6 +303,21 @@ def main():
             base = table[label]["small"]
             print(f"| {label} | " + " | ".join(f"{row[v]:,.0f} ({row[v] / base:.2f}x)"
                                                for v in VARIANTS[1:]) + " |")
+
+    if tls_table:
+        print("\ninstructions per TLS connection (callgrind; `openssl s_time`, TLS 1.3, ECDSA P-256, "
+              "one small GET each; the handshake's cryptography is most of it)\n")
+        print("| proxy | full handshake | resumed |")
+        print("|---|---:|---:|")
+        ref = tls_table.get("nginx")
+        for label, row in tls_table.items():
+            cells = []
+            for mode in ("new", "reuse"):
+                cell = f"{row[mode]:,.0f}"
+                if ref and label != "nginx":
+                    cell += f" ({row[mode] / ref[mode]:.3f}x nginx)"
+                cells.append(cell)
+            print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 #include "auth/verifier.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
+#include <cstring>
 
 #include "auth/base64url.hpp"
 #include "auth/scopes.hpp"
@@ -14,6 +17,56 @@ namespace gatehouse::auth {
 namespace {
 
 VerifyResult fail(VerifyError e, std::string reason) { return {e, std::move(reason), nullptr}; }
+
+std::atomic<std::uint64_t> next_generation{1};
+
+std::uint64_t new_generation() { return next_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// Each thread's front of the verified-token caches: a small direct-mapped table of the
+// tokens it accepted last, looked at before the shared cache, which costs a lock, a
+// hash table and an LRU update per hit. An entry is good only while its verifier's
+// generation is the one it was stored under (clear_cache draws a new one; a new
+// verifier, after a reload or a key change, has its own), and exp/nbf are re-checked on
+// every hit as for the shared cache; a thread that finds a token expired empties its
+// slot. Only short tokens go in (the table's memory stays under kFrontSlots x
+// kMaxFrontToken per thread). A front hit does not refresh the token's place in the
+// shared cache's LRU: a token used only through fronts may leave the shared cache, and
+// is verified again once its slot has gone to another token.
+constexpr std::size_t kFrontSlots = 128;
+constexpr std::size_t kMaxFrontToken = 1024;
+
+struct FrontEntry {
+  std::uint64_t generation = 0;  // 0: empty
+  std::string token;
+  std::shared_ptr<const VerifiedToken> value;
+
+  void fill(std::uint64_t g, std::string_view t, std::shared_ptr<const VerifiedToken> v) {
+    generation = g;
+    token.assign(t);  // the slot's earlier room, mostly
+    value = std::move(v);
+  }
+};
+
+std::uint64_t load8(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// The slot of `token`, from its last 16 bytes (the signature's: see token_cache.cpp)
+// and its length.
+FrontEntry& front_slot(std::string_view token) {
+  static thread_local std::array<FrontEntry, kFrontSlots> front;
+  std::uint64_t h = token.size();
+  if (token.size() >= 16) {
+    const char* end = token.data() + token.size();
+    h ^= load8(end - 16) ^ ((load8(end - 8) << 29) | (load8(end - 8) >> 35));
+  } else {
+    for (char c : token) h = h * 131 + static_cast<unsigned char>(c);
+  }
+  h *= 0x9E3779B97F4A7C15ull;
+  return front[h >> 57];  // the top 7 bits: 128 slots
+}
 
 std::string_view view(const boost::json::string& s) { return {s.data(), s.size()}; }
 
@@ -148,7 +201,8 @@ Verifier::Verifier(const config::Jwt& jwt, KeySet keys, std::shared_ptr<const Cl
       audience_(jwt.audience),
       leeway_(std::chrono::duration<double>(jwt.leeway).count()),
       scope_claim_(jwt.scope_claim),
-      clock_(clock ? std::move(clock) : real_clock()) {
+      clock_(clock ? std::move(clock) : real_clock()),
+      generation_(new_generation()) {
   for (const auto& name : jwt.algorithms) {
     if (const auto a = alg_from_name(name)) allowed_.add(*a);
   }
@@ -164,19 +218,34 @@ VerifyResult Verifier::check_times(double exp, std::optional<double> nbf, double
 }
 
 VerifyResult Verifier::verify(std::string_view token) const {
-  if (cache_ && token.size() <= kMaxTokenSize) {
-    if (auto hit = cache_->find(token)) {
-      auto r = check_times(hit->exp, hit->nbf, to_numeric_date(clock_->system_now()));
-      if (!r.ok()) {
-        if (r.error == VerifyError::expired) cache_->erase(token);
-        return r;
+  if (!cache_ || token.size() > kMaxTokenSize) return verify_uncached(token);
+  // Read before any lookup: a clear meanwhile makes what is stored below stale at once.
+  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
+  FrontEntry* slot = token.size() <= kMaxFrontToken ? &front_slot(token) : nullptr;
+  std::shared_ptr<const VerifiedToken> hit;
+  if (slot && slot->generation == generation && slot->token == token) {
+    hit = slot->value;
+  } else if ((hit = cache_->find(token))) {
+    if (slot) slot->fill(generation, token, hit);
+  }
+  if (hit) {
+    auto r = check_times(hit->exp, hit->nbf, to_numeric_date(clock_->system_now()));
+    if (!r.ok()) {
+      if (r.error == VerifyError::expired) {
+        cache_->erase(token);
+        // Other threads' fronts find it expired themselves.
+        if (slot) slot->generation = 0;
       }
-      r.token = std::move(hit);
       return r;
     }
+    r.token = std::move(hit);
+    return r;
   }
   auto r = verify_uncached(token);
-  if (r.ok() && cache_) cache_->insert(token, r.token);
+  if (r.ok()) {
+    cache_->insert(token, r.token);
+    if (slot) slot->fill(generation, token, r.token);
+  }
   return r;
 }
 
@@ -290,6 +359,7 @@ VerifyResult Verifier::check_claims(std::string_view payload_b64, Alg alg,
 
 void Verifier::clear_cache() {
   if (cache_) cache_->clear();
+  generation_.store(new_generation(), std::memory_order_release);
 }
 
 std::size_t Verifier::cache_size() const { return cache_ ? cache_->size() : 0; }

@@ -4,6 +4,7 @@
 // for debug logs (never for response bodies). Depends on common/ and config/ only.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -100,6 +101,10 @@ class Verifier {
   std::string scope_claim_;
   std::shared_ptr<const Clock> clock_;
   std::unique_ptr<TokenCache> cache_;
+  // Tells this verifier's entries in the threads' fronts (verifier.cpp) from any other:
+  // drawn from a process-wide counter when the verifier is made and again by
+  // clear_cache, so no front entry outlives a clear.
+  mutable std::atomic<std::uint64_t> generation_;
 };
 
 }  // namespace gatehouse::auth

@@ -200,26 +200,43 @@ Task<std::tuple<error_code, std::size_t>> Stream::read_some(char* data, std::siz
 // of the request path take turns on a socket, so a read is the only operation waiting;
 // a write that waits meanwhile (a tunnel's other direction) turns the mark off for that
 // read, and the tunnel turns it off for good (watch_fin(false)).
-Task<std::tuple<error_code, std::size_t>> Stream::socket_read(char* data, std::size_t size) {
-  if (size == 0) co_return std::tuple{error_code{}, std::size_t{0}};
+bool Stream::read_now(char* data, std::size_t size, error_code& ec, std::size_t& n) {
+  n = 0;
+  ec = {};
+  if (size == 0) return true;
   bool* ready = read_ready_flag(socket_);
-  if (ready != nullptr && *ready) {
-    const ssize_t got = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
-    if (got > 0) {
-      if (watch_fin_ && static_cast<std::size_t>(got) < size) mark_drained(socket_);
-      co_return std::tuple{error_code{}, static_cast<std::size_t>(got)};
-    }
-    if (got == 0) co_return std::tuple{error_code{asio::error::eof}, std::size_t{0}};
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-      *ready = false;
-    else if (errno != EINTR)
-      co_return std::tuple{error_code(errno, boost::system::system_category()), std::size_t{0}};
+  if (ready == nullptr || !*ready) return false;
+  const ssize_t got = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+  if (got > 0) {
+    if (watch_fin_ && static_cast<std::size_t>(got) < size) mark_drained(socket_);
+    n = static_cast<std::size_t>(got);
+    return true;
   }
+  if (got == 0) {
+    ec = asio::error::eof;
+    return true;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    *ready = false;
+  } else if (errno != EINTR) {
+    ec = error_code(errno, boost::system::system_category());
+    return true;
+  }
+  return false;
+}
+
+void Stream::read_waited(const error_code& ec, std::size_t n, std::size_t size) {
+  if (watch_fin_ && !write_waited_ && !ec && n < size) mark_drained(socket_);
+}
+
+Task<std::tuple<error_code, std::size_t>> Stream::socket_read(char* data, std::size_t size) {
+  error_code ec;
+  std::size_t n = 0;
+  if (read_now(data, size, ec, n)) co_return std::tuple{ec, n};
   // A write that waited meanwhile may have been completed first by the same readiness
   // event, this read's completion then posted behind the next epoll_wait: no mark then.
-  write_waited_ = false;
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(data, size), use_op);
-  if (watch_fin_ && !write_waited_ && !ec && n < size) mark_drained(socket_);
+  std::tie(ec, n) = co_await read_wait(data, size);
+  read_waited(ec, n, size);
   co_return std::tuple{ec, n};
 }
 
@@ -233,15 +250,12 @@ Task<std::tuple<error_code, std::size_t>> Stream::write(
 // without queueing an operation with the event loop (Asio's composed write costs
 // hundreds of instructions and a trip through the scheduler even when the first send
 // moves everything). What the socket does not take goes out through async_write.
-Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
-    std::span<const asio::const_buffer> buffers) {
-  constexpr std::size_t kParts = 8;
-  if (buffers.size() > kParts) {
-    write_waited_ = true;
-    auto [ec, n] = co_await asio::async_write(socket_, buffers, use_op);
-    co_return std::tuple{ec, n};
-  }
-  iovec iov[kParts];
+bool Stream::try_write(std::span<const asio::const_buffer> buffers, std::size_t& done,
+                       error_code& ec) {
+  done = 0;
+  ec = {};
+  if (ssl_ || buffers.size() > kWriteParts) return false;
+  iovec iov[kWriteParts];
   std::size_t total = 0, count = 0;
   for (const auto& b : buffers) {
     if (b.size() == 0) continue;
@@ -250,34 +264,56 @@ Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
     total += b.size();
     ++count;
   }
-  if (total == 0) co_return std::tuple{error_code{}, std::size_t{0}};
+  if (total == 0) return true;
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = count;
-  ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  const ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (sent < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-      co_return std::tuple{error_code(errno, boost::system::system_category()), std::size_t{0}};
-    sent = 0;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+    ec = error_code(errno, boost::system::system_category());
+    return true;
   }
-  const auto done = static_cast<std::size_t>(sent);
-  if (done == total) co_return std::tuple{error_code{}, done};
-  // The rest, from the first byte not sent.
-  asio::const_buffer rest[kParts];
-  std::size_t n = 0, skip = done;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (skip >= iov[i].iov_len) {
-      skip -= iov[i].iov_len;
-      continue;
-    }
-    rest[n++] = asio::const_buffer(static_cast<const char*>(iov[i].iov_base) + skip,
-                                   iov[i].iov_len - skip);
-    skip = 0;
+  done = static_cast<std::size_t>(sent);
+  return done == total;
+}
+
+Task<std::tuple<error_code, std::size_t>> Stream::write_rest(
+    std::span<const asio::const_buffer> buffers, std::size_t done) {
+  if (ssl_) {
+    // try_write sent nothing of a TLS stream.
+    auto [ec, n] = co_await tls_write(buffers);
+    co_return std::tuple{ec, n};
   }
   write_waited_ = true;
+  if (buffers.size() > kWriteParts) {
+    // Only whole writes come here (try_write takes at most kWriteParts parts).
+    auto [ec, n] = co_await asio::async_write(socket_, buffers, use_op);
+    co_return std::tuple{ec, n};
+  }
+  // The rest, from the first byte not sent.
+  asio::const_buffer rest[kWriteParts];
+  std::size_t n = 0, skip = done;
+  for (const auto& b : buffers) {
+    if (skip >= b.size()) {
+      skip -= b.size();
+      continue;
+    }
+    rest[n++] = asio::const_buffer(static_cast<const char*>(b.data()) + skip, b.size() - skip);
+    skip = 0;
+  }
   auto [ec, more] = co_await asio::async_write(
       socket_, std::span<const asio::const_buffer>(rest, n), use_op);
-  co_return std::tuple{ec, done + more};
+  co_return std::tuple{ec, more};
+}
+
+Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
+    std::span<const asio::const_buffer> buffers) {
+  std::size_t done = 0;
+  error_code ec;
+  if (try_write(buffers, done, ec)) co_return std::tuple{ec, done};
+  auto [rec, more] = co_await write_rest(buffers, done);
+  co_return std::tuple{rec, done + more};
 }
 
 Task<std::tuple<error_code, std::size_t>> Stream::tls_write(

@@ -53,6 +53,26 @@ class Stream {
   Task<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
   // Writes everything; returns the bytes written before an error too.
   Task<std::tuple<error_code, std::size_t>> write(std::span<const asio::const_buffer> buffers);
+  // write() in two steps, for callers that mostly need only the first, which is no
+  // coroutine: try_write sends what a plain socket takes now (one sendmsg of up to 8
+  // parts, no wait) and returns true when that ended the write (all sent, or an error in
+  // `ec`), `done` being the bytes sent; otherwise (TLS, more than 8 parts, a full socket)
+  // write_rest(buffers, done) sends the rest and returns the bytes of that rest.
+  bool try_write(std::span<const asio::const_buffer> buffers, std::size_t& done, error_code& ec);
+  Task<std::tuple<error_code, std::size_t>> write_rest(std::span<const asio::const_buffer> buffers,
+                                                       std::size_t done);
+  // read_some of a plain stream in three steps, for the request path's hot reads, which
+  // pay no coroutine frame of their own that way: read_now is the at-once part (true
+  // when it ended the read: bytes in `n`, or EOF or an error in `ec`); otherwise the
+  // caller awaits read_wait (the event loop's read) and passes its result to
+  // read_waited, which marks the socket drained as socket_read does. Callers check
+  // is_tls() first: a TLS stream reads through read_some.
+  bool read_now(char* data, std::size_t size, error_code& ec, std::size_t& n);
+  auto read_wait(char* data, std::size_t size) {
+    write_waited_ = false;  // see socket_read
+    return socket_.async_read_some(asio::buffer(data, size), use_op);
+  }
+  void read_waited(const error_code& ec, std::size_t n, std::size_t size);
   // What a plain stream already holds, without waiting (0 for TLS, or when nothing has
   // arrived, or on EOF or an error: the next read_some meets those).
   std::size_t try_read(char* data, std::size_t size);
@@ -110,6 +130,7 @@ class Stream {
   struct TlsIoFree {
     void operator()(TlsIo* io) const;
   };
+  static constexpr std::size_t kWriteParts = 8;  // the most try_write sends in one sendmsg
   Socket socket_;
   bool watch_fin_ = false;
   bool write_waited_ = false;  // a write waited for the socket (see socket_read)

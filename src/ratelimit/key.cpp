@@ -50,15 +50,18 @@ void claim_of(std::span<const http::Field> fields, const std::string& name, std:
 
 }  // namespace
 
-void key_of(const KeySpec& spec, std::string_view client_ip, std::span<const http::Field> fields,
-            std::string& out) {
-  out.clear();
+std::string_view key_of(const KeySpec& spec, std::string_view client_ip,
+                        std::span<const http::Field> fields, std::string& scratch) {
   switch (spec.kind) {
-    case KeySpec::Kind::client_ip: out.assign(client_ip); break;
-    case KeySpec::Kind::header: out.assign(field(fields, spec.name)); break;
-    case KeySpec::Kind::jwt_claim: claim_of(fields, spec.name, out); break;
+    case KeySpec::Kind::client_ip: return client_ip;
+    case KeySpec::Kind::header: return field(fields, spec.name);
+    case KeySpec::Kind::jwt_claim:
+      scratch.clear();
+      claim_of(fields, spec.name, scratch);
+      return scratch;
     case KeySpec::Kind::endpoint: break;
   }
+  return {};
 }
 
 }  // namespace gatehouse::ratelimit

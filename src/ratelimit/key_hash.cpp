@@ -22,26 +22,42 @@ struct State {
   }
 };
 
-// The first n (<= 8) bytes at p as a little-endian number. On a little-endian machine
-// it is one copy (a single load for n = 8), not a shift and or per byte.
-std::uint64_t load_le(const unsigned char* p, std::size_t n) {
-  std::uint64_t v = 0;
-  if constexpr (std::endian::native == std::endian::little) {
-    if (n != 0) std::memcpy(&v, p, n);  // p may be an empty view's null
-  } else {
-    for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
-  }
-  return v;
-}
-
 std::uint64_t load_le8(const unsigned char* p) {
   if constexpr (std::endian::native == std::endian::little) {
     std::uint64_t v;
     std::memcpy(&v, p, 8);
     return v;
   } else {
-    return load_le(p, 8);
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    return v;
   }
+}
+
+std::uint64_t load_le4(const unsigned char* p) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  } else {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    return v;
+  }
+}
+
+// The message's last n % 8 bytes (`end` is one past its last byte, `n` its length) as a
+// little-endian number, with loads that stay within the message and no loop: one 8-byte
+// load ending at `end` when the message is that long, else two overlapping 4-byte loads
+// or three single bytes (bytes read twice land on the same bits).
+std::uint64_t load_tail(const unsigned char* end, std::size_t n) {
+  const std::size_t k = n % 8;
+  if (k == 0) return 0;
+  if (n >= 8) return load_le8(end - 8) >> (64 - 8 * k);
+  const unsigned char* p = end - k;
+  if (k >= 4) return load_le4(p) | (load_le4(end - 4) << (8 * (k - 4)));
+  return static_cast<std::uint64_t>(p[0]) | (static_cast<std::uint64_t>(p[k / 2]) << (8 * (k / 2))) |
+         (static_cast<std::uint64_t>(p[k - 1]) << (8 * (k - 1)));
 }
 
 }  // namespace
@@ -53,8 +69,8 @@ HashKey HashKey::random() {
     std::random_device rd;
     for (auto& b : bytes) b = static_cast<unsigned char>(rd());
   }
-  k.k0 = load_le(bytes, 8);
-  k.k1 = load_le(bytes + 8, 8);
+  k.k0 = load_le8(bytes);
+  k.k1 = load_le8(bytes + 8);
   return k;
 }
 
@@ -77,7 +93,7 @@ State absorb(const HashKey& key, std::string_view data, bool wide) {
     s.round();
     s.v0 ^= m;
   }
-  const std::uint64_t last = (static_cast<std::uint64_t>(n & 0xff) << 56) | load_le(p + whole, n - whole);
+  const std::uint64_t last = (static_cast<std::uint64_t>(n & 0xff) << 56) | load_tail(p + n, n);
   s.v3 ^= last;
   s.round();
   s.round();

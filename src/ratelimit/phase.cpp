@@ -89,19 +89,19 @@ Outcome outcome_of(const Limiter& limiter, const Decision& d, HeaderBlock& heade
 
 Outcome check_local(Limiter& limiter, ThreadContext& tc, const Request& req,
                     HeaderBlock& headers) {
-  key_of(limiter.key_spec(), req.client_ip, req.fields, tc.key);
-  return outcome_of(limiter, limiter.take_local(tc.key), headers);
+  const auto key = key_of(limiter.key_spec(), req.client_ip, req.fields, tc.key);
+  return outcome_of(limiter, limiter.take_local(key), headers);
 }
 
 net::Task<Outcome> check_shared(Limiter& limiter, ThreadContext& tc, const config::Redis* redis,
                                 const Request& req, metrics::Registry& metrics,
                                 HeaderBlock& headers) {
-  key_of(limiter.key_spec(), req.client_ip, req.fields, tc.key);
+  const auto key = key_of(limiter.key_spec(), req.client_ip, req.fields, tc.key);
   Decision d;
   redis::Error e = redis::Error::connect;
   std::string why = "no redis section";
   if (redis) {
-    limiter.redis_key(tc.key, tc.redis_key);
+    limiter.redis_key(key, tc.redis_key);
     const std::string_view args[] = {tc.redis_key, limiter.interval_us_arg(),
                                      limiter.capacity_arg()};
     redis::Reply reply;

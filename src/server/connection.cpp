@@ -306,11 +306,15 @@ net::Task<net::error_code> Connection::write(std::span<const asio::const_buffer>
   std::size_t total = 0;
   for (const auto& b : buffers) total += b.size();
   if (total <= kWholeWrite) {
+    // Mostly the socket takes it all at once: no deadline, no wait.
+    std::size_t done = 0;
+    net::error_code ec;
+    if (write_now(buffers, ec, done)) co_return ec;
     client_deadline_->arm(Clock::now() + limits.idle_timeout, &stream_.socket());
-    auto [ec, n] = co_await stream_.write(buffers);
+    auto [rec, more] = co_await stream_.write_rest(buffers, done);
     client_deadline_->disarm();
-    ctx().bytes_out += n;
-    co_return ec;
+    ctx().bytes_out += more;
+    co_return rec;
   }
   // A large answer of the gateway's own (stats of many endpoints, metrics, a long error
   // list) goes out in slices, and its deadline moves with progress: what counts is the
@@ -336,6 +340,35 @@ net::Task<net::error_code> Connection::write(std::span<const asio::const_buffer>
     }
   }
   co_return net::error_code{};
+}
+
+bool Connection::write_now(std::span<const asio::const_buffer> buffers, net::error_code& ec,
+                           std::size_t& done) {
+  std::size_t total = 0;
+  for (const auto& b : buffers) total += b.size();
+  if (total > kWholeWrite) {  // in slices, by write()
+    done = 0;
+    return false;
+  }
+  const bool ended = stream_.try_write(buffers, done, ec);
+  ctx().bytes_out += done;
+  return ended;
+}
+
+net::Task<net::error_code> Connection::write_rest(std::span<const asio::const_buffer> buffers,
+                                                  std::size_t done) {
+  std::size_t total = 0;
+  for (const auto& b : buffers) total += b.size();
+  if (total > kWholeWrite) {  // write_now sent nothing of it
+    const auto ec = co_await write(buffers);
+    co_return ec;
+  }
+  // The rest of a write of at most kWholeWrite bytes (all of it for TLS or a full socket).
+  client_deadline_->arm(Clock::now() + limits().idle_timeout, &stream_.socket());
+  auto [ec, more] = co_await stream_.write_rest(buffers, done);
+  client_deadline_->disarm();
+  ctx().bytes_out += more;
+  co_return ec;
 }
 
 net::Task<net::error_code> Connection::write(std::string_view data) {
@@ -395,7 +428,17 @@ net::Task<bool> Connection::read_head() {
       if (in_.data.size() >= cap) co_return false;  // unreachable: the parser refuses first
       in_.data.resize(std::min(cap, in_.data.size() * 2));
     }
-    auto [ec, n] = co_await stream_.read_some(in_.data.data() + in_.len, in_.data.size() - in_.len);
+    char* const into = in_.data.data() + in_.len;
+    const std::size_t room = in_.data.size() - in_.len;
+    net::error_code ec;
+    std::size_t n = 0;
+    // No coroutine frame for a plain read (net::Stream::read_now).
+    if (stream_.is_tls()) {
+      std::tie(ec, n) = co_await stream_.read_some(into, room);
+    } else if (!stream_.read_now(into, room, ec, n)) {
+      std::tie(ec, n) = co_await stream_.read_wait(into, room);
+      stream_.read_waited(ec, n, room);
+    }
     if (ec == boost::asio::error::operation_aborted && trim_requested_ && in_.len == 0 &&
         !closed_ && !client_deadline_->fired()) {
       // Idle for a while: run() gives the buffers and the pipeline back and waits for

@@ -73,6 +73,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // slices whose deadline follows the client's progress). Counts bytes_out.
   net::Task<net::error_code> write(std::span<const boost::asio::const_buffer> buffers);
   net::Task<net::error_code> write(std::string_view data);
+  // write() in two steps, for the request path's answers, which mostly need only the
+  // first (no coroutine frame, no deadline): write_now sends what the socket takes now
+  // and returns true when that ended the write (all sent, or an error in `ec`);
+  // otherwise write_rest(buffers, done) writes the rest as write() would.
+  bool write_now(std::span<const boost::asio::const_buffer> buffers, net::error_code& ec,
+                 std::size_t& done);
+  net::Task<net::error_code> write_rest(std::span<const boost::asio::const_buffer> buffers,
+                                        std::size_t done);
   // Reads some request-body bytes within idle_timeout.
   net::Task<std::tuple<net::error_code, std::size_t>> read_body(char* data, std::size_t size);
   // The limits of the live config (a copy: a reload may retire the snapshot meanwhile).

@@ -124,7 +124,9 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::run(proxy::UpstreamConn
   bool nothing_sent = false;
   upgraded_ = false;
   held_ = false;
-  auto sent = co_await send_request(conn, nothing_sent);
+  std::optional<GatewayError> sent;
+  std::size_t done = 0;
+  if (!send_now(conn, nothing_sent, sent, done)) sent = co_await send_request(conn, nothing_sent, done);
   if (!sent) {
     sent = co_await read_response_head(conn);
     if (!sent && res_.status == 101) {
@@ -154,8 +156,34 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::run(proxy::UpstreamConn
   co_return sent;
 }
 
+bool UpstreamExchange::send_now(proxy::UpstreamConn& conn, bool& nothing_sent,
+                                std::optional<GatewayError>& result, std::size_t& done) {
+  done = 0;
+  if (kept_) return false;  // a retry: send_request
+  auto& in = conn_->input();
+  const bool length = ctx_.req.body == http::BodyKind::length;
+  // Only when the whole body is here (or none): what else would follow must wait.
+  if (!req_body_.done() && !(length && in.unused().size() >= req_body_.direct_span())) return false;
+  sent_ = true;
+  std::string_view direct;
+  std::size_t used = 0;
+  if (length) req_body_.feed(in.unused(), used, [&](std::string_view piece) { direct = piece; });
+  in.used += used;
+  ctx_.bytes_in += used;
+  kept_ = true;  // as send_request keeps a body that is all here
+  kept_direct_ = direct;
+  const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct),
+                                      asio::buffer(body_out_)};
+  net::error_code ec;
+  if (!conn.stream().try_write(parts, done, ec)) return false;  // send_request writes the rest
+  nothing_sent = done == 0;
+  if (ec) result = proxy::errors::no_response(deadline_->fired(), true, ctx_.req.body != http::BodyKind::none);
+  else result.reset();
+  return true;
+}
+
 net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::UpstreamConn& conn,
-                                                             bool& nothing_sent) {
+                                                             bool& nothing_sent, std::size_t done) {
   const bool has_body = ctx_.req.body != http::BodyKind::none;
   auto& in = conn_->input();
   auto upstream_failed = [&] {
@@ -169,8 +197,10 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     sent_ = true;
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(kept_direct_),
                                         asio::buffer(body_out_)};
-    auto [ec, n] = co_await conn.stream().write(parts);
-    nothing_sent = n == 0;
+    // The rest of send_now's write, or all of it again on a retry.
+    auto [ec, n] = done > 0 ? co_await conn.stream().write_rest(parts, done)
+                            : co_await conn.stream().write(parts);
+    nothing_sent = done + n == 0;
     if (ec) co_return upstream_failed();
     co_return std::nullopt;
   }
@@ -196,7 +226,14 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct),
                                         asio::buffer(body_out_)};
-    auto [ec, n] = co_await conn.stream().write(parts);
+    std::size_t n = 0;
+    net::error_code ec;
+    // Mostly the socket takes it all at once: no coroutine frame for the write.
+    if (!conn.stream().try_write(parts, n, ec)) {
+      auto [rec, more] = co_await conn.stream().write_rest(parts, n);
+      ec = rec;
+      n += more;
+    }
     nothing_sent = n == 0;
     if (ec) co_return upstream_failed();
   }
@@ -238,7 +275,18 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::read_response_head(prox
       up_in_.resize(up_in_.size() * 2);
     }
     if (deadline_->fired()) co_return proxy::errors::no_response(true, false, has_body);
-    auto [ec, n] = co_await conn.stream().read_some(up_in_.data() + up_len_, up_in_.size() - up_len_);
+    char* const into = up_in_.data() + up_len_;
+    const std::size_t room = up_in_.size() - up_len_;
+    auto& stream = conn.stream();
+    net::error_code ec;
+    std::size_t n = 0;
+    // No coroutine frame for a plain read (net::Stream::read_now).
+    if (stream.is_tls()) {
+      std::tie(ec, n) = co_await stream.read_some(into, room);
+    } else if (!stream.read_now(into, room, ec, n)) {
+      std::tie(ec, n) = co_await stream.read_wait(into, room);
+      stream.read_waited(ec, n, room);
+    }
     if (ec) {
       if (deadline_->fired()) co_return proxy::errors::no_response(true, false, has_body);
       // Closed before any byte: the stale end of a reused connection, retryable.

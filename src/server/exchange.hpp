@@ -81,8 +81,15 @@ class UpstreamExchange {
   void bind(Connection& conn) { conn_ = &conn; }
 
  private:
+  // The common request, without a body or with all of it come with the head, is sent
+  // here when the socket takes it at once: no coroutine frame. Returns true when that
+  // ended the send (`result`: none, or the failure); false when send_request must do it,
+  // all of it, or (kept_ set, `done` > 0) the rest of the kept write.
+  bool send_now(proxy::UpstreamConn& conn, bool& nothing_sent,
+                std::optional<proxy::GatewayError>& result, std::size_t& done);
+  // `done`: bytes of the kept write (head, kept body) that send_now sent already.
   net::Task<std::optional<proxy::GatewayError>> send_request(proxy::UpstreamConn& conn,
-                                                             bool& nothing_sent);
+                                                             bool& nothing_sent, std::size_t done);
   net::Task<std::optional<proxy::GatewayError>> read_response_head(proxy::UpstreamConn& conn);
   // The request body after what came with the head, as it arrives (exchange_relay.cpp).
   net::Task<std::optional<proxy::GatewayError>> stream_request_body(proxy::UpstreamConn& conn);

@@ -210,7 +210,9 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct[0]),
                                         asio::buffer(direct[1]), asio::buffer(body_out_)};
-    const auto ec = co_await conn_->write(parts);
+    net::error_code ec;
+    std::size_t done = 0;
+    if (!conn_->write_now(parts, ec, done)) ec = co_await conn_->write_rest(parts, done);
     if (ec) co_return proxy::errors::client_gone();
     body_out_.clear();
   }
@@ -249,7 +251,17 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
       read_size = kChunkLineRead;
       continue;
     }
-    auto [rec, n] = co_await conn.stream().read_some(relay_.data(), res_body_.next_read(read_size));
+    const std::size_t want = res_body_.next_read(read_size);
+    auto& stream = conn.stream();
+    net::error_code rec;
+    std::size_t n = 0;
+    // No coroutine frame for a plain read (net::Stream::read_now).
+    if (stream.is_tls()) {
+      std::tie(rec, n) = co_await stream.read_some(relay_.data(), want);
+    } else if (!stream.read_now(relay_.data(), want, rec, n)) {
+      std::tie(rec, n) = co_await stream.read_wait(relay_.data(), want);
+      stream.read_waited(rec, n, want);
+    }
     read_size = Worker::kRelayBuffer;
     pieces = 0;
     if (rec == asio::error::eof || (rec == asio::ssl::error::stream_truncated && n == 0)) {
@@ -268,7 +280,9 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
     const bool line_only = pieces == 0 && splice && res_body_.direct_span() >= kSpliceMin;
     if ((pieces > 0 || !body_out_.empty()) && !line_only) {
       const asio::const_buffer parts[] = {asio::buffer(direct[0]), asio::buffer(body_out_)};
-      const auto ec = co_await conn_->write(parts);
+      net::error_code ec;
+      std::size_t done = 0;
+      if (!conn_->write_now(parts, ec, done)) ec = co_await conn_->write_rest(parts, done);
       if (ec) co_return proxy::errors::client_gone();
       body_out_.clear();
     }

@@ -121,6 +121,37 @@ TEST(Cache, ClearFlushes) {
   EXPECT_NE(h.verifier->verify(token).token.get(), first.token.get());
 }
 
+// A thread's front of the caches (verifier.cpp) answers only for the verifier that
+// stored the token: a verifier with other keys (after a reload, say) checks the token
+// itself, and refuses it.
+TEST(Cache, AFrontEntryNeverAnswersForAnotherVerifier) {
+  auto a = make_verifier(jwt_config({"HS256"}), 100);
+  auto other = jwt_config({"HS256"});
+  other.hmac_secret = "another secret, another verifier, not the test one";
+  auto b = make_verifier(other, 100);
+  ASSERT_TRUE(a.verifier && b.verifier) << a.error << b.error;
+  const auto token = hs_token(kNow + 600);
+  ASSERT_TRUE(a.verifier->verify(token).ok());
+  ASSERT_TRUE(a.verifier->verify(token).ok());  // a front hit now
+  EXPECT_EQ(b.verifier->verify(token).error, VerifyError::signature_mismatch);
+  EXPECT_TRUE(a.verifier->verify(token).ok());
+}
+
+// Front slots are picked by the token's last 16 bytes and its length; a hit needs the
+// whole token. A forged token sharing an accepted one's signature and length is
+// checked, and refused.
+TEST(Cache, AFrontHitNeedsTheWholeToken) {
+  auto h = make_verifier(jwt_config({"HS256"}), 100);
+  const auto token = hs_token(kNow + 600, "\"sub\":\"alice\"");
+  ASSERT_TRUE(h.verifier->verify(token).ok());
+  std::string forged = token;
+  const auto at = forged.find('.') + 1;  // a payload byte
+  forged[at] = forged[at] == 'A' ? 'B' : 'A';
+  ASSERT_EQ(forged.size(), token.size());
+  EXPECT_FALSE(h.verifier->verify(forged).ok());
+  EXPECT_TRUE(h.verifier->verify(token).ok());
+}
+
 TEST(Cache, ConcurrentUse) {
   auto h = make_verifier(jwt_config({"HS256"}), 32);
   std::vector<std::string> tokens;

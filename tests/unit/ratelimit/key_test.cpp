@@ -10,9 +10,8 @@ namespace gatehouse::ratelimit {
 namespace {
 
 std::string key(std::string_view spec, std::vector<http::Field> fields, std::string_view ip = "10.1.2.3") {
-  std::string out = "stale";
-  key_of(KeySpec::parse(spec), ip, fields, out);
-  return out;
+  std::string scratch = "stale";
+  return std::string(key_of(KeySpec::parse(spec), ip, fields, scratch));
 }
 
 TEST(Key, ClientIpIsThePeerNeverXForwardedFor) {
