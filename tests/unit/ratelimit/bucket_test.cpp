@@ -2,6 +2,9 @@
 // `per`, Retry-After and RateLimit-Reset rounded up, RateLimit-Remaining rounded down.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "ratelimit/bucket.hpp"
 #include "ratelimit/headers.hpp"
 
@@ -108,6 +111,28 @@ TEST(HeaderBlock, Formats) {
   EXPECT_EQ(h.view(), "RateLimit-Limit: 100\r\nRateLimit-Remaining: 7\r\nRateLimit-Reset: 3\r\n");
   char buf[32];
   EXPECT_EQ(std::string_view(buf, format_retry_after(12, buf)), "Retry-After: 12\r\n");
+}
+
+// The fields' numbers against std::to_string, at every digit count and its edges.
+TEST(HeaderBlock, NumbersOfEveryLength) {
+  HeaderBlock h;
+  std::vector<std::uint64_t> values{0, 1, 9, 10, 11, 99, 100, 101, UINT64_MAX, UINT64_MAX - 1};
+  for (std::uint64_t p = 10; p <= 10'000'000'000'000'000'000ull; p *= 10) {
+    values.push_back(p - 1);
+    values.push_back(p);
+    values.push_back(p + 7);
+    if (p > UINT64_MAX / 10) break;
+  }
+  for (const auto v : values) {
+    Decision d;
+    d.remaining = v;
+    d.reset_s = UINT64_MAX - v;
+    h.set(HeaderBlock::limit_fields_of(v), d);
+    EXPECT_EQ(h.view(), "RateLimit-Limit: " + std::to_string(v) + "\r\nRateLimit-Remaining: " +
+                            std::to_string(v) + "\r\nRateLimit-Reset: " +
+                            std::to_string(UINT64_MAX - v) + "\r\n")
+        << v;
+  }
 }
 
 }  // namespace
