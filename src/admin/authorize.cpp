@@ -53,13 +53,14 @@ AuthOutcome authorize(const auth::Verifier& verifier, std::span<const http::Fiel
     if (!result.reason.empty()) out.reason += ": " + result.reason;
     return out;
   }
-  std::vector<std::string> needed;
-  for (const auto& s : required)
-    if (!s.empty()) needed.push_back(s);
-  if (auto missing = auth::first_missing_scope(result.token->scopes, needed)) {
+  // The first required scope the token lacks (empty requirements are ignored), with no
+  // copy of the list: most endpoints require none.
+  for (const auto& s : required) {
+    if (s.empty() || auth::has_scope(result.token->scopes, s)) continue;
     out.verdict = AuthVerdict::insufficient_scope;
-    out.missing_scope = *missing;
-    out.reason = "token lacks scope " + *missing;
+    out.missing_scope = s;
+    out.reason = "token lacks scope " + s;
+    break;
   }
   return out;
 }

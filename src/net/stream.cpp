@@ -280,11 +280,12 @@ bool Stream::try_write(std::span<const asio::const_buffer> buffers, std::size_t&
 
 Task<std::tuple<error_code, std::size_t>> Stream::write_rest(
     std::span<const asio::const_buffer> buffers, std::size_t done) {
-  if (ssl_) {
-    // try_write sent nothing of a TLS stream.
-    auto [ec, n] = co_await tls_write(buffers);
-    co_return std::tuple{ec, n};
-  }
+  if (ssl_) return tls_write(buffers);  // try_write sent nothing of a TLS stream
+  return plain_write_rest(buffers, done);
+}
+
+Task<std::tuple<error_code, std::size_t>> Stream::plain_write_rest(
+    std::span<const asio::const_buffer> buffers, std::size_t done) {
   write_waited_ = true;
   if (buffers.size() > kWriteParts) {
     // Only whole writes come here (try_write takes at most kWriteParts parts).
@@ -312,7 +313,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::plain_write(
   std::size_t done = 0;
   error_code ec;
   if (try_write(buffers, done, ec)) co_return std::tuple{ec, done};
-  auto [rec, more] = co_await write_rest(buffers, done);
+  auto [rec, more] = co_await plain_write_rest(buffers, done);
   co_return std::tuple{rec, done + more};
 }
 

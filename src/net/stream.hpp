@@ -121,6 +121,8 @@ class Stream {
   Task<error_code> release_held();
   Task<std::tuple<error_code, std::size_t>> tls_write(std::span<const asio::const_buffer> buffers);
   Task<std::tuple<error_code, std::size_t>> plain_write(std::span<const asio::const_buffer> buffers);
+  Task<std::tuple<error_code, std::size_t>> plain_write_rest(
+      std::span<const asio::const_buffer> buffers, std::size_t done);
   // Reads some bytes from the socket itself (plain data, or TLS records for OpenSSL).
   Task<std::tuple<error_code, std::size_t>> socket_read(char* data, std::size_t size);
 

@@ -101,8 +101,11 @@ net::Task<Outcome> check_shared(Limiter& limiter, ThreadContext& tc, const confi
   redis::Error e = redis::Error::connect;
   std::string why = "no redis section";
   if (redis) {
-    limiter.redis_key(key, tc.redis_key);
-    const std::string_view args[] = {tc.redis_key, limiter.interval_us_arg(),
+    // In this frame, not in the thread's buffers: the call waits (for a connection, for
+    // the answer) while other requests of the thread make their own keys.
+    std::string redis_key;
+    limiter.redis_key(key, redis_key);
+    const std::string_view args[] = {redis_key, limiter.interval_us_arg(),
                                      limiter.capacity_arg()};
     redis::Reply reply;
     e = co_await tc.redis().run(*redis, bucket_script(), args, 1, reply, why);

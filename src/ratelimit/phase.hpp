@@ -22,7 +22,8 @@ class Pool;
 namespace gatehouse::ratelimit {
 
 // One per worker thread, touched by that thread only: its Redis connections (opened on
-// the first shared check) and reused key buffers.
+// the first shared check) and a reused buffer for a key made from a claim (used only
+// before the check first waits).
 class ThreadContext {
  public:
   explicit ThreadContext(net::Executor ex);
@@ -30,7 +31,6 @@ class ThreadContext {
   redis::Pool& redis();
 
   std::string key;
-  std::string redis_key;
 
  private:
   net::Executor ex_;

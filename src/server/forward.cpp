@@ -153,7 +153,30 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
     ep.balancer->begin(server);
     in_flight_server_ = server;
     in_flight_open_ = true;
-    error = co_await attempt(ep, std::min(try_deadline, exchange_deadline_));
+    // The try, in this frame (no coroutine of its own): a pooled connection or a new
+    // one, and the stale keep-alive retry (SPEC 13): a reused connection that the
+    // upstream had closed before answering gets one fresh try (the exchange says when
+    // sending the request twice is harmless). Not a retry: no attempt, no budget.
+    const auto deadline_of_try = std::min(try_deadline, exchange_deadline_);
+    for (int stale = 0;; ++stale) {
+      std::unique_ptr<proxy::UpstreamConn> conn;
+      if (stale == 0) conn = w_.connector->acquire(*ctx_.server);
+      const bool reused = conn != nullptr;
+      if (!conn) {
+        progress_.connected = false;
+        const auto connect_deadline = std::min(deadline_of_try, Clock::now() + cfg.connect_timeout);
+        auto [cerr, fresh] = co_await w_.connector->connect(*ctx_.server, cfg, connect_deadline);
+        if (cerr != net::ConnectError::none) {
+          log_connect_failure(cerr);
+          error = proxy::errors::connect_failed(cerr);
+          break;
+        }
+        conn = std::move(fresh);
+      }
+      begin_exchange(*conn, deadline_of_try);
+      error = co_await exchange_.run(*conn);
+      if (end_exchange(ep, std::move(conn), error, reused && stale == 0)) break;
+    }
     end_in_flight();
 
     // The try's outcome is recorded once: at the response head when its status counts as
@@ -199,55 +222,37 @@ net::Task<std::optional<proxy::GatewayError>> Forwarder::run(const registry::End
   co_return error;
 }
 
-net::Task<std::optional<proxy::GatewayError>> Forwarder::attempt(
-    const registry::EndpointRuntime& ep, Clock::time_point try_deadline) {
-  const auto& cfg = *ep.config;
-  const auto& server = *ctx_.server;
-  auto& deadline = exchange_.deadline();
-  std::optional<proxy::GatewayError> error;
-  for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<proxy::UpstreamConn> conn;
-    if (attempt == 0) conn = w_.connector->acquire(server);
-    const bool reused = conn != nullptr;
-    if (!conn) {
-      progress_.connected = false;
-      const auto connect_deadline = std::min(try_deadline, Clock::now() + cfg.connect_timeout);
-      auto [cerr, fresh] = co_await w_.connector->connect(server, cfg, connect_deadline);
-      if (cerr != net::ConnectError::none) {
-        logging::debug("upstream connect failed", {{"endpoint", std::string_view(cfg.id)},
-                                                   {"upstream", std::string_view(server.authority)},
-                                                   {"request_id", std::string_view(ctx_.request_id)},
-                                                   {"reason", net::to_string(cerr)}});
-        error = proxy::errors::connect_failed(cerr);
-        break;
-      }
-      conn = std::move(fresh);
+void Forwarder::log_connect_failure(net::ConnectError cerr) const {
+  logging::debug("upstream connect failed", {{"endpoint", std::string_view(ep_->config->id)},
+                                             {"upstream", std::string_view(ctx_.server->authority)},
+                                             {"request_id", std::string_view(ctx_.request_id)},
+                                             {"reason", net::to_string(cerr)}});
+}
+
+void Forwarder::begin_exchange(proxy::UpstreamConn& conn, Clock::time_point deadline) {
+  progress_.connected = true;
+  exchange_.deadline().arm(deadline, &conn.socket());
+  conn_now_ = &conn;
+}
+
+bool Forwarder::end_exchange(const registry::EndpointRuntime& ep,
+                             std::unique_ptr<proxy::UpstreamConn> conn,
+                             const std::optional<proxy::GatewayError>& error, bool may_retry_stale) {
+  exchange_.deadline().disarm();
+  conn_now_ = nullptr;
+  if (!error) {
+    if (exchange_.upgraded()) {
+      // Switched protocols: the connection belongs to the tunnel, never to the pool.
+      tunnel_conn_ = std::move(conn);
+      tunnel_idle_ = ep.config->timeout;
+      tunnel_metrics_ = ep.metrics;
+    } else if (exchange_.reusable()) {
+      w_.connector->release(std::move(conn));
     }
-    progress_.connected = true;
-    deadline.arm(try_deadline, &conn->socket());
-    conn_now_ = conn.get();
-    error = co_await exchange_.run(*conn);
-    deadline.disarm();
-    conn_now_ = nullptr;
-    if (!error) {
-      if (exchange_.upgraded()) {
-        // Switched protocols: the connection belongs to the tunnel, never to the pool.
-        tunnel_conn_ = std::move(conn);
-        tunnel_idle_ = cfg.timeout;
-        tunnel_metrics_ = ep.metrics;
-      } else if (exchange_.reusable()) {
-        w_.connector->release(std::move(conn));
-      }
-      break;
-    }
-    // The stale keep-alive retry (SPEC 13): a reused connection that the upstream had
-    // closed before answering gets one fresh try (the exchange says when sending the
-    // request twice is harmless). Not a retry: no attempt, no budget. A broken
-    // connection is never reused.
-    conn.reset();
-    if (!(error->retryable && reused && attempt == 0)) break;
+    return true;
   }
-  co_return error;
+  // A broken connection is never reused (conn goes here).
+  return !(error->retryable && may_retry_stale);
 }
 
 std::optional<Forwarder::Next> Forwarder::plan_retry(const registry::EndpointRuntime& ep,

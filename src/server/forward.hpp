@@ -77,9 +77,14 @@ class Forwarder {
     bool same_server = false;  // every available server was tried: back off first
   };
 
-  // One try to ctx.server within `try_deadline`, with the stale keep-alive retry.
-  net::Task<std::optional<proxy::GatewayError>> attempt(const registry::EndpointRuntime& ep,
-                                                        net::Clock::time_point try_deadline);
+  // A try's exchange on `conn` (run() awaits it between the two): begin arms the
+  // upstream deadline; end disarms it, hands the connection to the pool or the tunnel
+  // when the exchange succeeded, and says whether the try is over (false: the stale
+  // keep-alive retry on a fresh connection, allowed once for a reused one).
+  void begin_exchange(proxy::UpstreamConn& conn, net::Clock::time_point deadline);
+  bool end_exchange(const registry::EndpointRuntime& ep, std::unique_ptr<proxy::UpstreamConn> conn,
+                    const std::optional<proxy::GatewayError>& error, bool may_retry_stale);
+  void log_connect_failure(net::ConnectError cerr) const;
   void build_head(const registry::EndpointRuntime& ep);
   void select(const registry::EndpointRuntime& ep, std::size_t server, const health::Admission& a);
   bool available(const registry::EndpointRuntime& ep, std::size_t server) const;

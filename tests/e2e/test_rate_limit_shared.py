@@ -193,3 +193,47 @@ def test_rediss_with_a_test_ca_and_password_env(start_gateway, upstream, redis_f
     untrusted = start_gateway(cfg2, env={"GH_REDIS_PW": "redis-pw-123"})
     assert get(untrusted)[0] == 503
     assert "TLS handshake" in untrusted.wait_log(lambda t: "redis unavailable" in t)
+
+
+def test_concurrent_requests_of_many_keys_each_take_their_own_bucket(
+        start_gateway, upstream, redis_factory):
+    """40 clients with their own key at once on one thread: the Redis calls wait for
+    connections (opened as they are needed), and each must still charge its own key's
+    bucket: every client gets exactly its 3 requests, then 429, and Redis holds one
+    bucket per key."""
+    redis = redis_factory()
+    cfg = shared_config(upstream, f"redis://127.0.0.1:{redis.port}", on_error="deny",
+                        requests=3, per="1m", extra={"timeout": "3s"})
+    cfg["endpoints"][0]["rate_limit"]["key"] = "header:X-User"
+    cfg["threads"] = 1
+    gw = start_gateway(cfg)
+    clients = 40
+    results = {}
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+
+    def client(user):
+        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        start.wait()
+        got = []
+        for _ in range(4):
+            c.request("GET", "/api/", headers={"X-User": user})
+            r = c.getresponse()
+            r.read()
+            got.append((r.status, r.getheader("RateLimit-Remaining")))
+        c.close()
+        with lock:
+            results[user] = got
+
+    users = [f"user-{i:02d}" for i in range(clients)]
+    threads = [threading.Thread(target=client, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == clients
+    for user, got in results.items():
+        assert [s for s, _ in got] == [200, 200, 200, 429], (user, got)
+        assert [rem for _, rem in got[:3]] == ["2", "1", "0"], (user, got)
+    # One bucket per key (the first reply line of KEYS is the array's length).
+    assert redis.command("KEYS", "gatehouse:rl:*") == f"*{clients}".encode()
