@@ -4,7 +4,6 @@
 #include <array>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 
 #include "auth/base64url.hpp"
 #include "auth/scopes.hpp"
@@ -47,12 +46,6 @@ struct FrontEntry {
   }
 };
 
-std::uint64_t load8(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
 // The slot of `token`, from its last 16 bytes (the signature's: see token_cache.cpp)
 // and its length.
 FrontEntry& front_slot(std::string_view token) {
@@ -60,7 +53,8 @@ FrontEntry& front_slot(std::string_view token) {
   std::uint64_t h = token.size();
   if (token.size() >= 16) {
     const char* end = token.data() + token.size();
-    h ^= load8(end - 16) ^ ((load8(end - 8) << 29) | (load8(end - 8) >> 35));
+    const std::uint64_t last = gatehouse::detail::load8(end - 8);
+    h ^= gatehouse::detail::load8(end - 16) ^ ((last << 29) | (last >> 35));
   } else {
     for (char c : token) h = h * 131 + static_cast<unsigned char>(c);
   }

@@ -22,29 +22,22 @@ struct State {
   }
 };
 
-std::uint64_t load_le8(const unsigned char* p) {
+// sizeof(Word) bytes at p as a little-endian number: one load on a little-endian machine.
+template <class Word>
+std::uint64_t load_le(const unsigned char* p) {
   if constexpr (std::endian::native == std::endian::little) {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
+    Word v;
+    std::memcpy(&v, p, sizeof v);
     return v;
   } else {
     std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    for (std::size_t i = 0; i < sizeof(Word); ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
     return v;
   }
 }
 
-std::uint64_t load_le4(const unsigned char* p) {
-  if constexpr (std::endian::native == std::endian::little) {
-    std::uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-  } else {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
-    return v;
-  }
-}
+std::uint64_t load_le8(const unsigned char* p) { return load_le<std::uint64_t>(p); }
+std::uint64_t load_le4(const unsigned char* p) { return load_le<std::uint32_t>(p); }
 
 // The message's last n % 8 bytes (`end` is one past its last byte, `n` its length) as a
 // little-endian number, with loads that stay within the message and no loop: one 8-byte

@@ -32,11 +32,6 @@ constexpr auto kTrimAfter = std::chrono::milliseconds(100);
 // With this many connections on a thread, a connection gives its buffers back as soon
 // as it has answered (memory first: the connections are mostly idle).
 constexpr std::size_t kParkAtOnceAbove = 1024;
-// Writes up to this size go out under one idle_timeout deadline (every proxied piece
-// does); larger ones in slices, each with its own.
-constexpr std::size_t kWholeWrite = 256 * 1024;
-constexpr std::size_t kSlice = 64 * 1024;
-
 }  // namespace
 
 Connection::Connection(Worker& worker, net::Socket socket, const net::Tcp::endpoint& peer)
@@ -292,90 +287,6 @@ net::Task<bool> Connection::start_tls_if_configured() {
 }
 
 config::Limits Connection::limits() { return w_.server.snapshot(w_)->config->limits; }
-
-net::Task<std::tuple<net::error_code, std::size_t>> Connection::read_body(char* data,
-                                                                        std::size_t size) {
-  client_deadline_->arm(Clock::now() + limits().idle_timeout, &stream_.socket());
-  auto [ec, n] = co_await stream_.read_some(data, size);
-  client_deadline_->disarm();
-  co_return std::tuple{ec, n};
-}
-
-net::Task<net::error_code> Connection::write(std::span<const asio::const_buffer> buffers) {
-  const config::Limits limits = this->limits();
-  std::size_t total = 0;
-  for (const auto& b : buffers) total += b.size();
-  if (total <= kWholeWrite) {
-    // Mostly the socket takes it all at once: no deadline, no wait.
-    std::size_t done = 0;
-    net::error_code ec;
-    if (write_now(buffers, ec, done)) co_return ec;
-    client_deadline_->arm(Clock::now() + limits.idle_timeout, &stream_.socket());
-    auto [rec, more] = co_await stream_.write_rest(buffers, done);
-    client_deadline_->disarm();
-    ctx().bytes_out += more;
-    co_return rec;
-  }
-  // A large answer of the gateway's own (stats of many endpoints, metrics, a long error
-  // list) goes out in slices, and its deadline moves with progress: what counts is the
-  // bytes the client has acknowledged, not the writes (with megabytes of socket buffer a
-  // write can wait longer than idle_timeout for a client that reads steadily). A client
-  // that acknowledges nothing for idle_timeout is cut off.
-  // (Signed: the queue may still hold bytes of an earlier answer on this connection.)
-  std::int64_t written = 0;
-  for (const auto& b : buffers) {
-    const char* data = static_cast<const char*>(b.data());
-    for (std::size_t off = 0; off < b.size();) {
-      const std::size_t len = std::min(kSlice, b.size() - off);
-      const std::int64_t acked_before = written - stream_.unsent_bytes();
-      client_deadline_->arm(Clock::now() + limits.idle_timeout, &stream_.socket());
-      const asio::const_buffer slice(data + off, len);
-      auto [ec, n] = co_await stream_.write(std::span<const asio::const_buffer>(&slice, 1));
-      const bool timed_out = client_deadline_->fired();
-      client_deadline_->disarm();
-      ctx().bytes_out += n;
-      written += static_cast<std::int64_t>(n);
-      off += n;
-      if (ec && !(timed_out && written - stream_.unsent_bytes() > acked_before)) co_return ec;
-    }
-  }
-  co_return net::error_code{};
-}
-
-bool Connection::write_now(std::span<const asio::const_buffer> buffers, net::error_code& ec,
-                           std::size_t& done) {
-  std::size_t total = 0;
-  for (const auto& b : buffers) total += b.size();
-  if (total > kWholeWrite) {  // in slices, by write()
-    done = 0;
-    return false;
-  }
-  const bool ended = stream_.try_write(buffers, done, ec);
-  ctx().bytes_out += done;
-  return ended;
-}
-
-net::Task<net::error_code> Connection::write_rest(std::span<const asio::const_buffer> buffers,
-                                                  std::size_t done) {
-  std::size_t total = 0;
-  for (const auto& b : buffers) total += b.size();
-  if (total > kWholeWrite) {  // write_now sent nothing of it
-    const auto ec = co_await write(buffers);
-    co_return ec;
-  }
-  // The rest of a write of at most kWholeWrite bytes (all of it for TLS or a full socket).
-  client_deadline_->arm(Clock::now() + limits().idle_timeout, &stream_.socket());
-  auto [ec, more] = co_await stream_.write_rest(buffers, done);
-  client_deadline_->disarm();
-  ctx().bytes_out += more;
-  co_return ec;
-}
-
-net::Task<net::error_code> Connection::write(std::string_view data) {
-  const asio::const_buffer b(data.data(), data.size());
-  const auto ec = co_await write(std::span<const asio::const_buffer>(&b, 1));
-  co_return ec;
-}
 
 net::Task<bool> Connection::read_head() {
   const config::Limits limits = this->limits();

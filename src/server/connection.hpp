@@ -76,7 +76,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // write() in two steps, for the request path's answers, which mostly need only the
   // first (no coroutine frame, no deadline): write_now sends what the socket takes now
   // and returns true when that ended the write (all sent, or an error in `ec`);
-  // otherwise write_rest(buffers, done) writes the rest as write() would.
+  // otherwise write_rest(buffers, done) writes the rest; write() is the two together.
   bool write_now(std::span<const boost::asio::const_buffer> buffers, net::error_code& ec,
                  std::size_t& done);
   net::Task<net::error_code> write_rest(std::span<const boost::asio::const_buffer> buffers,
@@ -87,6 +87,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   config::Limits limits();
 
  private:
+  // A write of more than kWholeWrite bytes (connection_io.cpp), in slices.
+  net::Task<net::error_code> write_sliced(std::span<const boost::asio::const_buffer> buffers);
   // With `tls` on listen (SPEC 12): the server handshake within header_timeout, or, for
   // a plain-HTTP request, its 400. False: the connection ends.
   net::Task<bool> start_tls_if_configured();

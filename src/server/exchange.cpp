@@ -165,54 +165,23 @@ bool UpstreamExchange::send_now(proxy::UpstreamConn& conn, bool& nothing_sent,
   // Only when the whole body is here (or none): what else would follow must wait.
   if (!req_body_.done() && !(length && in.unused().size() >= req_body_.direct_span())) return false;
   sent_ = true;
-  std::string_view direct;
-  std::size_t used = 0;
-  if (length) req_body_.feed(in.unused(), used, [&](std::string_view piece) { direct = piece; });
-  in.used += used;
-  ctx_.bytes_in += used;
-  kept_ = true;  // as send_request keeps a body that is all here
-  kept_direct_ = direct;
+  const std::string_view direct = take_head_body();  // all of it: kept now
   const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct),
                                       asio::buffer(body_out_)};
   net::error_code ec;
   if (!conn.stream().try_write(parts, done, ec)) return false;  // send_request writes the rest
   nothing_sent = done == 0;
-  if (ec) result = proxy::errors::no_response(deadline_->fired(), true, ctx_.req.body != http::BodyKind::none);
+  if (ec) result = upstream_write_failed();
   else result.reset();
   return true;
 }
 
-net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::UpstreamConn& conn,
-                                                             bool& nothing_sent, std::size_t done) {
-  const bool has_body = ctx_.req.body != http::BodyKind::none;
-  auto& in = conn_->input();
-  auto upstream_failed = [&] {
-    // A failed write to a reused connection may be its stale end: retryable.
-    return proxy::errors::no_response(deadline_->fired(), true, has_body);
-  };
-
-  // A body kept whole (read ahead by read_whole_body, or kept by the first try): the
-  // same bytes on every try, from where they are kept.
-  if (kept_) {
-    sent_ = true;
-    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(kept_direct_),
-                                        asio::buffer(body_out_)};
-    // The rest of send_now's write, or all of it again on a retry.
-    auto [ec, n] = done > 0 ? co_await conn.stream().write_rest(parts, done)
-                            : co_await conn.stream().write(parts);
-    nothing_sent = done + n == 0;
-    if (ec) co_return upstream_failed();
-    co_return std::nullopt;
-  }
-  sent_ = true;
-
-  // The head, with the body bytes that came with it: a length body's as they are, a
-  // chunked body's decoded and re-encoded already (take_ahead_body).
+std::string_view UpstreamExchange::take_head_body() {
   std::string_view direct;
   std::size_t used = 0;
+  auto& in = conn_->input();
   if (ctx_.req.body == http::BodyKind::length) {
-    req_body_.feed(in.unused(), used,
-                   [&](std::string_view piece) { direct = piece; });
+    req_body_.feed(in.unused(), used, [&](std::string_view piece) { direct = piece; });
   }
   // Taken from the client's stream now, whatever the write does: the bytes belong to
   // this request, not to the next one.
@@ -223,6 +192,33 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
     kept_ = true;
     kept_direct_ = direct;
   }
+  return direct;
+}
+
+GatewayError UpstreamExchange::upstream_write_failed() const {
+  // A failed write to a reused connection may be its stale end: retryable.
+  return proxy::errors::no_response(deadline_->fired(), true, ctx_.req.body != http::BodyKind::none);
+}
+
+net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::UpstreamConn& conn,
+                                                             bool& nothing_sent, std::size_t done) {
+  // A body kept whole (read ahead by read_whole_body, or kept by the first try): the
+  // same bytes on every try, from where they are kept.
+  if (kept_) {
+    sent_ = true;
+    const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(kept_direct_),
+                                        asio::buffer(body_out_)};
+    // The rest of send_now's write, or all of it again on a retry.
+    auto [ec, n] = done > 0 ? co_await conn.stream().write_rest(parts, done)
+                            : co_await conn.stream().write(parts);
+    nothing_sent = done + n == 0;
+    if (ec) co_return upstream_write_failed();
+    co_return std::nullopt;
+  }
+  sent_ = true;
+
+  // The head, with the body bytes that came with it.
+  const std::string_view direct = take_head_body();
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct),
                                         asio::buffer(body_out_)};
@@ -235,7 +231,7 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::send_request(proxy::Ups
       n += more;
     }
     nothing_sent = n == 0;
-    if (ec) co_return upstream_failed();
+    if (ec) co_return upstream_write_failed();
   }
   if (req_body_.done()) co_return std::nullopt;
 

@@ -87,6 +87,11 @@ class UpstreamExchange {
   // all of it, or (kept_ set, `done` > 0) the rest of the kept write.
   bool send_now(proxy::UpstreamConn& conn, bool& nothing_sent,
                 std::optional<proxy::GatewayError>& result, std::size_t& done);
+  // The body bytes that came with the head, taken from the client's input: a length
+  // body's as they are (a chunked body's were decoded and re-encoded into body_out_
+  // by take_ahead_body); a body all here is kept.
+  std::string_view take_head_body();
+  proxy::GatewayError upstream_write_failed() const;
   // `done`: bytes of the kept write (head, kept body) that send_now sent already.
   net::Task<std::optional<proxy::GatewayError>> send_request(proxy::UpstreamConn& conn,
                                                              bool& nothing_sent, std::size_t done);
