@@ -17,6 +17,12 @@ bool make_key(TicketKeys::Key& k, TicketKeys::Clock::time_point now) {
          RAND_bytes(k.aes.data(), static_cast<int>(k.aes.size())) == 1 &&
          RAND_bytes(k.hmac.data(), static_cast<int>(k.hmac.size())) == 1;
 }
+// AES-256-CBC fetched once: EVP_aes_256_cbc() is fetched again from the provider on
+// every initialisation, twice per resumed handshake.
+const EVP_CIPHER* ticket_cipher() {
+  static EVP_CIPHER* fetched = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  return fetched;
+}
 }  // namespace
 
 std::optional<TicketKeys::Key> TicketKeys::current(Clock::time_point now) {
@@ -51,6 +57,8 @@ TicketKeys& TicketKeys::process() {
 
 int TicketKeys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                          EVP_MAC_CTX* mac, int enc) {
+  const EVP_CIPHER* cipher_type = ticket_cipher();
+  if (cipher_type == nullptr) return enc ? 0 : -1;  // no AES: no tickets
   const auto now = Clock::now();
   Key key;
   int result = 1;
@@ -59,7 +67,7 @@ int TicketKeys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, E
     if (!made) return 0;  // no ticket
     key = *made;
     std::memcpy(key_name, key.name.data(), key.name.size());
-    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher_type)) != 1) return -1;
   } else {
     bool renew = false;
     auto found = process().find(key_name, now, renew);
@@ -74,8 +82,8 @@ int TicketKeys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, E
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac.data(), key.hmac.size()),
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
   if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
-  const int ok = enc ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv)
-                     : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv);
+  const int ok = enc ? EVP_EncryptInit_ex(cipher, cipher_type, nullptr, key.aes.data(), iv)
+                     : EVP_DecryptInit_ex(cipher, cipher_type, nullptr, key.aes.data(), iv);
   return ok == 1 ? result : -1;
 }
 
