@@ -2,14 +2,15 @@
 terminating TLS (conf/nginx-tls.conf), both with the same ECDSA P-256 certificate and the
 same policy, forwarding to the same upstream. Per round, interleaved and order rotated:
 
-- keep-alive: wrk over HTTPS, 64 connections, small body: CPU per request and req/s;
+- keep-alive: wrk over HTTPS, 64 connections, small body: CPU per request and req/s,
+  measured A B B A within a round (half the duration each, rounded up);
 - full handshakes: `openssl s_time -new` (a full TLS 1.3 handshake per connection, one
   small GET each);
 - resumed handshakes: `openssl s_time -reuse` (the first connection's ticket, then
   resumptions).
 
-Handshakes are measured A B B A within a round (half the duration each, rounded up),
-so a drift of the machine during the round weighs on both targets alike.
+Handshakes are measured in one-second slices A B B A A B B A ... within a round, so a
+drift of the machine during the round weighs on both targets alike.
 
 Handshake rates are connections per wall-clock second made by one s_time client on
 CPU 0 (so they can be bound by the client), with the proxy's own CPU time per
@@ -106,13 +107,15 @@ def s_time(h, t, mode, duration):
 
 
 def s_time_pairs(h, keys, mode, duration):
-    """Both targets twice, in the order A B B A: a drift of the machine over the
-    measurement (rates move 10-20 % between rounds here) weighs on both alike. Each
-    target's figures are over its two runs."""
+    """Both targets in one-second slices, in the order A B B A repeated until each has had
+    `duration` seconds (rounded up to an even count): the rate of this machine moves by
+    tens of percent from one second to the next, and slices this short let a drift weigh
+    on both targets alike. Each target's figures are summed over its slices."""
     runs = {}
-    for key in list(keys) + list(reversed(keys)):
-        # s_time takes whole seconds.
-        runs.setdefault(key, []).append(s_time(h, h.tls_targets[key], mode, -(-duration // 2)))
+    pattern = list(keys) + list(reversed(keys))
+    for _ in range(-(-duration // 2)):
+        for key in pattern:
+            runs.setdefault(key, []).append(s_time(h, h.tls_targets[key], mode, 1))
     out = {}
     for key, rs in runs.items():
         total = {field: sum(r[field] for r in rs) for field in rs[0]}
@@ -120,6 +123,27 @@ def s_time_pairs(h, keys, mode, duration):
         total["rate"] = n / total["wall"]
         total["cpu_us"] = total["cpu_ticks"] / CLK_TCK * 1e6 / n if n else None
         out[key] = total
+    return out
+
+
+def wrk_pairs(h, keys, duration):
+    """Keep-alive in the order A B B A, half the duration each (rounded up), for the same
+    reason as the handshakes' slices; each run opens its 64 connections anew, a few
+    milliseconds of handshakes in seconds of requests. Each target's figures are over
+    its two runs."""
+    runs = {}
+    for key in list(keys) + list(reversed(keys)):
+        runs.setdefault(key, []).append(h.wrk(h.tls_targets[key], CONNECTIONS, -(-duration // 2)))
+    out = {}
+    for key, rs in runs.items():
+        requests = sum(r["requests"] for r in rs)
+        seconds = sum(r["seconds"] for r in rs)
+        cpu = [r["cpu_us"] * r["requests"] for r in rs if r.get("cpu_us") is not None]
+        out[key] = {"requests": requests, "seconds": seconds,
+                    "rps": requests / seconds if seconds else None,
+                    "cpu_us": sum(cpu) / requests if requests and len(cpu) == len(rs) else None,
+                    "non2xx": sum(r["non2xx"] for r in rs),
+                    "sock_errors": sum(r["sock_errors"] for r in rs)}
     return out
 
 
@@ -132,8 +156,7 @@ def measure(h, args):
         h.wrk(t, CONNECTIONS, 1)  # warm-up
     for rnd in range(args.rounds):
         keys = list(KEYS[rnd % 2:] + KEYS[:rnd % 2])
-        for key in keys:
-            res = h.wrk(h.tls_targets[key], CONNECTIONS, args.duration)
+        for key, res in wrk_pairs(h, keys, args.duration).items():
             res["round"] = rnd
             h.tls_results.setdefault(("keepalive", key), []).append(res)
         for mode in ("new", "reuse"):
@@ -143,9 +166,28 @@ def measure(h, args):
 
 
 def _ratio(h, figure, metric):
+    """The median of the per-round ratios."""
     mine = {r["round"]: r[metric] for r in h.tls_results.get((figure, "gh-tls"), [])}
     theirs = {r["round"]: r[metric] for r in h.tls_results.get((figure, "nginx-tls"), [])}
     return median([mine[k] / theirs[k] for k in mine if k in theirs and mine[k] and theirs[k]])
+
+
+def _pooled(h, figure, key):
+    """Handshakes per second over every round: all connections over all the time."""
+    rs = h.tls_results.get((figure, key), [])
+    wall = sum(r["wall"] for r in rs)
+    return sum(r["connections"] for r in rs) / wall if wall else None
+
+
+def _pooled_ratio(h, figure):
+    mine, theirs = _pooled(h, figure, "gh-tls"), _pooled(h, figure, "nginx-tls")
+    return mine / theirs if mine and theirs else None
+
+
+def _round_ratios(h, figure):
+    mine = {r["round"]: r["rate"] for r in h.tls_results.get((figure, "gh-tls"), [])}
+    theirs = {r["round"]: r["rate"] for r in h.tls_results.get((figure, "nginx-tls"), [])}
+    return ", ".join(f"{mine[k] / theirs[k]:.2f}" for k in sorted(mine) if theirs.get(k))
 
 
 def report(h, args):
@@ -163,13 +205,18 @@ def report(h, args):
     out = ["", "## TLS termination (issue 15)", "",
            f"Both proxies on CPU 1 with the same ECDSA P-256 certificate and policy (TLS 1.2+, "
            f"Mozilla intermediate, tickets, no session cache); wrk -c{CONNECTIONS} over HTTPS for "
-           f"keep-alive, `openssl s_time -new` / `-reuse` (one client, CPU 0, TLS 1.3, one GET per "
-           f"connection) for handshakes, measured A B B A in each round (half the time each, "
-           f"rounded up). Medians of per-round ratios.", "",
+           f"keep-alive (A B B A in each round, half the time each), `openssl s_time -new` / `-reuse` (one client, CPU 0, TLS 1.3, one GET per "
+           f"connection) for handshakes, measured in one-second slices A B B A ... in each round. "
+           f"Medians of per-round ratios.", "",
            "| target | measured | met |", "|---|---|---|",
            f"| CPU per keep-alive request <= 1.0x nginx | {fmt(cpu, 'ratio')} | {verdict(cpu, lambda x: x <= 1.0)} |",
            f"| full handshakes/s >= nginx | {fmt(full, 'ratio')} | {verdict(full, lambda x: x >= 1.0)} |",
            f"| resumed handshakes/s >= nginx | {fmt(resumed, 'ratio')} | {verdict(resumed, lambda x: x >= 1.0)} |",
+           "",
+           f"Handshakes per second over all rounds together (every connection over all the "
+           f"time): full {fmt(_pooled_ratio(h, 'new'), 'ratio')}, resumed "
+           f"{fmt(_pooled_ratio(h, 'reuse'), 'ratio')}. Per round: full "
+           f"{_round_ratios(h, 'new')}; resumed {_round_ratios(h, 'reuse')}.",
            "",
            "| target | keep-alive req/s | CPU us/req | full hs/s | CPU us/full hs | resumed hs/s | CPU us/resumed hs |",
            "|---|---:|---:|---:|---:|---:|---:|"]

@@ -324,6 +324,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::tls_write(
   thread_local std::array<char, kJoinTlsWrites> staging;
   std::size_t total = 0;
   for (const auto& b : buffers) total += b.size();
+  if (last_write_ && total <= kJoinTlsWrites) tls_io_->hold();  // for the close_notify
   if (tls_io_->holding() && total > kJoinTlsWrites) {
     // Not one record: what is held goes first, then the records as they are made.
     const auto hec = co_await release_held();
@@ -363,7 +364,7 @@ Task<std::tuple<error_code, std::size_t>> Stream::tls_write(
     written += m;
     if (ec) co_return std::tuple{ec, written};
   }
-  if (tls_io_->holding()) {
+  if (tls_io_->holding() && !last_write_) {
     // The first answer after the handshake: one send with the held tickets.
     const auto hec = co_await release_held();
     if (hec) co_return std::tuple{hec, std::size_t{0}};

@@ -94,6 +94,12 @@ class Stream {
   // TLS: sends close_notify (without waiting for the peer's), so a client reading to
   // the end sees a clean end rather than a truncation. Plain: nothing.
   Task<void> send_close_notify();
+  // TLS: the next write is the connection's last answer, whole, and close_notify comes
+  // next. A write of one record is then kept (with anything still held) and leaves with
+  // the close_notify in one send, which close() follows with the FIN: the client reads
+  // the answer and the end at once. A larger write goes out as it is made. A read, a
+  // failure and every close send what is kept. Plain: nothing.
+  void last_write_next() { last_write_ = tls_io_ != nullptr; }
 
   void cancel();
   // Half-closes the sending side, then closes: the peer sees the end of what was sent
@@ -136,6 +142,7 @@ class Stream {
   Socket socket_;
   bool watch_fin_ = false;
   bool write_waited_ = false;  // a write waited for the socket (see socket_read)
+  bool last_write_ = false;    // see last_write_next
   std::unique_ptr<TlsIo, TlsIoFree> tls_io_;  // outlives ssl_, whose BIO points to it
   std::unique_ptr<ssl_st, SslFree> ssl_;
 };

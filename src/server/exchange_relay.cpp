@@ -207,6 +207,9 @@ net::Task<std::optional<GatewayError>> UpstreamExchange::relay_response(proxy::U
     if (more > 0) st = feed(std::string_view(relay_.data(), more));
   }
   if (st == Status::done) up_len_ = ahead.size();  // bytes after the body: never reused
+  // The whole answer in this write, and the connection's last: over TLS it leaves with
+  // the close_notify (net::Stream::last_write_next).
+  if (close_after && st == Status::done) conn_->stream().last_write_next();
   {
     const asio::const_buffer parts[] = {asio::buffer(head_out_), asio::buffer(direct[0]),
                                         asio::buffer(direct[1]), asio::buffer(body_out_)};

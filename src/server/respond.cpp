@@ -42,6 +42,7 @@ net::Task<void> Pipeline::send_response(int status, std::string_view content_typ
   head.append("\r\n");
   ctx_.status = status;
   ctx_.response_started = true;
+  if (ctx_.close) conn_->stream().last_write_next();  // net::Stream::last_write_next
   const bool head_only = req.method == "HEAD";
   const asio::const_buffer parts[] = {asio::buffer(head),
                                       asio::buffer(body.data(), head_only ? 0 : body.size())};

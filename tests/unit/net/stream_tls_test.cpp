@@ -354,6 +354,14 @@ TEST_F(StreamTls, FinWithoutCloseNotifyIsATruncation) {
   EXPECT_EQ(r.ec, asio::ssl::error::stream_truncated) << r.ec.message();
 }
 
+// Records in `raw`, counted by their headers.
+std::size_t record_count(const std::string& raw) {
+  std::size_t records = 0;
+  for (std::size_t off = 0; off + 5 <= raw.size(); ++records)
+    off += 5 + ((static_cast<unsigned char>(raw[off + 3]) << 8) | static_cast<unsigned char>(raw[off + 4]));
+  return records;
+}
+
 TEST_F(StreamTls, TheSessionTicketsGoOutWithTheFirstAnswerInOneSend) {
   handshake("GET / HTTP/1.1\r\n\r\n");
   // The handshake is over and the request is in, but nothing more has been sent: the
@@ -364,16 +372,53 @@ TEST_F(StreamTls, TheSessionTicketsGoOutWithTheFirstAnswerInOneSend) {
   write_and_run("HTTP/1.1 200 OK\r\n\r\n");
   const std::string raw = client_->receive_raw();
   // Two records (the one ticket of a full handshake, the answer) in what one receive took.
-  std::size_t records = 0;
-  for (std::size_t off = 0; off + 5 <= raw.size(); ++records)
-    off += 5 + ((static_cast<unsigned char>(raw[off + 3]) << 8) | static_cast<unsigned char>(raw[off + 4]));
-  EXPECT_EQ(records, 2u);
+  EXPECT_EQ(record_count(raw), 2u);
   client_->feed(raw);
   EXPECT_EQ(client_->open(), "HTTP/1.1 200 OK\r\n\r\n");
   SSL_SESSION* session = SSL_get1_session(client_->ssl());
   ASSERT_NE(session, nullptr);
   EXPECT_EQ(SSL_SESSION_is_resumable(session), 1);  // a ticket came
   SSL_SESSION_free(session);
+}
+
+TEST_F(StreamTls, TheLastAnswerLeavesWithTheCloseNotifyInOneSend) {
+  handshake("GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(read_exactly(18), "GET / HTTP/1.0\r\n\r\n");
+  server_->last_write_next();
+  write_and_run("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(client_->receive_raw(), "");  // kept for the close_notify
+  bool closed = false;
+  asio::co_spawn(ctx_, [&]() -> Task<void> {
+    co_await server_->send_close_notify();
+    closed = true;
+  }, asio::detached);
+  ASSERT_TRUE(run_until([&] { return closed; }));
+  const std::string raw = client_->receive_raw();
+  // The ticket, the answer and the close_notify alert.
+  EXPECT_EQ(record_count(raw), 3u);
+  client_->feed(raw);
+  EXPECT_EQ(client_->open(), "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(SSL_get_shutdown(client_->ssl()) & SSL_RECEIVED_SHUTDOWN, 0);
+}
+
+TEST_F(StreamTls, ALastAnswerOfMoreThanOneRecordGoesOutAsItIsWritten) {
+  handshake();
+  server_->last_write_next();
+  const std::string answer(40 * 1024, 'a');
+  write_and_run(answer);
+  client_->feed(client_->receive_raw());
+  EXPECT_EQ(client_->open(), answer);  // all of it without the close_notify
+  EXPECT_EQ(SSL_get_shutdown(client_->ssl()) & SSL_RECEIVED_SHUTDOWN, 0);
+}
+
+TEST_F(StreamTls, AKeptLastAnswerGoesOutWhenTheStreamIsClosed) {
+  handshake();
+  server_->last_write_next();
+  write_and_run("bye");
+  EXPECT_EQ(client_->receive_raw(), "");
+  server_->close();
+  client_->feed(client_->receive_raw());
+  EXPECT_EQ(client_->open(), "bye");
 }
 
 TEST_F(StreamTls, TheServersOrderPicksAes128UnderTls13) {
