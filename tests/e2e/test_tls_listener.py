@@ -477,11 +477,15 @@ def test_drain_over_tls_finishes_the_request_in_flight_and_closes_idle_ones(star
     silent.close()
 
 
-def _traced(pid: int, out, connect_and_ask, count: int) -> dict:
+SENDS = ("sendto", "sendmsg", "write", "writev")
+
+
+def _traced(pid: int, out, connect_and_ask, count: int) -> tuple[dict, list]:
     """Runs connect_and_ask() `count` times under `strace -f -p pid` (the calls named
     below only); returns how often each call was made on a descriptor accepted meanwhile,
-    from its accept4 to its close (epoll_ctl by operation), and `accept4` the accepts."""
-    calls = "accept,accept4,getpeername,ioctl,setsockopt,shutdown,epoll_ctl,close"
+    from its accept4 to its close (epoll_ctl by operation), and `accept4` the accepts;
+    and, per such descriptor, the bytes of the last send before its close."""
+    calls = "accept,accept4,getpeername,ioctl,setsockopt,shutdown,epoll_ctl,close," + ",".join(SENDS)
     tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", f"trace={calls}", "-o", str(out),
                                "-p", str(pid)], stderr=subprocess.PIPE)
     try:
@@ -515,6 +519,8 @@ def _traced(pid: int, out, connect_and_ask, count: int) -> dict:
             whole.append(rest)
     counts: dict = {}
     accepted = set()
+    last_send: dict = {}
+    last_sends = []
     for call_line in whole:
         m = re.match(r"(\w+)\((.*)\)\s+=\s+(-?\d+)", call_line)
         if not m:
@@ -532,9 +538,13 @@ def _traced(pid: int, out, connect_and_ask, count: int) -> dict:
             fd = int(parts[0])
         if fd in accepted:
             counts[call] = counts.get(call, 0) + 1
+            if call in SENDS and ret > 0:
+                last_send[fd] = ret
             if call == "close":
                 accepted.discard(fd)
-    return counts
+                if fd in last_send:
+                    last_sends.append(last_send.pop(fd))
+    return counts, last_sends
 
 
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
@@ -543,7 +553,8 @@ def test_a_new_connection_makes_no_needless_system_call(start_gateway, upstream,
     """A connection is taken with accept4 (non-blocking, the peer's address with it) and
     closed without a half-close when the client's HTTP/1.0 request was its last: no
     getpeername, no ioctl(FIONBIO), no TCP_NODELAY per connection (the listening socket
-    has it), no shutdown, and no epoll_ctl DEL before close."""
+    has it), no shutdown, and no epoll_ctl DEL before close. Over TLS the answer leaves
+    with the close_notify: the last send is more than the alert's record alone."""
     _, cert, key = server_pair
     cfg = tls_config(upstream, cert, key) if tls else {"endpoints": [endpoint(upstream.url(), name="e")]}
     cfg["threads"] = 1
@@ -558,12 +569,17 @@ def test_a_new_connection_makes_no_needless_system_call(start_gateway, upstream,
             assert c.wait_closed(3)
             assert not c.reset
 
-    counts = _traced(gw.proc.pid, tmp_path / "strace.txt", connect_and_ask, 10)
+    counts, last_sends = _traced(gw.proc.pid, tmp_path / "strace.txt", connect_and_ask, 10)
     assert counts.get("accept4", 0) >= 10 and counts.get("accept", 0) == 0, counts
     for call in ("getpeername", "ioctl", "setsockopt", "shutdown", "epoll_ctl_DEL"):
         assert counts.get(call, 0) == 0, (call, counts)
     # ... while the trace saw each connection registered and closed.
     assert counts.get("epoll_ctl_ADD", 0) >= 10 and counts.get("close", 0) >= 10, counts
+    if tls:
+        assert len(last_sends) >= 10, last_sends
+        # A TLS 1.3 close_notify alone is one 24-byte record (header, alert, type, tag).
+        close_notify_alone = 24
+        assert all(n > close_notify_alone for n in last_sends), last_sends
 
 
 def test_a_client_hello_larger_than_the_first_read_completes(start_gateway, upstream, server_pair,
