@@ -106,16 +106,22 @@ def s_time(h, t, mode, duration):
             "wall": wall, "cpu_ticks": after - before}
 
 
+def _interleaved(keys, repeats, run):
+    """run(key) for each target in the order A B B A, `repeats` times over; each target's
+    results in the order they were made."""
+    runs = {}
+    for _ in range(repeats):
+        for key in list(keys) + list(reversed(keys)):
+            runs.setdefault(key, []).append(run(key))
+    return runs
+
+
 def s_time_pairs(h, keys, mode, duration):
     """Both targets in one-second slices, in the order A B B A repeated until each has had
     `duration` seconds (rounded up to an even count): the rate of this machine moves by
     tens of percent from one second to the next, and slices this short let a drift weigh
     on both targets alike. Each target's figures are summed over its slices."""
-    runs = {}
-    pattern = list(keys) + list(reversed(keys))
-    for _ in range(-(-duration // 2)):
-        for key in pattern:
-            runs.setdefault(key, []).append(s_time(h, h.tls_targets[key], mode, 1))
+    runs = _interleaved(keys, -(-duration // 2), lambda key: s_time(h, h.tls_targets[key], mode, 1))
     out = {}
     for key, rs in runs.items():
         total = {field: sum(r[field] for r in rs) for field in rs[0]}
@@ -131,9 +137,7 @@ def wrk_pairs(h, keys, duration):
     reason as the handshakes' slices; each run opens its 64 connections anew, a few
     milliseconds of handshakes in seconds of requests. Each target's figures are over
     its two runs."""
-    runs = {}
-    for key in list(keys) + list(reversed(keys)):
-        runs.setdefault(key, []).append(h.wrk(h.tls_targets[key], CONNECTIONS, -(-duration // 2)))
+    runs = _interleaved(keys, 1, lambda key: h.wrk(h.tls_targets[key], CONNECTIONS, -(-duration // 2)))
     out = {}
     for key, rs in runs.items():
         requests = sum(r["requests"] for r in rs)
