@@ -3,7 +3,6 @@
 # Only what is missing is installed: one `apt-get update` and one `apt-get install`.
 set -euo pipefail
 
-alone=()  # each installed by an apt-get install of its own, after the rest
 packages=(
   # build
   g++ cmake ninja-build pkg-config make
@@ -47,11 +46,11 @@ if [ "${GATEHOUSE_IMAGE_DEPS:-0}" = 1 ]; then
   packages+=(podman runc debootstrap netavark aardvark-dns iptables catatonit uidmap)
 fi
 if [ "${GATEHOUSE_BENCH_DEPS:-0}" = 1 ]; then
-  # valgrind: bench/instructions.py; python3-matplotlib: bench/soak.py's plot
-  packages+=(nginx-light haproxy wrk util-linux valgrind)
-  # Asked for on its own: in one request with nginx-light or haproxy, Debian 12.15's
-  # resolver wants libboost1.74-dev next to the build's libboost1.81-dev and gives up.
-  alone+=(python3-matplotlib)
+  # valgrind: bench/instructions.py; python3-matplotlib: bench/soak.py's plot.
+  # python3-munkres: matplotlib's python3-fonttools takes it or python3-scipy, whose
+  # python3-pythran pulls libboost-dev (1.74), which conflicts with the build's
+  # libboost1.81-dev; without it the resolver gives up.
+  packages+=(nginx-light haproxy wrk util-linux valgrind python3-munkres python3-matplotlib)
 fi
 if [ "${GATEHOUSE_FUZZ_DEPS:-0}" = 1 ]; then
   # libFuzzer + ASan/UBSan runtimes, and llvm-symbolizer for readable crash stacks
@@ -59,7 +58,7 @@ if [ "${GATEHOUSE_FUZZ_DEPS:-0}" = 1 ]; then
 fi
 
 missing=()
-for p in "${packages[@]}" "${alone[@]}"; do
+for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$p")
 done
@@ -70,15 +69,4 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-together=()
-for p in "${missing[@]}"; do
-  case " ${alone[*]} " in *" $p "*) ;; *) together+=("$p") ;; esac
-done
-if [ ${#together[@]} -gt 0 ]; then
-  $sudo apt-get install -y -qq --no-install-recommends "${together[@]}" >/dev/null
-fi
-for p in "${alone[@]}"; do
-  case " ${missing[*]} " in
-    *" $p "*) $sudo apt-get install -y -qq --no-install-recommends "$p" >/dev/null ;;
-  esac
-done
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
