@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "config/utf8.hpp"
 #include "logging/log.hpp"
+#include "net/tls_memory.hpp"
 #include "router/route_listing.hpp"
 #include "server/server.hpp"
 
@@ -124,6 +125,8 @@ int cmd_token(const TokenArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything can touch OpenSSL: its allocations then come from per-thread lists.
+  net::tls_memory::install();
   CLI::App app{"gatehouse: an API gateway driven by one YAML file"};
   app.require_subcommand(0, 1);
 

@@ -14,6 +14,7 @@
 #include "logging/log.hpp"
 #include "net/accept.hpp"
 #include "net/frame_pool.hpp"
+#include "net/tls_memory.hpp"
 #include "server/connection.hpp"
 
 namespace gatehouse::server {
@@ -203,6 +204,7 @@ void Server::MemoryReturn::after_sweep(std::size_t connections) {
   // back to the allocator, and free pages to the kernel on the next tick.
   if (trimmed >= 256 || connections_before >= connections + 256) {
     net::frame_pool::release_unused();
+    net::tls_memory::release_unused();
     trim_heap_soon = true;
   }
   trimmed = 0;
