@@ -1,4 +1,5 @@
 #include "net/frame_pool.hpp"
+#include "net/pooling.hpp"
 
 #include <array>
 #include <new>
@@ -6,12 +7,6 @@
 namespace gatehouse::net::frame_pool {
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPooling = false;  // let AddressSanitizer see every frame's lifetime
-#else
-constexpr bool kPooling = true;
-#endif
 
 constexpr std::size_t kGranule = 64;                 // size classes are 64 bytes apart
 constexpr std::size_t kClasses = 48;                 // up to 3 KiB; larger frames use new

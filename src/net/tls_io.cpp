@@ -1,4 +1,5 @@
 #include "net/tls_io.hpp"
+#include "net/pooling.hpp"
 
 #include <openssl/bio.h>
 #include <sys/socket.h>
@@ -12,12 +13,6 @@
 namespace gatehouse::net {
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPooling = false;  // let AddressSanitizer see every buffer's lifetime
-#else
-constexpr bool kPooling = true;
-#endif
 
 char* allocate(bool large) {
   return static_cast<char*>(::operator new(large ? TlsIo::kLarge : TlsIo::kSmall));

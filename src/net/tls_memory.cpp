@@ -1,4 +1,5 @@
 #include "net/tls_memory.hpp"
+#include "net/pooling.hpp"
 
 #include <openssl/crypto.h>
 
@@ -12,12 +13,6 @@
 namespace gatehouse::net::tls_memory {
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPooling = false;  // let AddressSanitizer see every block's lifetime
-#else
-constexpr bool kPooling = true;
-#endif
 
 // Size classes: 16 bytes apart up to 1 KiB, then four per doubling up to 64 KiB (the
 // record buffers are a little over 16 KiB). Larger blocks go straight to malloc.

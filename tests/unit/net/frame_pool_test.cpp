@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "net/frame_pool.hpp"
+#include "net/pooling.hpp"
 
 // The pool's claims are about when it goes to the allocator, so this binary counts the
 // calls of the replaceable global operator new/delete, per thread. Both build modes are
@@ -32,11 +33,7 @@ void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
 namespace gatehouse::net {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPooled = false;
-#else
-constexpr bool kPooled = true;
-#endif
+constexpr bool kPooled = kPooling;
 
 // Allocator calls made on this thread since construction.
 struct Calls {

@@ -1,4 +1,5 @@
 #include "net/tls_memory.hpp"
+#include "net/pooling.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/crypto.h>
@@ -18,11 +19,7 @@ const bool installed_at_start = gatehouse::net::tls_memory::install();
 namespace gatehouse::net {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPooled = false;
-#else
-constexpr bool kPooled = true;
-#endif
+constexpr bool kPooled = kPooling;
 
 TEST(TlsMemory, IsInstalledBeforeOpenSslsFirstAllocation) {
   EXPECT_EQ(installed_at_start, kPooled);
