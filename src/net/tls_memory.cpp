@@ -160,11 +160,10 @@ void drop(void* p) {
   pool.cached += capacity;
 }
 
-void* openssl_malloc(std::size_t num, const char*, int) { return make(num); }
+// OpenSSL's signatures: the public functions, without its file and line.
+void* openssl_malloc(std::size_t num, const char*, int) { return allocate(num); }
 void* openssl_realloc(void* p, std::size_t num, const char*, int) { return reallocate(p, num); }
-void openssl_free(void* p, const char*, int) {
-  if (p != nullptr) drop(p);
-}
+void openssl_free(void* p, const char*, int) { deallocate(p); }
 
 }  // namespace
 

@@ -3,10 +3,10 @@
 // A TLS handshake makes several hundred short-lived allocations inside OpenSSL
 // (contexts of every KDF, MAC and digest step, keys, the record buffers that
 // SSL_MODE_RELEASE_BUFFERS gives back between reads). With glibc most of them overflow
-// its per-thread cache and take the arena lock, a tenth of a resumed handshake's
-// instructions outside the cryptography itself. Handed to OpenSSL with
+// its per-thread cache into the arena's path (atomics or its lock): about 115 k
+// instructions of a resumed connection, 5 % of it. Handed to OpenSSL with
 // CRYPTO_set_mem_functions, these lists serve a block freed by the same thread without
-// a lock, and bound what they keep per thread.
+// either, and bound what they keep per thread.
 #pragma once
 
 #include <cstddef>
